@@ -1,0 +1,1 @@
+"""Checkpoints (safetensors + JSON metadata), the manifest and the results table."""

@@ -1,0 +1,145 @@
+"""Checkpoints: weights in safetensors, JSON metadata in the same file's header.
+
+A file alone is enough to rebuild its model (backbone, channels, size and classes are in the
+metadata). Loading never unpickles anything; a corrupt, foreign or mismatched file raises
+``CheckpointError`` with a message that says what is wrong.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from safetensors import safe_open
+
+from ..models import DigitClassifier, build_classifier
+
+FORMAT = "da_demo.checkpoint/1"
+METADATA_KEY = "da_demo"
+MAX_CHECKPOINT_BYTES = 256 * 1024 * 1024
+
+
+class CheckpointError(ValueError):
+    """A checkpoint cannot be used: corrupt, not ours, or not the model that was asked for."""
+
+
+@dataclass
+class Checkpoint:
+    """A loaded checkpoint: the classifier (eval mode), its metadata, and any extra networks' tensors."""
+
+    classifier: DigitClassifier
+    metadata: dict[str, Any]
+    extras: dict[str, dict[str, torch.Tensor]] = field(default_factory=dict)
+    path: Path | None = None
+
+    @property
+    def method(self) -> str:
+        return self.metadata["method"]
+
+    @property
+    def pair(self) -> str:
+        return self.metadata["pair"]
+
+
+def save_checkpoint(
+    path: str | os.PathLike,
+    classifier: DigitClassifier,
+    metadata: dict[str, Any],
+    extras: dict[str, torch.nn.Module] | None = None,
+) -> Path:
+    """Write ``classifier`` (and ``extras``, e.g. generators) with ``metadata`` to ``path`` atomically.
+
+    ``metadata`` must name at least ``method``, ``pair`` and ``backbone``; the shapes needed to
+    rebuild the classifier are added here.
+    """
+    missing = [key for key in ("method", "pair", "backbone") if key not in metadata]
+    if missing:
+        raise ValueError(f"checkpoint metadata lacks {', '.join(missing)}")
+    full = {**metadata, "format": FORMAT, "in_channels": classifier.in_channels, "image_size": classifier.image_size,
+            "num_classes": classifier.num_classes}
+    tensors = {f"classifier.{name}": value for name, value in _plain_state(classifier).items()}
+    for extra_name, module in (extras or {}).items():
+        tensors.update({f"{extra_name}.{name}": value for name, value in _plain_state(module).items()})
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    save_file(tensors, partial, metadata={METADATA_KEY: json.dumps(full, sort_keys=True)})
+    partial.replace(path)
+    return path
+
+
+def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
+    """Only the metadata of a checkpoint (reads the header, not the weights)."""
+    path = _existing(path)
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            header = handle.metadata() or {}
+    except (SafetensorError, OSError, ValueError) as error:
+        raise CheckpointError(f"{path.name} is not a readable safetensors file ({error})") from error
+    return _parse_metadata(header, path)
+
+
+def load_checkpoint(
+    path: str | os.PathLike,
+    *,
+    expect_pair: str | None = None,
+    expect_method: str | None = None,
+    device: str | torch.device = "cpu",
+) -> Checkpoint:
+    """Load a checkpoint written by ``save_checkpoint``; check it is the pair/method expected."""
+    metadata = read_metadata(path)
+    path = Path(path)
+    for key, expected in (("pair", expect_pair), ("method", expect_method)):
+        if expected is not None and metadata.get(key) != expected:
+            raise CheckpointError(f"{path.name} holds {key} {metadata.get(key)!r}, not {expected!r}")
+    try:
+        tensors = load_file(str(path), device=str(device))
+    except (SafetensorError, OSError, ValueError, RuntimeError) as error:
+        raise CheckpointError(f"{path.name} is damaged: its weights cannot be read ({error})") from error
+    groups: dict[str, dict[str, torch.Tensor]] = {}
+    for name, value in tensors.items():
+        group, _, key = name.partition(".")
+        groups.setdefault(group, {})[key] = value
+    try:
+        classifier = build_classifier(metadata["backbone"], metadata["in_channels"], metadata["num_classes"],
+                                      metadata["image_size"])
+        classifier.load_state_dict(groups.pop("classifier"), strict=True)
+    except (KeyError, RuntimeError, ValueError, TypeError) as error:
+        raise CheckpointError(f"{path.name} does not match its declared model "
+                              f"({metadata.get('backbone')!r}): {str(error).splitlines()[0]}") from error
+    classifier.to(device).eval()
+    return Checkpoint(classifier, metadata, groups, path)
+
+
+def _existing(path: str | os.PathLike) -> Path:
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"No checkpoint at {path}")
+    size = path.stat().st_size
+    if size > MAX_CHECKPOINT_BYTES:
+        raise CheckpointError(f"{path.name} is {size / 2**20:.0f} MB; a checkpoint of this project is at most "
+                              f"{MAX_CHECKPOINT_BYTES / 2**20:.0f} MB")
+    return path
+
+
+def _parse_metadata(header: dict[str, str], path: Path) -> dict[str, Any]:
+    if METADATA_KEY not in header:
+        raise CheckpointError(f"{path.name} is a safetensors file but not a da_demo checkpoint (no metadata)")
+    try:
+        metadata = json.loads(header[METADATA_KEY])
+    except json.JSONDecodeError as error:
+        raise CheckpointError(f"{path.name} has unreadable metadata ({error})") from error
+    if not isinstance(metadata, dict) or metadata.get("format") != FORMAT:
+        raise CheckpointError(f"{path.name} has metadata of an unknown format {metadata.get('format')!r}")
+    return metadata
+
+
+def _plain_state(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    # safetensors wants contiguous tensors that share no memory
+    return {name: value.detach().to("cpu").contiguous().clone() for name, value in module.state_dict().items()}

@@ -1,0 +1,53 @@
+"""Where datasets are read from and where derived data is cached.
+
+Two folders matter:
+
+* the **data directory** (``--data-dir`` or ``DA_DEMO_DATA_DIR``): raw datasets laid out as
+  torchvision expects them (``MNIST/raw/*``, ``usps.bz2``, ``usps.t.bz2``,
+  ``BSDS500/images/train/*.jpg``). When it is set, nothing is downloaded.
+* the **cache directory** (``DA_DEMO_CACHE_DIR``, default ``~/.cache/da_demo``): downloads when no
+  data directory is set, plus what we derive (extracted MNIST files, MNIST-M, ready tensors).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+DATA_DIR_ENV = "DA_DEMO_DATA_DIR"
+CACHE_DIR_ENV = "DA_DEMO_CACHE_DIR"
+
+
+class DataMissingError(RuntimeError):
+    """A dataset is neither in the data directory nor downloadable; the message says what to put where."""
+
+
+def data_dir(explicit: str | os.PathLike | None = None) -> Path | None:
+    """The data directory: the explicit argument, else ``$DA_DEMO_DATA_DIR``, else None (download)."""
+    value = explicit if explicit is not None else os.environ.get(DATA_DIR_ENV)
+    if value in (None, ""):
+        return None
+    path = Path(value).expanduser()
+    if not path.is_dir():
+        raise DataMissingError(
+            f"The data directory {path} does not exist. Point --data-dir or {DATA_DIR_ENV} at a folder "
+            "holding MNIST/raw/, usps.bz2, usps.t.bz2 and BSDS500/images/train/, or unset it to download."
+        )
+    return path
+
+
+def cache_dir() -> Path:
+    """A writable folder for downloads and derived data (created on first use)."""
+    path = Path(os.environ.get(CACHE_DIR_ENV) or Path.home() / ".cache" / "da_demo").expanduser()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+LAYOUT_HELP = (
+    "Expected layout of a data directory (as torchvision lays it out):\n"
+    "  <dir>/MNIST/raw/{train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]\n"
+    "  <dir>/usps.bz2, <dir>/usps.t.bz2\n"
+    "  <dir>/BSDS500/images/train/*.jpg   (the 200 BSDS500 training photos, for MNIST-M)\n"
+    f"Pass it with --data-dir or {DATA_DIR_ENV}; without one, the data is downloaded into "
+    f"the cache ({CACHE_DIR_ENV}, default ~/.cache/da_demo)."
+)

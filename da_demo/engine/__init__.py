@@ -1,0 +1,1 @@
+"""Training: the loop as a generator of progress events, evaluation, runs."""

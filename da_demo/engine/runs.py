@@ -1,0 +1,144 @@
+"""One training run: build the classifier and the method, warm-start it, train, describe the result.
+
+The CLI, the benchmark, the pretraining command and the browser all start runs through ``Run``.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import torch
+
+from .. import __version__
+from ..artifacts.checkpoints import Checkpoint, load_checkpoint, save_checkpoint
+from ..data import DomainPair, cache_dir
+from ..methods import Hyperparameters, Method, get_method
+from ..models import build_classifier
+from .device import resolve_device, resolve_precision
+from .trainer import ProgressEvent, train
+
+DEFAULT_BACKBONE = "lean"
+SHIPPED_CHECKPOINTS = Path(__file__).resolve().parents[2] / "checkpoints"
+
+
+class Run:
+    """A method being trained on a domain pair with one backbone and seed.
+
+    ``events()`` trains and yields progress; afterwards ``result`` holds the final event and
+    ``save(path)`` writes the checkpoint with its metadata.
+    """
+
+    def __init__(
+        self,
+        pair: DomainPair,
+        method: str,
+        hparams: dict[str, Any] | Hyperparameters | None = None,
+        *,
+        backbone: str = DEFAULT_BACKBONE,
+        seed: int = 0,
+        device: str = "auto",
+        precision: str = "auto",
+        source_model: Checkpoint | None = None,
+    ) -> None:
+        self.pair = pair
+        self.method_class = get_method(method)
+        if not isinstance(hparams, Hyperparameters):
+            hparams = self.method_class.hyperparameters_class.from_dict(hparams or {})
+        self.backbone, self.seed = backbone, seed
+        self.device = resolve_device(device)
+        self.precision = resolve_precision(precision, self.device)
+        torch.manual_seed(seed)
+        classifier = build_classifier(backbone, pair.channels, image_size=pair.image_size)
+        self.method: Method = self.method_class(classifier, hparams)
+        if self.method_class.starts_from_source(hparams):
+            if source_model is None:
+                raise ValueError(f"{self.method_class.name} starts from a source-only model; pass source_model")
+            if source_model.metadata["backbone"] != backbone or source_model.pair != pair.name:
+                raise ValueError(f"the source model is {source_model.pair}/{source_model.metadata['backbone']}, "
+                                 f"not {pair.name}/{backbone}")
+            classifier.load_state_dict(source_model.classifier.state_dict())
+        self.method.to(self.device).to(memory_format=torch.channels_last)
+        self.result: ProgressEvent | None = None
+
+    @property
+    def hparams(self) -> Hyperparameters:
+        return self.method.hparams
+
+    def events(self, **train_options) -> Iterator[ProgressEvent]:
+        """Train, yielding ``ProgressEvent``s (options as ``engine.trainer.train``)."""
+        for event in train(self.method, self.pair, seed=self.seed, device=self.device, precision=self.precision,
+                           **train_options):
+            if event.done:
+                self.result = event
+            yield event
+
+    def metadata(self) -> dict[str, Any]:
+        """What a checkpoint of this run records about it (requires a finished run)."""
+        if self.result is None:
+            raise RuntimeError("the run has not finished")
+        return {
+            "method": self.method_class.name,
+            "pair": self.pair.name,
+            "backbone": self.backbone,
+            "seed": self.seed,
+            "hyperparameters": self.hparams.to_dict(),
+            "steps": self.result.step,
+            "ended_early": self.result.ended_early,
+            "train_seconds": round(self.result.train_seconds, 2),
+            "metrics": {"source_acc": self.result.source_acc, "target_acc": self.result.target_acc},
+            "device": str(self.device),
+            "precision": str(self.precision or torch.float32).replace("torch.", ""),
+            "code_version": code_version(),
+            "data_fingerprint": self.pair.fingerprint,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
+
+    def save(self, path: str | Path) -> Path:
+        return save_checkpoint(path, self.method.classifier, self.metadata(), self.method.extra_state())
+
+
+def code_version() -> str:
+    """The package version, plus the git commit when run from a checkout."""
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5,
+                                cwd=Path(__file__).parent).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        commit = ""
+    return f"{__version__}+{commit}" if commit else __version__
+
+
+def shipped_checkpoint(pair: str, method: str) -> Path:
+    return SHIPPED_CHECKPOINTS / pair / f"{method}.safetensors"
+
+
+def source_model(
+    pair: DomainPair,
+    backbone: str = DEFAULT_BACKBONE,
+    *,
+    seed: int = 0,
+    device: str = "auto",
+    precision: str = "auto",
+    show: Callable[[Iterator[ProgressEvent]], Iterator[ProgressEvent]] = lambda events: events,
+) -> Checkpoint:
+    """The source-only model that warm-started methods begin from.
+
+    The shipped checkpoint when it has this backbone; else one cached from an earlier call; else
+    one trained now with the default source-only settings (and cached); ``show`` wraps that
+    training's events, e.g. in a progress bar.
+    """
+    shipped = shipped_checkpoint(pair.name, "source_only")
+    if shipped.is_file():
+        checkpoint = load_checkpoint(shipped, expect_pair=pair.name, expect_method="source_only")
+        if checkpoint.metadata["backbone"] == backbone:
+            return checkpoint
+    cached = cache_dir() / "models" / pair.name / f"source_only-{backbone}-seed{seed}-{pair.fingerprint}.safetensors"
+    if cached.is_file():
+        return load_checkpoint(cached, expect_pair=pair.name, expect_method="source_only")
+    run = Run(pair, "source_only", backbone=backbone, seed=seed, device=device, precision=precision)
+    for _ in show(run.events()):
+        pass
+    run.save(cached)
+    return load_checkpoint(cached)

@@ -1,0 +1,121 @@
+"""What every adaptation method is: explicit hyperparameters and one ``training_step``.
+
+A method owns the classifier it adapts, its extra networks and its optimizers. The trainer hands
+it a labeled source batch and an **unlabeled** target batch (images only) per step, plus the
+training progress ``p`` in [0, 1] for schedules. It returns its named losses and metrics.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any, ClassVar, NamedTuple
+
+import torch
+from torch import nn
+
+from ..models import DigitClassifier
+
+
+class SourceBatch(NamedTuple):
+    """Labeled source images ``(B, C, H, W)`` and their labels ``(B,)``."""
+
+    images: torch.Tensor
+    labels: torch.Tensor
+
+
+@dataclass
+class Hyperparameters:
+    """Settings every method has; each method extends this with its own."""
+
+    steps: int = 1000
+    batch_size: int = 128
+    lr: float = 1e-3
+    #: learning-rate annealing ``lr_p = lr / (1 + lr_anneal · p)^0.75`` (DANN paper); 0 keeps it constant
+    lr_anneal: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "Hyperparameters":
+        """Build from a dict, converting types and refusing unknown or invalid names with a clear message."""
+        known = {field.name: field for field in fields(cls)}
+        unknown = sorted(set(values) - set(known))
+        if unknown:
+            raise ValueError(f"Unknown hyperparameter(s) {', '.join(unknown)}; this method takes: {', '.join(known)}")
+        converted = {}
+        for name, value in values.items():
+            default = getattr(cls(), name)
+            try:
+                converted[name] = _convert(value, type(default))
+            except (TypeError, ValueError) as error:
+                raise ValueError(f"Hyperparameter {name}={value!r} is not a valid {type(default).__name__}") from error
+        params = cls(**converted)
+        params.validate()
+        return params
+
+    def validate(self) -> None:
+        if self.steps < 1:
+            raise ValueError(f"steps must be at least 1, got {self.steps}")
+        if self.batch_size < 2:
+            raise ValueError(f"batch_size must be at least 2, got {self.batch_size}")
+        if not self.lr > 0:
+            raise ValueError(f"lr must be positive, got {self.lr}")
+
+
+def _convert(value: Any, kind: type) -> Any:
+    if kind is bool:
+        if isinstance(value, str):
+            if value.lower() in ("1", "true", "yes", "on"):
+                return True
+            if value.lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(value)
+        return bool(value)
+    if kind is int and isinstance(value, float) and not value.is_integer():
+        raise ValueError(value)
+    return kind(value)
+
+
+class Method(nn.Module):
+    """Base class: subclasses set the class attributes and implement ``training_step``."""
+
+    name: ClassVar[str]
+    title: ClassVar[str]
+    #: position in menus and tables
+    order: ClassVar[int] = 100
+    hyperparameters_class: ClassVar[type[Hyperparameters]] = Hyperparameters
+    #: published accuracy (%) for a pair, and where it comes from, shown beside ours
+    published: ClassVar[dict[str, tuple[float, str]]] = {}
+
+    def __init__(self, classifier: DigitClassifier, hparams: Hyperparameters) -> None:
+        super().__init__()
+        self.classifier = classifier
+        self.hparams = hparams
+
+    def training_step(self, source: SourceBatch, target_images: torch.Tensor, progress: float) -> dict[str, torch.Tensor | float]:
+        raise NotImplementedError
+
+    def set_progress(self, progress: float) -> None:
+        """Called by the trainer before each step: applies the learning-rate annealing."""
+        factor = (1.0 + self.hparams.lr_anneal * progress) ** -0.75
+        for optimizer in self._optimizers():
+            for group in optimizer.param_groups:
+                group.setdefault("initial_lr", group["lr"])
+                group["lr"] = group["initial_lr"] * factor
+
+    def _optimizers(self) -> list[torch.optim.Optimizer]:
+        return [value for value in vars(self).values() if isinstance(value, torch.optim.Optimizer)]
+
+    @classmethod
+    def starts_from_source(cls, hparams: Hyperparameters) -> bool:
+        """Whether training starts from the source-only model of the same pair and backbone."""
+        return True
+
+    def extra_state(self) -> dict[str, nn.Module]:
+        """Networks besides the classifier that a checkpoint must keep (e.g. CycleGAN generators)."""
+        return {}
+
+    def evaluation_classifier(self) -> nn.Module:
+        """The network whose ``(logits, features)`` are evaluated (the classifier itself by default)."""
+        return self.classifier

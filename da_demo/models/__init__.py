@@ -1,0 +1,10 @@
+"""Networks: digit classifiers returning ``(logits, features)``, heads, gradient reversal, CycleGAN nets."""
+
+from .backbones import BACKBONES, DigitClassifier, build_classifier, lean_cnn, lecture_cnn
+from .grl import GradientReversal, grl_lambda, reverse_gradient
+from .heads import domain_classifier
+
+__all__ = [
+    "BACKBONES", "DigitClassifier", "GradientReversal", "build_classifier", "domain_classifier",
+    "grl_lambda", "lean_cnn", "lecture_cnn", "reverse_gradient",
+]

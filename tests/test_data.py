@@ -1,0 +1,85 @@
+"""The domains, on the real data in ../shared/data (skipped where it is absent)."""
+
+import numpy as np
+import pytest
+import torch
+
+from da_demo.data import DataMissingError, load_domain, load_pair
+from da_demo.data.mnistm import blend_over_photos
+from da_demo.data.noisy_mnist import add_gaussian_noise
+
+MNIST_TRAIN = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
+MNIST_TEST = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+USPS_TRAIN = [1194, 1005, 731, 658, 652, 556, 664, 645, 542, 644]
+USPS_TEST = [359, 264, 198, 166, 200, 160, 170, 147, 166, 177]
+
+
+def test_label_counts_match_the_known_ones(data_dir):
+    assert load_domain("mnist", True, data_dir).label_counts() == MNIST_TRAIN
+    assert load_domain("mnist", False, data_dir).label_counts() == MNIST_TEST
+    assert load_domain("usps", True, data_dir).label_counts() == USPS_TRAIN
+    assert load_domain("usps", False, data_dir).label_counts() == USPS_TEST
+    assert load_domain("mnistm", False, data_dir).label_counts() == MNIST_TEST
+    assert load_domain("noisy", True, data_dir).label_counts() == MNIST_TRAIN
+
+
+@pytest.mark.parametrize("name,channels,target_train,target_test", [
+    ("mnist-usps", 1, 7291, 2007), ("mnist-mnistm", 3, 60000, 10000), ("mnist-noisy", 1, 60000, 10000)])
+def test_pairs_share_one_shape_and_hide_target_train_labels(data_dir, name, channels, target_train, target_test):
+    pair = load_pair(name, data_dir)
+    for images in (pair.source_train.images, pair.target_train.images, pair.source_test.images, pair.target_test.images):
+        assert images.shape[1:] == (channels, 28, 28) and images.dtype == torch.float32
+        assert 0.0 <= images.min() and images.max() <= 1.0
+    assert len(pair.source_train) == 60000 and len(pair.target_train) == target_train
+    assert len(pair.target_test) == target_test
+    assert not hasattr(pair.target_train, "labels")
+
+
+def test_mnistm_is_deterministic_and_differs_from_mnist(data_dir):
+    from da_demo.data.mnistm import bsds_photo_paths, load_photos
+
+    photos = load_photos(bsds_photo_paths(data_dir)[:5])
+    digits = (load_domain("mnist", False, data_dir).images[:50, 0] * 255).to(torch.uint8).numpy()
+    first, again = blend_over_photos(digits, photos, seed=7), blend_over_photos(digits, photos, seed=7)
+    assert np.array_equal(first, again)
+    assert not np.array_equal(first, blend_over_photos(digits, photos, seed=8))
+    # |crop - digit|: where the digit is full ink (255) the pixel is the photo inverted
+    assert first.shape == (50, 28, 28, 3)
+
+    mnistm = load_domain("mnistm", False, data_dir)
+    mnist = load_domain("mnist", False, data_dir, channels=3)
+    assert torch.equal(mnistm.labels, mnist.labels)
+    assert (mnistm.images - mnist.images).abs().mean() > 0.2
+    channel_spread = (mnistm.images.max(dim=1).values - mnistm.images.min(dim=1).values).mean()
+    assert channel_spread > 0.05  # colour, not grey
+    assert torch.equal(load_domain("mnistm", False, data_dir).images, mnistm.images)  # cached build is the same
+
+
+def test_blend_formula_on_a_tiny_case():
+    photo = np.full((30, 30, 3), 200, np.uint8)
+    digits = np.zeros((1, 28, 28), np.uint8)
+    digits[0, 10, 10] = 255
+    blended = blend_over_photos(digits, [photo], seed=0)
+    assert blended[0, 10, 10].tolist() == [55, 55, 55] and blended[0, 0, 0].tolist() == [200, 200, 200]
+
+
+def test_noisy_mnist_is_deterministic_with_the_asked_sigma():
+    images = torch.full((200, 1, 28, 28), 0.5)
+    noisy = add_gaussian_noise(images, 0.3, seed=1)
+    assert torch.equal(noisy, add_gaussian_noise(images, 0.3, seed=1))
+    assert not torch.equal(noisy, add_gaussian_noise(images, 0.3, seed=2))
+    assert noisy.min() >= 0 and noisy.max() <= 1
+    assert abs((add_gaussian_noise(images, 0.1, seed=1) - images).std().item() - 0.1) < 0.005  # no clipping at 5σ
+
+
+def test_missing_data_gives_one_clear_error(tmp_path):
+    with pytest.raises(DataMissingError) as error:
+        load_domain("mnist", True, tmp_path)
+    message = str(error.value)
+    assert "MNIST/raw" in message and "--data-dir" in message and "DA_DEMO_DATA_DIR" in message
+    with pytest.raises(DataMissingError, match="usps.bz2"):
+        load_domain("usps", True, tmp_path)
+    with pytest.raises(DataMissingError, match="does not exist"):
+        load_domain("usps", True, tmp_path / "nowhere")
+    with pytest.raises(ValueError, match="Unknown domain pair"):
+        load_pair("mnist-svhn", tmp_path)
