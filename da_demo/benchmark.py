@@ -60,9 +60,9 @@ def bench_rows(args: argparse.Namespace) -> Iterator[BenchRow]:
         for method in methods:
             method_class = get_method(method)
             hparams = method_class.hyperparameters_class.from_dict(overrides)
-            start = warm_start_model(args, pair, backbone) if method_class.starts_from_source(hparams) else None
+            start = warm_start_model(args, pair, method_class.warm_start_from(hparams), backbone)
             run = Run(pair, method, hparams, backbone=backbone, seed=args.seed, device=args.device,
-                      precision=args.precision, source_model=start)
+                      precision=args.precision, start_model=start)
             for _ in with_progress_bar(run.events(time_budget=args.time_budget), f"{pair_name} {method}"):
                 pass
             result = run.result
@@ -76,8 +76,13 @@ COLUMNS = ("pair", "method", "backbone", "source_acc", "target_acc", "published"
 
 def format_table(rows: list[BenchRow]) -> str:
     """A Markdown table of the rows (accuracies in %)."""
-    cells = [list(COLUMNS)] + [[_cell(getattr(row, column)) for column in COLUMNS] for row in rows]
-    widths = [max(len(line[i]) for line in cells) for i in range(len(COLUMNS))]
+    return format_markdown(list(COLUMNS), [[_cell(getattr(row, column)) for column in COLUMNS] for row in rows])
+
+
+def format_markdown(header: list[str], rows: list[list[str]]) -> str:
+    """An aligned Markdown table."""
+    cells = [header] + rows
+    widths = [max(len(line[i]) for line in cells) for i in range(len(header))]
     lines = ["| " + " | ".join(value.ljust(width) for value, width in zip(line, widths)) + " |" for line in cells]
     lines.insert(1, "|" + "|".join("-" * (width + 2) for width in widths) + "|")
     return "\n".join(lines)

@@ -81,6 +81,7 @@ def with_progress_bar(events: Iterator, description: str) -> Iterator:
     bar = None
     shown = 0
     accuracies: dict[str, str] = {}
+    metrics: dict[str, str] = {}
     try:
         for event in events:
             if bar is None:
@@ -89,7 +90,8 @@ def with_progress_bar(events: Iterator, description: str) -> Iterator:
             shown = event.step
             if event.target_acc is not None:
                 accuracies = {"src": f"{event.source_acc:.3f}", "tgt": f"{event.target_acc:.3f}"}
-            bar.set_postfix({**{k: f"{v:.3g}" for k, v in event.metrics.items()}, **accuracies}, refresh=False)
+            metrics = {name: f"{value:.3g}" for name, value in event.metrics.items()} or metrics
+            bar.set_postfix({**metrics, **accuracies}, refresh=False)
             yield event
     finally:
         if bar is not None:
@@ -102,12 +104,14 @@ def load_pair_for(args: argparse.Namespace, pair_name: str):
     return load_pair(pair_name, args.data_dir)
 
 
-def warm_start_model(args: argparse.Namespace, pair, backbone: str):
-    """The source-only model a warm-started run begins from (trained first, with a bar, if needed)."""
-    from .engine.runs import source_model
+def warm_start_model(args: argparse.Namespace, pair, method: str | None, backbone: str):
+    """The model a warm-started run begins from (trained first, with a progress bar, if needed)."""
+    if method is None:
+        return None
+    from .engine.runs import start_model
 
-    return source_model(pair, backbone, seed=args.seed, device=args.device, precision=args.precision,
-                        show=lambda events: with_progress_bar(events, f"{pair.name} source_only (warm start)"))
+    return start_model(pair, method, backbone, seed=args.seed, device=args.device, precision=args.precision,
+                       show=lambda events: with_progress_bar(events, f"{pair.name} {method} (to start from)"))
 
 
 def train_command(args: argparse.Namespace) -> int:
@@ -118,9 +122,9 @@ def train_command(args: argparse.Namespace) -> int:
     hparams = method_class.hyperparameters_class.from_dict(parse_overrides(args.overrides, args.steps))
     backbone = args.backbone or DEFAULT_BACKBONE
     pair = load_pair_for(args, args.pair)
-    start = warm_start_model(args, pair, backbone) if method_class.starts_from_source(hparams) else None
+    start = warm_start_model(args, pair, method_class.warm_start_from(hparams), backbone)
     run = Run(pair, method_class.name, hparams, backbone=backbone, seed=args.seed, device=args.device,
-              precision=args.precision, source_model=start)
+              precision=args.precision, start_model=start)
     events = run.events(eval_every=args.eval_every, time_budget=args.time_budget)
     for _ in with_progress_bar(events, f"{pair.name} {method_class.name}"):
         pass

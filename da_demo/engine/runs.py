@@ -1,6 +1,7 @@
 """One training run: build the classifier and the method, warm-start it, train, describe the result.
 
-The CLI, the benchmark, the pretraining command and the browser all start runs through ``Run``.
+The CLI, the benchmark, the pretraining command and the browser all start runs through ``Run``;
+``start_model`` provides the trained model a method warm-starts from.
 """
 
 from __future__ import annotations
@@ -15,37 +16,40 @@ import torch
 from .. import __version__
 from ..artifacts.checkpoints import Checkpoint, load_checkpoint, save_checkpoint
 from ..data import DomainPair, cache_dir
-from ..methods import Hyperparameters, Method, get_method
+from ..methods import HyperparameterSet, Method, get_method
 from ..models import build_classifier
 from .device import resolve_device, resolve_precision
-from .trainer import ProgressEvent, train
+from .trainer import ProgressEvent
 
 DEFAULT_BACKBONE = "lean"
 SHIPPED_CHECKPOINTS = Path(__file__).resolve().parents[2] / "checkpoints"
+
+EventFilter = Callable[[Iterator[ProgressEvent]], Iterator[ProgressEvent]]
 
 
 class Run:
     """A method being trained on a domain pair with one backbone and seed.
 
     ``events()`` trains and yields progress; afterwards ``result`` holds the final event and
-    ``save(path)`` writes the checkpoint with its metadata.
+    ``save(path)`` writes the checkpoint with its metadata. A method that warm-starts needs the
+    model it starts from as ``start_model`` (see ``start_model()``).
     """
 
     def __init__(
         self,
         pair: DomainPair,
         method: str,
-        hparams: dict[str, Any] | Hyperparameters | None = None,
+        hparams: dict[str, Any] | HyperparameterSet | None = None,
         *,
         backbone: str = DEFAULT_BACKBONE,
         seed: int = 0,
         device: str = "auto",
         precision: str = "auto",
-        source_model: Checkpoint | None = None,
+        start_model: Checkpoint | None = None,
     ) -> None:
         self.pair = pair
         self.method_class = get_method(method)
-        if not isinstance(hparams, Hyperparameters):
+        if not isinstance(hparams, HyperparameterSet):
             hparams = self.method_class.hyperparameters_class.from_dict(hparams or {})
         self.backbone, self.seed = backbone, seed
         self.device = resolve_device(device)
@@ -53,24 +57,26 @@ class Run:
         torch.manual_seed(seed)
         classifier = build_classifier(backbone, pair.channels, image_size=pair.image_size)
         self.method: Method = self.method_class(classifier, hparams)
-        if self.method_class.starts_from_source(hparams):
-            if source_model is None:
-                raise ValueError(f"{self.method_class.name} starts from a source-only model; pass source_model")
-            if source_model.metadata["backbone"] != backbone or source_model.pair != pair.name:
-                raise ValueError(f"the source model is {source_model.pair}/{source_model.metadata['backbone']}, "
-                                 f"not {pair.name}/{backbone}")
-            classifier.load_state_dict(source_model.classifier.state_dict())
+        self.start_method = self.method_class.warm_start_from(hparams)
+        if self.start_method is not None:
+            if start_model is None:
+                raise ValueError(f"{self.method_class.name} starts from the {self.start_method} model; pass start_model")
+            found = (start_model.method, start_model.pair, start_model.metadata["backbone"])
+            if found != (self.start_method, pair.name, backbone):
+                raise ValueError(f"{self.method_class.name} starts from {self.start_method} on {pair.name} with the "
+                                 f"{backbone} backbone, not from {'/'.join(found)}")
+            classifier.load_state_dict(start_model.classifier.state_dict())
         self.method.to(self.device).to(memory_format=torch.channels_last)
         self.result: ProgressEvent | None = None
 
     @property
-    def hparams(self) -> Hyperparameters:
+    def hparams(self) -> HyperparameterSet:
         return self.method.hparams
 
     def events(self, **train_options) -> Iterator[ProgressEvent]:
         """Train, yielding ``ProgressEvent``s (options as ``engine.trainer.train``)."""
-        for event in train(self.method, self.pair, seed=self.seed, device=self.device, precision=self.precision,
-                           **train_options):
+        for event in self.method.fit(self.pair, seed=self.seed, device=self.device, precision=self.precision,
+                                     **train_options):
             if event.done:
                 self.result = event
             yield event
@@ -85,10 +91,12 @@ class Run:
             "backbone": self.backbone,
             "seed": self.seed,
             "hyperparameters": self.hparams.to_dict(),
+            "warm_start_from": self.start_method,
             "steps": self.result.step,
             "ended_early": self.result.ended_early,
             "train_seconds": round(self.result.train_seconds, 2),
-            "metrics": {"source_acc": self.result.source_acc, "target_acc": self.result.target_acc},
+            "metrics": {"source_acc": self.result.source_acc, "target_acc": self.result.target_acc,
+                        **self.result.metrics},
             "device": str(self.device),
             "precision": str(self.precision or torch.float32).replace("torch.", ""),
             "code_version": code_version(),
@@ -114,30 +122,35 @@ def shipped_checkpoint(pair: str, method: str) -> Path:
     return SHIPPED_CHECKPOINTS / pair / f"{method}.safetensors"
 
 
-def source_model(
+def start_model(
     pair: DomainPair,
+    method: str = "source_only",
     backbone: str = DEFAULT_BACKBONE,
     *,
     seed: int = 0,
     device: str = "auto",
     precision: str = "auto",
-    show: Callable[[Iterator[ProgressEvent]], Iterator[ProgressEvent]] = lambda events: events,
+    show: EventFilter = lambda events: events,
 ) -> Checkpoint:
-    """The source-only model that warm-started methods begin from.
+    """A trained ``method`` model to warm-start another method from.
 
-    The shipped checkpoint when it has this backbone; else one cached from an earlier call; else
-    one trained now with the default source-only settings (and cached); ``show`` wraps that
-    training's events, e.g. in a progress bar.
+    The shipped checkpoint when it has this backbone; else one cached by an earlier call; else one
+    trained now with the method's default settings (after its own start model, if it has one) and
+    cached. ``show`` wraps the events of any training done here, e.g. in a progress bar.
     """
-    shipped = shipped_checkpoint(pair.name, "source_only")
+    shipped = shipped_checkpoint(pair.name, method)
     if shipped.is_file():
-        checkpoint = load_checkpoint(shipped, expect_pair=pair.name, expect_method="source_only")
+        checkpoint = load_checkpoint(shipped, expect_pair=pair.name, expect_method=method)
         if checkpoint.metadata["backbone"] == backbone:
             return checkpoint
-    cached = cache_dir() / "models" / pair.name / f"source_only-{backbone}-seed{seed}-{pair.fingerprint}.safetensors"
+    cached = cache_dir() / "models" / pair.name / f"{method}-{backbone}-seed{seed}-{pair.fingerprint}.safetensors"
     if cached.is_file():
-        return load_checkpoint(cached, expect_pair=pair.name, expect_method="source_only")
-    run = Run(pair, "source_only", backbone=backbone, seed=seed, device=device, precision=precision)
+        return load_checkpoint(cached, expect_pair=pair.name, expect_method=method)
+    method_class = get_method(method)
+    hparams = method_class.hyperparameters_class()
+    before = method_class.warm_start_from(hparams)
+    start = start_model(pair, before, backbone, seed=seed, device=device, precision=precision, show=show) if before else None
+    run = Run(pair, method, hparams, backbone=backbone, seed=seed, device=device, precision=precision, start_model=start)
     for _ in show(run.events()):
         pass
     run.save(cached)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-from .base import Hyperparameters, Method, SourceBatch
+from .base import HyperparameterSet, Hyperparameters, Method, SourceBatch
 
 METHODS: dict[str, type[Method]] = {}
 
@@ -39,4 +39,4 @@ def _discover() -> None:
             importlib.import_module(f"{__name__}.{module.name}")
 
 
-__all__ = ["METHODS", "Hyperparameters", "Method", "SourceBatch", "get_method", "method_names", "register"]
+__all__ = ["METHODS", "HyperparameterSet", "Hyperparameters", "Method", "SourceBatch", "get_method", "method_names", "register"]

@@ -8,12 +8,16 @@ training progress ``p`` in [0, 1] for schedules. It returns its named losses and
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
-from typing import Any, ClassVar, NamedTuple
+from typing import TYPE_CHECKING, Any, ClassVar, Iterator, NamedTuple
 
 import torch
 from torch import nn
 
+from ..data import DomainPair
 from ..models import DigitClassifier
+
+if TYPE_CHECKING:
+    from ..engine.trainer import ProgressEvent
 
 
 class SourceBatch(NamedTuple):
@@ -24,20 +28,14 @@ class SourceBatch(NamedTuple):
 
 
 @dataclass
-class Hyperparameters:
-    """Settings every method has; each method extends this with its own."""
-
-    steps: int = 1000
-    batch_size: int = 128
-    lr: float = 1e-3
-    #: learning-rate annealing ``lr_p = lr / (1 + lr_anneal · p)^0.75`` (DANN paper); 0 keeps it constant
-    lr_anneal: float = 0.0
+class HyperparameterSet:
+    """A method's explicit settings: a dataclass that converts from and to plain dicts."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> "Hyperparameters":
+    def from_dict(cls, values: dict[str, Any]) -> "HyperparameterSet":
         """Build from a dict, converting types and refusing unknown or invalid names with a clear message."""
         known = {field.name: field for field in fields(cls)}
         unknown = sorted(set(values) - set(known))
@@ -53,6 +51,20 @@ class Hyperparameters:
         params = cls(**converted)
         params.validate()
         return params
+
+    def validate(self) -> None:
+        """Raise ValueError with a clear message for values out of range."""
+
+
+@dataclass
+class Hyperparameters(HyperparameterSet):
+    """Settings of every method trained by steps; each method extends this with its own."""
+
+    steps: int = 1000
+    batch_size: int = 128
+    lr: float = 1e-3
+    #: learning-rate annealing ``lr_p = lr / (1 + lr_anneal · p)^0.75`` (DANN paper); 0 keeps it constant
+    lr_anneal: float = 0.0
 
     def validate(self) -> None:
         if self.steps < 1:
@@ -84,16 +96,24 @@ class Method(nn.Module):
     title: ClassVar[str]
     #: position in menus and tables
     order: ClassVar[int] = 100
-    hyperparameters_class: ClassVar[type[Hyperparameters]] = Hyperparameters
+    hyperparameters_class: ClassVar[type[HyperparameterSet]] = Hyperparameters
     #: published accuracy (%) for a pair, and where it comes from, shown beside ours
     published: ClassVar[dict[str, tuple[float, str]]] = {}
 
-    def __init__(self, classifier: DigitClassifier, hparams: Hyperparameters) -> None:
+    def __init__(self, classifier: DigitClassifier, hparams: HyperparameterSet) -> None:
         super().__init__()
         self.classifier = classifier
         self.hparams = hparams
 
+    def fit(self, pair: DomainPair, **train_options) -> Iterator[ProgressEvent]:
+        """Train on ``pair``, yielding progress. The default is the trainer's step loop calling
+        ``training_step``; a method fitted another way (e.g. a transport map) overrides this."""
+        from ..engine.trainer import train
+
+        return train(self, pair, **train_options)
+
     def training_step(self, source: SourceBatch, target_images: torch.Tensor, progress: float) -> dict[str, torch.Tensor | float]:
+        """One optimisation step on a labeled source batch and an unlabeled target batch."""
         raise NotImplementedError
 
     def set_progress(self, progress: float) -> None:
@@ -108,9 +128,10 @@ class Method(nn.Module):
         return [value for value in vars(self).values() if isinstance(value, torch.optim.Optimizer)]
 
     @classmethod
-    def starts_from_source(cls, hparams: Hyperparameters) -> bool:
-        """Whether training starts from the source-only model of the same pair and backbone."""
-        return True
+    def warm_start_from(cls, hparams: HyperparameterSet) -> str | None:
+        """The method whose trained model (same pair and backbone) this one starts from, or None
+        to start from freshly initialised weights. Most methods adapt the source-only model."""
+        return "source_only"
 
     def extra_state(self) -> dict[str, nn.Module]:
         """Networks besides the classifier that a checkpoint must keep (e.g. CycleGAN generators)."""

@@ -51,10 +51,12 @@ class DANN(Method):
         ])
 
     @classmethod
-    def starts_from_source(cls, hparams: DANNHyperparameters) -> bool:
-        return hparams.warm_start
+    def warm_start_from(cls, hparams: DANNHyperparameters) -> str | None:
+        return "source_only" if hparams.warm_start else None
 
-    def training_step(self, source: SourceBatch, target_images: torch.Tensor, progress: float) -> dict:
+    def adversarial_losses(self, source: SourceBatch, target_images: torch.Tensor, progress: float):
+        """DANN's objective on one batch pair: ``(loss, metrics, logits, features)`` of the
+        concatenated source and target batch (source rows first)."""
         hp = self.hparams
         count = source.images.shape[0]
         # one forward over both batches: half the kernel launches, and BN sees both domains
@@ -72,11 +74,13 @@ class DANN(Method):
             target_entropy = entropy_loss(logits[count:])
             loss = loss + hp.entropy_weight * target_entropy
             metrics["target_entropy"] = target_entropy.detach()
+        metrics["domain_acc"] = ((domain_logits.detach() > 0).float() == domain_labels).float().mean()
+        metrics["grl_lambda"] = grl_scale
+        return loss, metrics, logits, features
 
+    def training_step(self, source: SourceBatch, target_images: torch.Tensor, progress: float) -> dict:
+        loss, metrics, _, _ = self.adversarial_losses(source, target_images, progress)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
-        metrics["loss"] = loss.detach()
-        metrics["domain_acc"] = ((domain_logits.detach() > 0).float() == domain_labels).float().mean()
-        metrics["grl_lambda"] = grl_scale
-        return metrics
+        return {"loss": loss.detach(), **metrics}

@@ -25,8 +25,8 @@ class SourceOnly(Method):
         self.optimizer = torch.optim.Adam(self.classifier.parameters(), lr=hparams.lr)
 
     @classmethod
-    def starts_from_source(cls, hparams: Hyperparameters) -> bool:
-        return False
+    def warm_start_from(cls, hparams: Hyperparameters) -> str | None:
+        return None
 
     def training_step(self, source: SourceBatch, target_images: torch.Tensor, progress: float) -> dict:
         logits, _ = self.classifier(source.images)

@@ -2,9 +2,9 @@
 
 from .backbones import BACKBONES, DigitClassifier, build_classifier, lean_cnn, lecture_cnn
 from .grl import GradientReversal, grl_lambda, reverse_gradient
-from .heads import domain_classifier
+from .heads import SeparableCritic, domain_classifier
 
 __all__ = [
-    "BACKBONES", "DigitClassifier", "GradientReversal", "build_classifier", "domain_classifier",
+    "BACKBONES", "DigitClassifier", "GradientReversal", "SeparableCritic", "build_classifier", "domain_classifier",
     "grl_lambda", "lean_cnn", "lecture_cnn", "reverse_gradient",
 ]

@@ -1,0 +1,133 @@
+"""CycleGAN pixel-level adaptation (Zhu et al. 2017; the lecture's recipe).
+
+Phase 1 (the first ``gan_fraction`` of training): two generators, ``G: source → target`` and ``F: target → source``, and
+one least-squares discriminator per domain learn to translate styles without paired images:
+
+    L_G = (D_T(G(s)) − 1)² + (D_S(F(t)) − 1)²
+          + 10 · (|F(G(s)) − s| + |G(F(t)) − t|)      cycle consistency
+          + 3 · (|G(t) − t| + |F(s) − s|)             identity: leave in-style images alone
+
+Phase 2 (the remaining steps): the classifier is fine-tuned on source images translated into the
+target style, ``CE(classifier(G(s)), y_s)``: it learns the target's look with the source labels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..losses import cycle_consistency_loss, identity_loss, least_squares_gan_loss
+from ..models.cyclegan import Generator, PatchDiscriminator
+from . import register
+from .base import Hyperparameters, Method, SourceBatch
+
+
+@dataclass
+class CycleGANHyperparameters(Hyperparameters):
+    steps: int = 3000
+    gan_fraction: float = 0.7      # share of the steps spent on the GAN; the rest fine-tunes the classifier
+    batch_size: int = 32
+    lr: float = 2e-4               # generators and discriminators (Adam, β1 = 0.5)
+    beta1: float = 0.5
+    cycle_weight: float = 10.0
+    identity_weight: float = 3.0
+    classifier_lr: float = 1e-4
+    generator_width: int = 32
+    residual_blocks: int = 2
+
+    def validate(self) -> None:
+        super().validate()
+        if not 0.0 <= self.gan_fraction <= 1.0:
+            raise ValueError(f"gan_fraction must be between 0 and 1, got {self.gan_fraction}")
+
+
+@register
+class CycleGAN(Method):
+    name = "cyclegan"
+    title = "CycleGAN (pixel-level)"
+    order = 10
+    hyperparameters_class = CycleGANHyperparameters
+    published = {"mnist-usps": (89.8, "lecture")}
+
+    def __init__(self, classifier, hparams: CycleGANHyperparameters) -> None:
+        super().__init__(classifier, hparams)
+        channels = classifier.in_channels
+        self.source_to_target = Generator(channels, hparams.generator_width, hparams.residual_blocks)
+        self.target_to_source = Generator(channels, hparams.generator_width, hparams.residual_blocks)
+        self.target_critic = PatchDiscriminator(channels)
+        self.source_critic = PatchDiscriminator(channels)
+        betas = (hparams.beta1, 0.999)
+        self.generator_optimizer = torch.optim.Adam(
+            [*self.source_to_target.parameters(), *self.target_to_source.parameters()], lr=hparams.lr, betas=betas)
+        self.critic_optimizer = torch.optim.Adam(
+            [*self.target_critic.parameters(), *self.source_critic.parameters()], lr=hparams.lr, betas=betas)
+        self.classifier_optimizer = torch.optim.Adam(classifier.parameters(), lr=hparams.classifier_lr)
+
+    def extra_state(self) -> dict[str, nn.Module]:
+        return {"source_to_target": self.source_to_target, "target_to_source": self.target_to_source}
+
+    def training_step(self, source: SourceBatch, target_images: torch.Tensor, progress: float) -> dict:
+        if progress < self.hparams.gan_fraction:
+            return self._gan_step(source.images, target_images)
+        return self._classifier_step(source)
+
+    def _gan_step(self, source_images: torch.Tensor, target_images: torch.Tensor) -> dict:
+        hp = self.hparams
+        fake_target = self.source_to_target(source_images)
+        fake_source = self.target_to_source(target_images)
+        adversarial = least_squares_gan_loss(self.target_critic(fake_target), real=True) + \
+            least_squares_gan_loss(self.source_critic(fake_source), real=True)
+        cycle = cycle_consistency_loss(source_images, self.target_to_source(fake_target),
+                                       target_images, self.source_to_target(fake_source))
+        identity = identity_loss(source_images, self.target_to_source(source_images),
+                                 target_images, self.source_to_target(target_images))
+        generator_loss = adversarial + hp.cycle_weight * cycle + hp.identity_weight * identity
+        self.generator_optimizer.zero_grad(set_to_none=True)
+        generator_loss.backward()
+        self.generator_optimizer.step()
+
+        critic_loss = 0.5 * (
+            least_squares_gan_loss(self.target_critic(target_images), real=True)
+            + least_squares_gan_loss(self.target_critic(fake_target.detach()), real=False)
+            + least_squares_gan_loss(self.source_critic(source_images), real=True)
+            + least_squares_gan_loss(self.source_critic(fake_source.detach()), real=False)
+        )
+        self.critic_optimizer.zero_grad(set_to_none=True)
+        critic_loss.backward()
+        self.critic_optimizer.step()
+        return {"loss": generator_loss.detach(), "adversarial_loss": adversarial.detach(), "cycle_loss": cycle.detach(),
+                "identity_loss": identity.detach(), "critic_loss": critic_loss.detach()}
+
+    def _classifier_step(self, source: SourceBatch) -> dict:
+        with torch.no_grad():
+            translated = self.source_to_target(source.images)
+        logits, _ = self.classifier(translated)
+        class_loss = F.cross_entropy(logits.float(), source.labels)
+        self.classifier_optimizer.zero_grad(set_to_none=True)
+        class_loss.backward()
+        self.classifier_optimizer.step()
+        return {"loss": class_loss.detach(), "class_loss": class_loss.detach()}
+
+
+def load_generators(extras: dict[str, dict[str, torch.Tensor]], hyperparameters: dict, channels: int) -> tuple[Generator, Generator]:
+    """Rebuild ``(source_to_target, target_to_source)`` from a CycleGAN checkpoint's extras (eval mode)."""
+    generators = []
+    for name in ("source_to_target", "target_to_source"):
+        generator = Generator(channels, hyperparameters["generator_width"], hyperparameters["residual_blocks"])
+        generator.load_state_dict(extras[name])
+        generators.append(generator.eval())
+    return generators[0], generators[1]
+
+
+@torch.no_grad()
+def translate(forward: Generator, backward: Generator, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """One domain to the other and back: ``images (B, C, H, W)`` or ``(C, H, W)`` in [0, 1] →
+    ``(translated, reconstructed)`` of the same shape and range."""
+    single = images.dim() == 3
+    batch = images.unsqueeze(0) if single else images
+    translated = forward(batch)
+    reconstructed = backward(translated)
+    return (translated[0], reconstructed[0]) if single else (translated, reconstructed)
