@@ -50,16 +50,21 @@ def expand(values: Iterable[str], known: list[str], what: str) -> list[str]:
 
 def bench_rows(args: argparse.Namespace) -> Iterator[BenchRow]:
     from .cli import load_pair_for, parse_overrides, warm_start_model, with_progress_bar
-    from .engine.runs import DEFAULT_BACKBONE, Run
+    from .engine.runs import Run, default_backbone
 
-    backbone = args.backbone or DEFAULT_BACKBONE
     methods = expand(args.method, method_names(), "method")
     overrides = parse_overrides(args.overrides, args.steps)
+    for name in overrides:
+        if not any(name in get_method(method).hyperparameters_class.__dataclass_fields__ for method in methods):
+            raise ValueError(f"None of the chosen methods has a hyperparameter {name!r}")
     for pair_name in expand(args.pair, list(PAIRS), "pair"):
         pair = load_pair_for(args, pair_name)
+        backbone = args.backbone or default_backbone(pair_name)
         for method in methods:
             method_class = get_method(method)
-            hparams = method_class.hyperparameters_class.from_dict(overrides)
+            fields = method_class.hyperparameters_class.__dataclass_fields__
+            # each setting goes to the methods that have it (--steps means nothing to a transport map)
+            hparams = method_class.hyperparameters_for(pair_name, {k: v for k, v in overrides.items() if k in fields})
             start = warm_start_model(args, pair, method_class.warm_start_from(hparams), backbone)
             run = Run(pair, method, hparams, backbone=backbone, seed=args.seed, device=args.device,
                       precision=args.precision, start_model=start)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 from typing import Iterator
 
@@ -16,7 +17,7 @@ from .methods import method_names
 def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", help="folder with MNIST/raw, usps*.bz2 and BSDS500/ (default: "
                         "$DA_DEMO_DATA_DIR, else download into the cache)")
-    parser.add_argument("--backbone", default=None, help="lean (default) or lecture")
+    parser.add_argument("--backbone", default=None, help="lean or lecture (default: the pair's, see README)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     parser.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"],
@@ -43,6 +44,24 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--method", action="append", required=True, help="a method, or 'all' (repeatable)")
     bench.add_argument("--json", action="store_true", help="one JSON object per row instead of a table")
     _add_common(bench)
+
+    pretrain = commands.add_parser("pretrain", help="train every method on every pair into checkpoints/ + manifest")
+    pretrain.add_argument("--pairs", nargs="+", default=["all"], help="pairs (default: all)")
+    pretrain.add_argument("--methods", nargs="+", default=["all"], help="methods (default: all)")
+    pretrain.add_argument("--seeds", type=int, default=3, help="seeds per adversarial method (median shipped)")
+    pretrain.add_argument("--out", default=None, help="checkpoint folder (default: the shipped checkpoints/)")
+    pretrain.add_argument("--data-dir")
+    pretrain.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    pretrain.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"])
+
+    results = commands.add_parser("results", help="print the results table generated from the manifest")
+    results.add_argument("--write-readme", action="store_true", help="rewrite the table in README.md")
+    results.add_argument("--check", action="store_true", help="exit 1 if README.md's table is not the generated one")
+
+    push = commands.add_parser("push", help="upload checkpoints, manifest and a model card to the Hugging Face Hub")
+    push.add_argument("--repo-id", required=True, help="e.g. your-name/da-demo-checkpoints")
+    push.add_argument("--private", action="store_true")
+    push.add_argument("--token", help="Hub token (default: HF_TOKEN or the cached login)")
     return parser
 
 
@@ -54,6 +73,15 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "bench":
             from .benchmark import bench_command
             return bench_command(args)
+        if args.command == "pretrain":
+            return pretrain_command(args)
+        if args.command == "results":
+            return results_command(args)
+        if args.command == "push":
+            from .artifacts.hub import push
+            from .artifacts.store import SHIPPED_DIRECTORY
+            print(f"uploaded to {push(args.repo_id, SHIPPED_DIRECTORY, token=args.token, private=args.private)}")
+            return 0
     except (DataMissingError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -104,7 +132,7 @@ def load_pair_for(args: argparse.Namespace, pair_name: str):
     return load_pair(pair_name, args.data_dir)
 
 
-def warm_start_model(args: argparse.Namespace, pair, method: str | None, backbone: str):
+def warm_start_model(args: argparse.Namespace, pair, method: str | None, backbone: str | None):
     """The model a warm-started run begins from (trained first, with a progress bar, if needed)."""
     if method is None:
         return None
@@ -115,12 +143,12 @@ def warm_start_model(args: argparse.Namespace, pair, method: str | None, backbon
 
 
 def train_command(args: argparse.Namespace) -> int:
-    from .engine.runs import DEFAULT_BACKBONE, Run
+    from .engine.runs import Run, default_backbone
     from .methods import get_method
 
     method_class = get_method(args.method)
-    hparams = method_class.hyperparameters_class.from_dict(parse_overrides(args.overrides, args.steps))
-    backbone = args.backbone or DEFAULT_BACKBONE
+    hparams = method_class.hyperparameters_for(args.pair, parse_overrides(args.overrides, args.steps))
+    backbone = args.backbone or default_backbone(args.pair)
     pair = load_pair_for(args, args.pair)
     start = warm_start_model(args, pair, method_class.warm_start_from(hparams), backbone)
     run = Run(pair, method_class.name, hparams, backbone=backbone, seed=args.seed, device=args.device,
@@ -135,4 +163,50 @@ def train_command(args: argparse.Namespace) -> int:
     print(f"source-test accuracy ({pair.spec.source}): {100 * result.source_acc:.2f}%")
     print(f"target-test accuracy ({pair.spec.target}): {100 * result.target_acc:.2f}%")
     print(f"checkpoint: {path}")
+    return 0
+
+
+def pretrain_command(args: argparse.Namespace) -> int:
+    from .artifacts.pretrain import pretrain
+    from .artifacts.store import SHIPPED_DIRECTORY
+    from .benchmark import expand, format_markdown
+
+    pairs = expand(args.pairs, list(PAIRS), "pair")
+    methods = expand(args.methods, method_names(), "method")
+    started = time.perf_counter()
+    entries = pretrain(pairs, methods, directory=Path(args.out) if args.out else SHIPPED_DIRECTORY, seeds=args.seeds,
+                       device=args.device, precision=args.precision, data_dir=args.data_dir,
+                       show=with_progress_bar, log=lambda line: print(line, file=sys.stderr, flush=True))
+    rows = []
+    for entry in entries:
+        seeds = entry.get("seeds")
+        target = (f"{100 * entry['target_acc_mean']:.2f} ± {100 * entry['target_acc_std']:.2f}" if seeds
+                  else f"{100 * entry['target_acc']:.2f}")
+        seconds = sum(seed["train_seconds"] for seed in seeds) if seeds else entry["train_seconds"]
+        rows.append([entry["pair"], entry["method"], str(len(seeds) if seeds else 1), target,
+                     f"{100 * entry['target_acc']:.2f}", f"{100 * entry['source_acc']:.2f}", f"{seconds:.0f}"])
+    print(format_markdown(["pair", "method", "seeds", "target acc % (mean ± std)", "shipped target %",
+                           "shipped source %", "train s (all seeds)"], rows))
+    print(f"total wall time: {time.perf_counter() - started:.0f} s")
+    return 0
+
+
+def results_command(args: argparse.Namespace) -> int:
+    from .artifacts.manifest import replace_readme_table, results_table
+    from .artifacts.store import ModelStore
+
+    table = results_table(ModelStore(use_hub=False).manifest())
+    readme = Path(__file__).resolve().parents[1] / "README.md"
+    if args.check:
+        if replace_readme_table(readme.read_text(), table) != readme.read_text():
+            print("README.md's results table differs from the manifest: run `python -m da_demo results --write-readme`",
+                  file=sys.stderr)
+            return 1
+        print("README.md's results table matches the manifest")
+        return 0
+    if args.write_readme:
+        readme.write_text(replace_readme_table(readme.read_text(), table))
+        print(f"wrote the results table into {readme}")
+        return 0
+    print(table)
     return 0

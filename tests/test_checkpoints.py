@@ -84,3 +84,20 @@ def test_mismatched_checkpoints_are_refused(tmp_path):
         load_checkpoint(other)
     with pytest.raises(CheckpointError, match="No checkpoint"):
         load_checkpoint(tmp_path / "missing.safetensors")
+
+
+def test_half_precision_storage_halves_the_file_and_keeps_predictions(tmp_path):
+    torch.manual_seed(0)
+    classifier = build_classifier("lean", 1).eval()
+    metadata = {"method": "dann", "pair": "mnist-usps", "backbone": "lean"}
+    full, half = tmp_path / "full.safetensors", tmp_path / "half.safetensors"
+    save_checkpoint(full, classifier, metadata)
+    save_checkpoint(half, classifier, metadata, half_precision=True)
+    assert half.stat().st_size < 0.6 * full.stat().st_size
+    loaded = load_checkpoint(half)
+    assert loaded.metadata["stored_dtype"] == "float16"
+    assert all(p.dtype == torch.float32 for p in loaded.classifier.parameters())
+    images = torch.rand(64, 1, 28, 28)
+    original, restored = predict(classifier, images)[0], predict(loaded.classifier, images)[0]
+    assert torch.equal(original.argmax(1), restored.argmax(1))
+    assert (original - restored).abs().max() < 0.05

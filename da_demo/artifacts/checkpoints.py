@@ -52,20 +52,22 @@ def save_checkpoint(
     classifier: DigitClassifier,
     metadata: dict[str, Any],
     extras: dict[str, torch.nn.Module] | None = None,
+    half_precision: bool = False,
 ) -> Path:
     """Write ``classifier`` (and ``extras``, e.g. generators) with ``metadata`` to ``path`` atomically.
 
     ``metadata`` must name at least ``method``, ``pair`` and ``backbone``; the shapes needed to
-    rebuild the classifier are added here.
+    rebuild the classifier are added here. ``half_precision`` stores floating-point tensors as
+    float16 (half the bytes; loading turns them back into float32).
     """
     missing = [key for key in ("method", "pair", "backbone") if key not in metadata]
     if missing:
         raise ValueError(f"checkpoint metadata lacks {', '.join(missing)}")
     full = {**metadata, "format": FORMAT, "in_channels": classifier.in_channels, "image_size": classifier.image_size,
-            "num_classes": classifier.num_classes}
-    tensors = {f"classifier.{name}": value for name, value in _plain_state(classifier).items()}
+            "num_classes": classifier.num_classes, "stored_dtype": "float16" if half_precision else "float32"}
+    tensors = {f"classifier.{name}": value for name, value in _plain_state(classifier, half_precision).items()}
     for extra_name, module in (extras or {}).items():
-        tensors.update({f"{extra_name}.{name}": value for name, value in _plain_state(module).items()})
+        tensors.update({f"{extra_name}.{name}": value for name, value in _plain_state(module, half_precision).items()})
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".partial")
@@ -104,6 +106,8 @@ def load_checkpoint(
         raise CheckpointError(f"{path.name} is damaged: its weights cannot be read ({error})") from error
     groups: dict[str, dict[str, torch.Tensor]] = {}
     for name, value in tensors.items():
+        if value.is_floating_point():
+            value = value.float()
         group, _, key = name.partition(".")
         groups.setdefault(group, {})[key] = value
     try:
@@ -140,6 +144,12 @@ def _parse_metadata(header: dict[str, str], path: Path) -> dict[str, Any]:
     return metadata
 
 
-def _plain_state(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+def _plain_state(module: torch.nn.Module, half_precision: bool = False) -> dict[str, torch.Tensor]:
     # safetensors wants contiguous tensors that share no memory
-    return {name: value.detach().to("cpu").contiguous().clone() for name, value in module.state_dict().items()}
+    state = {}
+    for name, value in module.state_dict().items():
+        value = value.detach().to("cpu")
+        if half_precision and value.is_floating_point():
+            value = value.to(torch.float16)
+        state[name] = value.contiguous().clone()
+    return state

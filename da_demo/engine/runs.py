@@ -22,6 +22,8 @@ from .device import resolve_device, resolve_precision
 from .trainer import ProgressEvent
 
 DEFAULT_BACKBONE = "lean"
+#: the backbone each pair's shipped models use (one per pair, the same for every method)
+PAIR_BACKBONES = {"mnist-usps": "lean", "mnist-noisy": "lean", "mnist-mnistm": "lean"}
 SHIPPED_CHECKPOINTS = Path(__file__).resolve().parents[2] / "checkpoints"
 
 EventFilter = Callable[[Iterator[ProgressEvent]], Iterator[ProgressEvent]]
@@ -41,16 +43,17 @@ class Run:
         method: str,
         hparams: dict[str, Any] | HyperparameterSet | None = None,
         *,
-        backbone: str = DEFAULT_BACKBONE,
+        backbone: str | None = None,
         seed: int = 0,
         device: str = "auto",
         precision: str = "auto",
         start_model: Checkpoint | None = None,
     ) -> None:
+        backbone = backbone or default_backbone(pair.name)
         self.pair = pair
         self.method_class = get_method(method)
         if not isinstance(hparams, HyperparameterSet):
-            hparams = self.method_class.hyperparameters_class.from_dict(hparams or {})
+            hparams = self.method_class.hyperparameters_for(pair.name, hparams)
         self.backbone, self.seed = backbone, seed
         self.device = resolve_device(device)
         self.precision = resolve_precision(precision, self.device)
@@ -104,8 +107,8 @@ class Run:
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
 
-    def save(self, path: str | Path) -> Path:
-        return save_checkpoint(path, self.method.classifier, self.metadata(), self.method.extra_state())
+    def save(self, path: str | Path, half_precision: bool = False) -> Path:
+        return save_checkpoint(path, self.method.classifier, self.metadata(), self.method.extra_state(), half_precision)
 
 
 def code_version() -> str:
@@ -118,6 +121,10 @@ def code_version() -> str:
     return f"{__version__}+{commit}" if commit else __version__
 
 
+def default_backbone(pair: str) -> str:
+    return PAIR_BACKBONES.get(pair, DEFAULT_BACKBONE)
+
+
 def shipped_checkpoint(pair: str, method: str) -> Path:
     return SHIPPED_CHECKPOINTS / pair / f"{method}.safetensors"
 
@@ -125,7 +132,7 @@ def shipped_checkpoint(pair: str, method: str) -> Path:
 def start_model(
     pair: DomainPair,
     method: str = "source_only",
-    backbone: str = DEFAULT_BACKBONE,
+    backbone: str | None = None,
     *,
     seed: int = 0,
     device: str = "auto",
@@ -138,6 +145,7 @@ def start_model(
     trained now with the method's default settings (after its own start model, if it has one) and
     cached. ``show`` wraps the events of any training done here, e.g. in a progress bar.
     """
+    backbone = backbone or default_backbone(pair.name)
     shipped = shipped_checkpoint(pair.name, method)
     if shipped.is_file():
         checkpoint = load_checkpoint(shipped, expect_pair=pair.name, expect_method=method)
@@ -147,7 +155,7 @@ def start_model(
     if cached.is_file():
         return load_checkpoint(cached, expect_pair=pair.name, expect_method=method)
     method_class = get_method(method)
-    hparams = method_class.hyperparameters_class()
+    hparams = method_class.hyperparameters_for(pair.name)
     before = method_class.warm_start_from(hparams)
     start = start_model(pair, before, backbone, seed=seed, device=device, precision=precision, show=show) if before else None
     run = Run(pair, method, hparams, backbone=backbone, seed=seed, device=device, precision=precision, start_model=start)

@@ -17,6 +17,7 @@ from ..data import DomainPair
 from ..models import DigitClassifier
 
 if TYPE_CHECKING:
+    from ..artifacts.checkpoints import Checkpoint
     from ..engine.trainer import ProgressEvent
 
 
@@ -99,6 +100,15 @@ class Method(nn.Module):
     hyperparameters_class: ClassVar[type[HyperparameterSet]] = Hyperparameters
     #: published accuracy (%) for a pair, and where it comes from, shown beside ours
     published: ClassVar[dict[str, tuple[float, str]]] = {}
+    #: tuned settings per domain pair, over the dataclass defaults (e.g. more steps on a harder pair)
+    pair_defaults: ClassVar[dict[str, dict[str, Any]]] = {}
+    #: adversarial training is unstable even with a fixed seed: pretraining runs several seeds
+    adversarial: ClassVar[bool] = False
+
+    @classmethod
+    def hyperparameters_for(cls, pair: str, overrides: dict[str, Any] | None = None) -> HyperparameterSet:
+        """The settings for ``pair``: dataclass defaults, then ``pair_defaults[pair]``, then ``overrides``."""
+        return cls.hyperparameters_class.from_dict({**cls.pair_defaults.get(pair, {}), **(overrides or {})})
 
     def __init__(self, classifier: DigitClassifier, hparams: HyperparameterSet) -> None:
         super().__init__()
@@ -136,6 +146,11 @@ class Method(nn.Module):
     def extra_state(self) -> dict[str, nn.Module]:
         """Networks besides the classifier that a checkpoint must keep (e.g. CycleGAN generators)."""
         return {}
+
+    @classmethod
+    def inference_model(cls, checkpoint: "Checkpoint") -> nn.Module:
+        """The network that predicts with a stored model of this method: ``images → (logits, features)``."""
+        return checkpoint.classifier.eval()
 
     def evaluation_classifier(self) -> nn.Module:
         """The network whose ``(logits, features)`` are evaluated (the classifier itself by default)."""

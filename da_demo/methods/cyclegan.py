@@ -35,7 +35,7 @@ class CycleGANHyperparameters(Hyperparameters):
     cycle_weight: float = 10.0
     identity_weight: float = 3.0
     classifier_lr: float = 1e-4
-    generator_width: int = 32
+    generator_width: int = 16
     residual_blocks: int = 2
 
     def validate(self) -> None:
@@ -50,6 +50,7 @@ class CycleGAN(Method):
     title = "CycleGAN (pixel-level)"
     order = 10
     hyperparameters_class = CycleGANHyperparameters
+    adversarial = True
     published = {"mnist-usps": (89.8, "lecture")}
 
     def __init__(self, classifier, hparams: CycleGANHyperparameters) -> None:

@@ -24,9 +24,11 @@ from .base import Hyperparameters, Method, SourceBatch
 
 @dataclass
 class DANNHyperparameters(Hyperparameters):
-    lr: float = 2e-4            # feature extractor
-    head_lr: float = 2e-4       # label head
-    domain_lr: float = 1e-3     # domain head
+    steps: int = 6000
+    lr: float = 1e-4            # feature extractor
+    head_lr: float = 1e-4       # label head
+    domain_lr: float = 3e-3     # domain head
+    lr_anneal: float = 10.0     # lr / (1 + 10 p)^0.75, as in the DANN paper
     domain_weight: float = 1.0
     lambda_max: float = 1.0
     entropy_weight: float = 0.1  # target entropy term (0 turns it off)
@@ -39,6 +41,7 @@ class DANN(Method):
     title = "DANN (gradient reversal)"
     order = 20
     hyperparameters_class = DANNHyperparameters
+    adversarial = True
     published = {"mnist-usps": (94.3, "lecture"), "mnist-mnistm": (82.1, "lecture / DANN report 71")}
 
     def __init__(self, classifier, hparams: DANNHyperparameters) -> None:

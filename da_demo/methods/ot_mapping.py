@@ -96,6 +96,13 @@ class SinkhornMapping(Method):
     def evaluation_classifier(self) -> nn.Module:
         return NearestNeighbourClassifier(self.classifier.extractor, self.references, self.classifier.num_classes)
 
+    @classmethod
+    def inference_model(cls, checkpoint) -> nn.Module:
+        stored = checkpoint.extras["references"]
+        references = ReferenceFeatures(stored["features"].float(), stored["labels"].long())
+        classifier = checkpoint.classifier.eval()
+        return NearestNeighbourClassifier(classifier.extractor, references, classifier.num_classes).eval()
+
     def fit(self, pair: DomainPair, *, seed: int = 0, device=None, precision=None, stop=None, **_) -> Iterator[ProgressEvent]:
         hp = self.hparams
         started = time.perf_counter()

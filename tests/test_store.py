@@ -1,0 +1,85 @@
+"""Where models load from: the Hub (tested offline, from a pre-populated cache) and the shipped files."""
+
+import json
+
+import pytest
+import torch
+from huggingface_hub import constants
+
+from da_demo.artifacts.checkpoints import CheckpointError, save_checkpoint
+from da_demo.artifacts.manifest import write_manifest
+from da_demo.artifacts.store import ModelStore, checkpoint_file, sha256
+from da_demo.models import build_classifier
+
+REPO_ID = "someone/da-demo-checkpoints"
+COMMIT = "0123456789abcdef0123456789abcdef01234567"
+
+
+def write_model(directory, pair="mnist-usps", method="dann", seed=0):
+    torch.manual_seed(seed)
+    path = directory / checkpoint_file(pair, method)
+    save_checkpoint(path, build_classifier("lean", 1), {"method": method, "pair": pair, "backbone": "lean", "seed": seed})
+    entry = {"pair": pair, "method": method, "file": checkpoint_file(pair, method), "sha256": sha256(path)}
+    write_manifest(directory, [entry])
+    return path
+
+
+@pytest.fixture
+def offline_hub(tmp_path, monkeypatch):
+    """A huggingface_hub cache holding one snapshot of REPO_ID, with the Hub itself unreachable."""
+    cache = tmp_path / "hf-cache"
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    repo = cache / f"models--{REPO_ID.replace('/', '--')}"
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text(COMMIT)
+    snapshot = repo / "snapshots" / COMMIT
+    snapshot.mkdir(parents=True)
+    return snapshot
+
+
+@pytest.fixture
+def shipped(tmp_path):
+    directory = tmp_path / "shipped"
+    write_model(directory, seed=1)
+    return directory
+
+
+def test_loads_from_the_hub_cache_when_offline(offline_hub, shipped):
+    write_model(offline_hub, seed=2)
+    store = ModelStore(hub_repo=REPO_ID, directory=shipped)
+    loaded = store.load("mnist-usps", "dann")
+    assert loaded.origin == f"Hub repo {REPO_ID}"
+    assert loaded.checkpoint.metadata["seed"] == 2
+    assert store.notes == []
+
+
+def test_a_file_missing_on_the_hub_falls_back_to_the_shipped_one(offline_hub, shipped):
+    write_manifest(offline_hub, [])  # the Hub repo has no such checkpoint
+    store = ModelStore(hub_repo=REPO_ID, directory=shipped)
+    loaded = store.load("mnist-usps", "dann")
+    assert loaded.origin.startswith("shipped") and loaded.checkpoint.metadata["seed"] == 1
+    assert any("Hub copy not used" in note for note in store.notes)
+
+
+def test_a_corrupt_hub_file_is_refused_and_the_shipped_one_used(offline_hub, shipped):
+    path = write_model(offline_hub, seed=2)
+    path.write_bytes(path.read_bytes()[:200])  # a broken download in the cache
+    store = ModelStore(hub_repo=REPO_ID, directory=shipped)
+    loaded = store.load("mnist-usps", "dann")
+    assert loaded.checkpoint.metadata["seed"] == 1
+    assert any("SHA-256" in note for note in store.notes)
+
+
+def test_an_unreachable_hub_without_cache_falls_back(tmp_path, monkeypatch, shipped):
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "empty-cache"))
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    store = ModelStore(hub_repo=REPO_ID, directory=shipped)
+    assert store.load("mnist-usps", "dann").origin.startswith("shipped")
+    assert store.manifest() == json.loads((shipped / "manifest.json").read_text())
+
+
+def test_no_model_anywhere_is_a_clear_error(tmp_path):
+    store = ModelStore(directory=tmp_path, use_hub=False)
+    with pytest.raises(CheckpointError, match="No trained deepcoral model for mnist-usps"):
+        store.load("mnist-usps", "deepcoral")
