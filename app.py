@@ -1,15 +1,8 @@
-"""Domain Adaptation Playground: build the Gradio app and serve it (locally or as a Space)."""
+"""Domain Adaptation Playground: build the Gradio app and serve it (locally, or as a Hugging Face Space)."""
 
-import gradio as gr
+from da_demo.ui import build_demo, launch_options
 
-from da_demo import __version__
-
-with gr.Blocks(title="Domain Adaptation Playground") as demo:
-    gr.Markdown(
-        f"# Domain Adaptation Playground {__version__}\n"
-        "The interactive tabs are being built. Meanwhile, train and compare methods from the command line: "
-        "`python -m da_demo train --pair mnist-usps --method dann`."
-    )
+demo = build_demo(warm_up=__name__ == "__main__")
 
 if __name__ == "__main__":
-    demo.launch()
+    demo.launch(**launch_options())

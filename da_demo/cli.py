@@ -17,7 +17,7 @@ from .methods import method_names
 def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", help="folder with MNIST/raw, usps*.bz2 and BSDS500/ (default: "
                         "$DA_DEMO_DATA_DIR, else download into the cache)")
-    parser.add_argument("--backbone", default=None, help="lean or lecture (default: the pair's, see README)")
+    parser.add_argument("--backbone", default=None, help="lean, wide or lecture (default: the pair's, see README)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     parser.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"],
@@ -54,6 +54,10 @@ def build_parser() -> argparse.ArgumentParser:
     pretrain.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     pretrain.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"])
 
+    projections = commands.add_parser("projections", help="precompute the Feature space tab's projections of shipped models")
+    projections.add_argument("--pairs", nargs="+", default=["all"])
+    projections.add_argument("--data-dir")
+
     results = commands.add_parser("results", help="print the results table generated from the manifest")
     results.add_argument("--write-readme", action="store_true", help="rewrite the table in README.md")
     results.add_argument("--check", action="store_true", help="exit 1 if README.md's table is not the generated one")
@@ -75,6 +79,8 @@ def main(argv: list[str] | None = None) -> int:
             return bench_command(args)
         if args.command == "pretrain":
             return pretrain_command(args)
+        if args.command == "projections":
+            return projections_command(args)
         if args.command == "results":
             return results_command(args)
         if args.command == "push":
@@ -209,4 +215,29 @@ def results_command(args: argparse.Namespace) -> int:
         print(f"wrote the results table into {readme}")
         return 0
     print(table)
+    return 0
+
+
+def projections_command(args: argparse.Namespace) -> int:
+    from .artifacts.checkpoints import CheckpointError
+    from .artifacts.projections import write_projection_cache
+    from .methods import get_method
+    from .artifacts.store import SHIPPED_DIRECTORY, ModelStore
+    from .benchmark import expand
+    from .data import load_pair
+
+    store = ModelStore(use_hub=False)
+    for pair_name in expand(args.pairs, list(PAIRS), "pair"):
+        pair = load_pair(pair_name, args.data_dir)
+        models = {}
+        for method in method_names():
+            try:
+                checkpoint = store.load(pair_name, method).checkpoint
+            except CheckpointError as error:
+                print(f"skipping {pair_name} {method}: {error}", file=sys.stderr)
+                continue
+            models[method] = get_method(method).inference_model(checkpoint)
+        path = write_projection_cache(SHIPPED_DIRECTORY, pair, models,
+                                      log=lambda line: print(line, file=sys.stderr, flush=True))
+        print(f"wrote {path}")
     return 0

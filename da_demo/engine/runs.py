@@ -23,7 +23,7 @@ from .trainer import ProgressEvent
 
 DEFAULT_BACKBONE = "lean"
 #: the backbone each pair's shipped models use (one per pair, the same for every method)
-PAIR_BACKBONES = {"mnist-usps": "lean", "mnist-noisy": "lean", "mnist-mnistm": "lean"}
+PAIR_BACKBONES = {"mnist-usps": "lean", "mnist-noisy": "lean", "mnist-mnistm": "wide"}
 SHIPPED_CHECKPOINTS = Path(__file__).resolve().parents[2] / "checkpoints"
 
 EventFilter = Callable[[Iterator[ProgressEvent]], Iterator[ProgressEvent]]

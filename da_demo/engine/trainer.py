@@ -76,13 +76,15 @@ def train(
     precision: torch.dtype | None = None,
     eval_every: int = 0,
     eval_samples: int = 2000,
+    final_eval_samples: int | None = None,
     log_every: int = 10,
     stop: StopSignal | Callable[[], bool] | None = None,
     time_budget: float | None = None,
 ) -> Iterator[ProgressEvent]:
     """Run ``method.hparams.steps`` training steps on ``pair``, yielding a ``ProgressEvent`` every
     ``log_every`` steps, with source/target test accuracy (on ``eval_samples`` of each) every
-    ``eval_every`` steps, and a final event (``done=True``) with accuracy on the full test sets.
+    ``eval_every`` steps, and a final event (``done=True``) with accuracy on the full test sets (or
+    on ``final_eval_samples`` of each, for a quick answer).
 
     ``stop`` (a ``threading.Event`` or a callable) and ``time_budget`` (seconds of training) end the
     run early; the final event then says why and still evaluates what was learned.
@@ -142,7 +144,11 @@ def train(
             yield ProgressEvent(step, total_steps, step * hparams.batch_size / len(pair.source_train),
                                 time.perf_counter() - started, train_seconds, _average(running), source_acc, target_acc)
             running = {}
-    source_acc, target_acc = measure(pair.source_test, pair.target_test)
+    if final_eval_samples:
+        source_acc, target_acc = measure(pair.source_test.subset(final_eval_samples, seed),
+                                         pair.target_test.subset(final_eval_samples, seed + 1))
+    else:
+        source_acc, target_acc = measure(pair.source_test, pair.target_test)
     yield ProgressEvent(step, total_steps, step * hparams.batch_size / len(pair.source_train),
                         time.perf_counter() - started, train_seconds, _average(running), source_acc, target_acc,
                         done=True, ended_early=ended_early)

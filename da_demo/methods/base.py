@@ -98,10 +98,19 @@ class Method(nn.Module):
     #: position in menus and tables
     order: ClassVar[int] = 100
     hyperparameters_class: ClassVar[type[HyperparameterSet]] = Hyperparameters
+    #: for the Learn tab: the idea in a few sentences, its formula (LaTeX) and when to prefer it
+    learn: ClassVar[str] = ""
     #: published accuracy (%) for a pair, and where it comes from, shown beside ours
     published: ClassVar[dict[str, tuple[float, str]]] = {}
     #: tuned settings per domain pair, over the dataclass defaults (e.g. more steps on a harder pair)
     pair_defaults: ClassVar[dict[str, dict[str, Any]]] = {}
+    #: the hyperparameter the app offers as "alignment weight" (None: the method has none)
+    alignment_parameter: ClassVar[str | None] = None
+    #: the hyperparameter the app offers as "warm-up steps" (None: the method has none)
+    warmup_parameter: ClassVar[str | None] = None
+    #: metrics ``training_step`` reports only part of the time (after a warm-up, in a later phase), so
+    #: live plots can reserve a line for them from the start
+    late_metrics: ClassVar[tuple[str, ...]] = ()
     #: adversarial training is unstable even with a fixed seed: pretraining runs several seeds
     adversarial: ClassVar[bool] = False
 
@@ -151,6 +160,14 @@ class Method(nn.Module):
     def inference_model(cls, checkpoint: "Checkpoint") -> nn.Module:
         """The network that predicts with a stored model of this method: ``images → (logits, features)``."""
         return checkpoint.classifier.eval()
+
+    @classmethod
+    def feature_view(cls, source_features, target_features):
+        """How this method's adapted features are best looked at: ``(source, target)`` arrays.
+
+        By default the features themselves; a method that moves features after the network (optimal
+        transport) returns the source features moved."""
+        return source_features, target_features
 
     def evaluation_classifier(self) -> nn.Module:
         """The network whose ``(logits, features)`` are evaluated (the classifier itself by default)."""

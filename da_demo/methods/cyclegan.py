@@ -50,7 +50,22 @@ class CycleGAN(Method):
     title = "CycleGAN (pixel-level)"
     order = 10
     hyperparameters_class = CycleGANHyperparameters
+    alignment_parameter = "cycle_weight"
+    late_metrics = ("class_loss",)
     adversarial = True
+    learn = r"""
+Adapt the **pixels** instead of the features. Two generators learn to restyle images, $G$: source → target
+and $F$: target → source, each judged by a discriminator of its output domain. Without paired images,
+the **cycle-consistency** term keeps the content: translating and coming back must give the input again.
+
+$$\mathcal{L} = \mathcal{L}_{GAN}(G, D_T) + \mathcal{L}_{GAN}(F, D_S)
+ + 10\,\big(\lVert F(G(s)) - s\rVert_1 + \lVert G(F(t)) - t\rVert_1\big)
+ + 3\,\big(\lVert G(t) - t\rVert_1 + \lVert F(s) - s\rVert_1\big)$$
+
+Then the classifier is trained on $G(s)$ with the source labels: labeled images that look like the target.
+**When to prefer it:** the shift is about appearance (colour, texture, stroke style) and you want to *see*
+the adaptation. It struggles with geometric changes such as digit size, and it is the slowest to train.
+"""
     published = {"mnist-usps": (89.8, "lecture")}
 
     def __init__(self, classifier, hparams: CycleGANHyperparameters) -> None:

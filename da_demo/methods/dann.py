@@ -41,7 +41,21 @@ class DANN(Method):
     title = "DANN (gradient reversal)"
     order = 20
     hyperparameters_class = DANNHyperparameters
+    alignment_parameter = "lambda_max"
     adversarial = True
+    learn = r"""
+Learn features that a **domain classifier cannot tell apart**. A small head $d$ predicts whether a
+feature comes from the source or the target; the *gradient reversal layer* flips its gradient before
+it reaches the feature extractor $f$, so $f$ learns to fool $d$ while the label head keeps the features
+useful for classifying digits:
+
+$$\min_{f, g} \max_{d} \; \mathrm{CE}\big(y^S, g(f(x^S))\big) - \lambda\, \mathrm{BCE}\big(\text{domain}, d(f(x))\big),
+\qquad \lambda(p) = \frac{2}{1 + e^{-10p}} - 1$$
+
+$\lambda$ grows from 0 over training progress $p$, so the domain head learns before it pushes. An
+optional entropy term makes confident target predictions. **When to prefer it:** a strong, general
+default when the label sets match; watch the domain-classifier accuracy fall towards 50%.
+"""
     published = {"mnist-usps": (94.3, "lecture"), "mnist-mnistm": (82.1, "lecture / DANN report 71")}
 
     def __init__(self, classifier, hparams: DANNHyperparameters) -> None:

@@ -29,6 +29,16 @@ class DeepCORAL(Method):
     title = "DeepCORAL"
     order = 30
     hyperparameters_class = DeepCORALHyperparameters
+    alignment_parameter = "coral_weight"
+    learn = r"""
+Match the **second-order statistics** of the features: the covariance matrices of a source batch and a
+target batch of $d$-dimensional features should be equal.
+
+$$\mathcal{L} = \mathrm{CE}(y^S, g(f(x^S))) + w \cdot \frac{1}{4d^2}\,\lVert C_S - C_T \rVert_F^2$$
+
+No adversary, no extra network: stable and cheap. **When to prefer it:** a quick, steady first try;
+it aligns only means-free second moments, so it closes less of a large gap than DANN or MMD.
+"""
     published = {"mnist-usps": (90.4, "lecture")}
 
     def __init__(self, classifier, hparams: DeepCORALHyperparameters) -> None:

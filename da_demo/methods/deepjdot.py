@@ -35,6 +35,17 @@ class DeepJDOT(Method):
     title = "DeepJDOT (joint OT)"
     order = 70
     hyperparameters_class = DeepJDOTHyperparameters
+    alignment_parameter = "feature_weight"
+    learn = r"""
+Optimal transport in the **joint** space of features and labels, learned end to end. For each pair
+of mini-batches an exact plan $\gamma$ couples source and target samples under the cost
+
+$$C_{ij} = \alpha \lVert f(x_i^S) - f(x_j^T) \rVert^2 + \lambda_t\, \mathrm{CE}\big(y_i^S, g(f(x_j^T))\big)$$
+
+and the network then lowers $\sum_{ij}\gamma_{ij} C_{ij}$: target features move towards the source
+samples they are coupled with, and take their labels. **When to prefer it:** you want OT's
+class-aware matching inside deep training rather than on frozen features.
+"""
     published = {"mnist-usps": (95.7, "DeepJDOT paper")}
 
     def __init__(self, classifier, hparams: DeepJDOTHyperparameters) -> None:

@@ -36,6 +36,19 @@ class LMMD(Method):
     title = "LMMD (class-wise MMD)"
     order = 50
     hyperparameters_class = LMMDHyperparameters
+    alignment_parameter = "lmmd_weight"
+    late_metrics = ("lmmd_loss",)
+    warmup_parameter = "warmup_steps"
+    learn = r"""
+**Class-wise** MMD: align the source 3s with the target 3s, the 7s with the 7s. Source samples are
+weighted by their labels, target samples by the model's current softmax (soft pseudo-labels):
+
+$$\mathrm{LMMD} = \frac{1}{C}\sum_c \Big\lVert \sum_i w_i^{S,c}\,\phi(s_i) - \sum_j w_j^{T,c}\,\phi(t_j) \Big\rVert^2$$
+
+Because the weights of each class sum to one per domain, different class proportions do not
+matter. A warm-up lets the predictions become sensible before they are trusted. **When to prefer
+it:** the classes are well separated already and you want alignment without mixing classes.
+"""
     published = {"mnist-noisy": (97.0, "MMD vs LMMD tutorial, 97.x")}
 
     def __init__(self, classifier, hparams: LMMDHyperparameters) -> None:

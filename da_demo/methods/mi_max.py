@@ -42,6 +42,18 @@ class MIMax(DANN):
     title = "MI maximization (pseudo-labels + JSD critic)"
     order = 80
     hyperparameters_class = MIMaxHyperparameters
+    alignment_parameter = "mi_weight"
+    late_metrics = ("mi_bound",)
+    learn = r"""
+Start from DANN, then pull same-class source and target features together by **maximising mutual
+information**. Target samples the model predicts with confidence $\geq 0.9$ get pseudo-labels; a critic
+$T$ scores every (source, target) pair, and the Jensen-Shannon bound
+
+$$\hat I_{JSD} = \mathbb{E}_{\text{same class}}\big[-\mathrm{sp}(-T)\big] - \mathbb{E}_{\text{different class}}\big[\mathrm{sp}(T)\big]$$
+
+is maximised together with DANN's losses. **When to prefer it:** after a first alignment, when
+many target predictions are already confident and you want to sharpen the classes.
+"""
     published = {"mnist-mnistm": (87.0, "MaNi README")}
 
     def __init__(self, classifier, hparams: MIMaxHyperparameters) -> None:

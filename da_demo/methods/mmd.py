@@ -31,6 +31,18 @@ class MMD(Method):
     title = "MMD (multi-kernel)"
     order = 40
     hyperparameters_class = MMDHyperparameters
+    alignment_parameter = "mmd_weight"
+    learn = r"""
+Compare the two feature distributions through a kernel: the **maximum mean discrepancy** is the
+distance between their mean embeddings, and it is zero only when the distributions are equal.
+
+$$\mathrm{MMD}^2 = \mathbb{E}\,k(s, s') + \mathbb{E}\,k(t, t') - 2\,\mathbb{E}\,k(s, t),
+\qquad k(a, b) = \sum_m e^{-\lVert a - b\rVert^2 / (m\,\sigma^2)}$$
+
+Several bandwidths at once (multi-kernel) make it sensitive at every scale. **When to prefer it:**
+a non-adversarial, stable alignment of the whole distribution; it ignores labels, so it may pull a
+target 3 towards a source 8 if that makes the clouds overlap.
+"""
     published = {"mnist-noisy": (96.0, "MMD vs LMMD tutorial, 96.x")}
 
     def __init__(self, classifier, hparams: MMDHyperparameters) -> None:

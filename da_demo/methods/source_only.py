@@ -18,6 +18,17 @@ class SourceOnly(Method):
     name = "source_only"
     title = "Source only"
     order = 0
+    learn = r"""
+Train on the labeled source images alone, then use the model on the target domain unchanged.
+It minimises only the source classification loss
+
+$$\min_\theta \; \frac{1}{n}\sum_{i} \mathrm{CE}\big(y_i^S, g_\theta(x_i^S)\big)$$
+
+and nothing tells it what target images look like, so whatever it learned that is specific to the
+source's look (stroke width, digit size, a black background) can fail on the target.
+**When to use it:** always, as the baseline. The gap between its source and target accuracy *is* the
+domain shift every other method tries to close.
+"""
     published = {"mnist-usps": (74.1, "lecture"), "mnist-mnistm": (46.7, "lecture / DANN paper 52.25")}
 
     def __init__(self, classifier, hparams: Hyperparameters) -> None:

@@ -2,8 +2,10 @@
 
 * ``lecture``: the lecture's CNN, Conv 7x7·32 → pool → Conv 7x7·64 → pool → FC 128 → FC 10
   (about 21 M multiply-adds per 28x28 image).
-* ``lean``: 3x3 conv-BN-ReLU blocks, several times cheaper per image, for live sessions on a
-  2-core CPU; batch normalization also helps on the colour MNIST-M pair.
+* ``lean``: 3x3 conv-BN-ReLU blocks (16, 32, 64 channels), several times cheaper per image, for
+  live sessions on a 2-core CPU.
+* ``wide``: the same with twice the channels (32, 64, 128), for the colour MNIST-M pair, where the
+  narrow network's DANN stalls near 85% (measured: 84.8% vs 86.7%+ at 3,000 steps).
 """
 
 from __future__ import annotations
@@ -63,7 +65,12 @@ def lean_cnn(in_channels: int = 1, num_classes: int = 10, image_size: int = 28, 
     return DigitClassifier(extractor, 128, num_classes, in_channels, image_size)
 
 
-BACKBONES: dict[str, Callable[..., DigitClassifier]] = {"lecture": lecture_cnn, "lean": lean_cnn}
+def wide_cnn(in_channels: int = 1, num_classes: int = 10, image_size: int = 28) -> DigitClassifier:
+    """``lean_cnn`` with twice the channels."""
+    return lean_cnn(in_channels, num_classes, image_size, width=32)
+
+
+BACKBONES: dict[str, Callable[..., DigitClassifier]] = {"lecture": lecture_cnn, "lean": lean_cnn, "wide": wide_cnn}
 
 
 def build_classifier(backbone: str, in_channels: int, num_classes: int = 10, image_size: int = 28) -> DigitClassifier:

@@ -1,0 +1,68 @@
+"""The Gradio app: one module per tab, built here and wired to shared, read-only resources.
+
+Per-visitor state lives in ``gr.State`` (``session.Session``); nothing mutable is kept at module level.
+"""
+
+from __future__ import annotations
+
+import os
+
+import gradio as gr
+
+from .. import __version__
+from ..data import PAIRS
+from . import adapt, api, features, learn, results, translate, try_it
+from .appdata import AppData
+from .context import AppContext
+from .render import CSS
+from .session import Session
+from .zoo import ModelZoo
+
+INTRO = """# Domain Adaptation Playground
+A digit classifier trained on **MNIST** stumbles on **USPS**, **MNIST-M** and **noisy MNIST**: same digits,
+another *domain*. Draw a digit and compare the source-only model with models adapted to the target
+domain (using target images but **never** their labels). Pick the domain pair here:"""
+
+
+def build_demo(zoo: ModelZoo | None = None, data: AppData | None = None, warm_up: bool = False) -> gr.Blocks:
+    """The whole app. ``warm_up`` loads the test data in the background right away (for serving)."""
+    zoo = zoo or ModelZoo()
+    data = data or AppData(os.environ.get("DA_DEMO_DATA_DIR"))
+    for pair in PAIRS:  # the shipped models are loaded before the first page is served
+        zoo.pair(pair)
+    if warm_up:
+        data.warm_up(list(PAIRS))
+
+    with gr.Blocks(title="Domain Adaptation Playground") as demo:
+        gr.Markdown(INTRO)
+        pair = gr.Dropdown(choices=[(spec.title, name) for name, spec in PAIRS.items()], value="mnist-usps",
+                           label="Domain pair", elem_id="pair", interactive=True)
+        notes = zoo.notes()
+        if notes:
+            gr.Markdown("Model source: " + "; ".join(notes))
+        context = AppContext(zoo=zoo, data=data, session=gr.State(Session()), pair=pair)
+        with gr.Tabs():
+            with gr.Tab("Try it", elem_id="tab-try"):
+                examples, example_gallery = try_it.build(context)
+            with gr.Tab("Translate", elem_id="tab-translate"):
+                translate.build(context)
+            with gr.Tab("Adapt", elem_id="tab-adapt"):
+                describe, adapt_method, adapt_fields, _ = adapt.build(context)
+            with gr.Tab("Feature space", elem_id="tab-features") as features_tab:
+                draw_features, feature_inputs, feature_outputs = features.build(context)
+            with gr.Tab("Results", elem_id="tab-results"):
+                results.build(context)
+            with gr.Tab("Learn", elem_id="tab-learn"):
+                learn.build(context)
+        api.build(context)
+        gr.Markdown(f"<small>da_demo {__version__} · data: MNIST, USPS, BSDS500 (see README for terms)</small>")
+        demo.load(example_gallery, pair, examples, api_visibility="private")
+        demo.load(describe, adapt_method, adapt_fields, api_visibility="private")
+        features_tab.select(draw_features, feature_inputs, feature_outputs, api_visibility="private")
+    demo.queue(default_concurrency_limit=4, max_size=64)
+    return demo
+
+
+def launch_options() -> dict:
+    """What ``demo.launch`` gets everywhere: our CSS, a cap on upload size, the API link in the footer."""
+    return {"css": CSS, "max_file_size": "20mb", "footer_links": ["api", "gradio"]}

@@ -1,0 +1,106 @@
+"""Small pieces of presentation shared by the tabs: digit images and the prediction table."""
+
+from __future__ import annotations
+
+import html
+
+import numpy as np
+import torch
+
+DIGIT_SCALE = 6  # 28 px → 168 px, nearest neighbour so pixels stay crisp
+
+
+def with_channels(images: torch.Tensor, channels: int) -> torch.Tensor:
+    """``(..., C, H, W)`` with C = 1 repeated to ``channels`` (a view); other counts unchanged."""
+    if images.shape[-3] == channels:
+        return images
+    return images.expand(*images.shape[:-3], channels, *images.shape[-2:])
+
+
+def digit_image(digit: torch.Tensor, scale: int = DIGIT_SCALE) -> np.ndarray:
+    """``(C, H, W)`` float in [0, 1] → ``(H·scale, W·scale, 3)`` uint8 for display."""
+    array = digit.detach().float().clamp(0, 1).cpu()
+    if array.shape[0] == 1:
+        array = array.expand(3, -1, -1)
+    array = (array.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+    return np.kron(array, np.ones((scale, scale, 1), np.uint8))
+
+
+def _bars(probabilities: torch.Tensor, predicted: int) -> str:
+    cells = []
+    for label, value in enumerate(probabilities.tolist()):
+        colour = "#2563eb" if label == predicted else "#94a3b8"
+        cells.append(f'<div class="da-bar" title="{label}: {100 * value:.1f}%"><div style="height:{max(2, round(40 * value))}px;'
+                     f'background:{colour}"></div><span>{label}</span></div>')
+    return '<div class="da-bars">' + "".join(cells) + "</div>"
+
+
+def prediction_table(rows: list[dict], columns: list[str]) -> str:
+    """HTML: one row per model, one column per input variant, each cell the predicted class, its
+    probability and bars for all ten classes. ``rows``: ``{"title", "note", "probabilities": {column: (10,)}}``."""
+    head = "".join(f"<th>{html.escape(column)}</th>" for column in columns)
+    body = []
+    for row in rows:
+        cells = []
+        for column in columns:
+            probabilities = row["probabilities"][column]
+            predicted = int(probabilities.argmax())
+            cells.append(f'<td><div class="da-cell"><div class="da-pred"><b>{predicted}</b> '
+                         f'<small>{100 * float(probabilities[predicted]):.0f}%</small></div>{_bars(probabilities, predicted)}</div></td>')
+        note = f'<br><small>{html.escape(row["note"])}</small>' if row.get("note") else ""
+        body.append(f"<tr><td><b>{html.escape(row['title'])}</b>{note}</td>{''.join(cells)}</tr>")
+    return f'<table class="da-table"><thead><tr><th>model</th>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+
+
+CSS = """
+.da-table { border-collapse: collapse; width: 100%; }
+.da-table th, .da-table td { border-bottom: 1px solid #e5e7eb; padding: 6px 8px; text-align: left; vertical-align: middle; }
+.da-cell { display: flex; align-items: flex-end; gap: 10px; }
+.da-pred { min-width: 64px; }
+.da-pred b { font-size: 1.5em; }
+.da-bars { display: inline-flex; gap: 2px; align-items: flex-end; height: 52px; }
+.da-bar { display: flex; flex-direction: column; align-items: center; justify-content: flex-end; width: 12px; font-size: 9px; }
+.da-bar div { width: 10px; border-radius: 2px 2px 0 0; }
+.da-message { padding: 6px 10px; border-radius: 6px; background: #fef3c7; color: #92400e; }
+"""
+
+
+def message(text: str) -> str:
+    """A short notice for the visitor (Markdown), or "" for none."""
+    return f'<div class="da-message">{html.escape(text)}</div>' if text else ""
+
+
+def friendly(handler):
+    """Wrap an event handler so an unexpected failure reaches the visitor as one short sentence
+    (``gr.Error``), never as a traceback; the full traceback goes to the server log."""
+    import functools
+    import inspect
+    import logging
+
+    import gradio as gr
+
+    log = logging.getLogger("da_demo.ui")
+    sorry = "Something went wrong on our side; please try again. (The details are in the server log.)"
+
+    if inspect.isgeneratorfunction(handler):
+        @functools.wraps(handler)
+        def generator_wrapper(*args, **kwargs):
+            try:
+                yield from handler(*args, **kwargs)
+            except gr.Error:
+                raise
+            except Exception as error:
+                log.exception("handler %s failed", handler.__name__)
+                raise gr.Error(sorry) from error
+        return generator_wrapper
+
+    @functools.wraps(handler)
+    def wrapper(*args, **kwargs):
+        try:
+            return handler(*args, **kwargs)
+        except gr.Error:
+            raise
+        except Exception as error:
+            log.exception("handler %s failed", handler.__name__)
+            raise gr.Error(sorry) from error
+    return wrapper

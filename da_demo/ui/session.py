@@ -1,0 +1,23 @@
+"""Per-visitor state, kept in ``gr.State`` (one per browser tab or API client), never at module level."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+import torch
+
+from .zoo import ZooModel
+
+
+@dataclass
+class Session:
+    #: the last digit the visitor drew, uploaded or picked, prepared as MNIST digits are (1, 28, 28)
+    digit: torch.Tensor | None = None
+    #: models this visitor trained in the Adapt tab: (pair, method) → model; only they see them
+    trained: dict[tuple[str, str], ZooModel] = field(default_factory=dict)
+    #: set by the Stop button; the running adaptation session checks it every step
+    stop_signal: threading.Event | None = None
+
+    def own_models(self, pair: str) -> list[ZooModel]:
+        return [model for (model_pair, _), model in self.trained.items() if model_pair == pair]

@@ -1,0 +1,125 @@
+"""Translate: CycleGAN between the pair's domains, a digit at a time, and the lecture's grid."""
+
+from __future__ import annotations
+
+import random
+
+import gradio as gr
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import torch  # noqa: E402
+
+from ..data import DOMAINS, PAIRS  # noqa: E402
+from ..data.digit_input import DigitInputError  # noqa: E402
+from ..methods.cyclegan import translate  # noqa: E402
+from .context import AppContext  # noqa: E402
+from .render import digit_image, friendly, message, with_channels  # noqa: E402
+from .try_it import digit_from_picture, examples_for  # noqa: E402
+from .zoo import ModelZoo  # noqa: E402
+
+
+def translate_digit(zoo: ModelZoo, pair: str, image: torch.Tensor, to_target: bool = True):
+    """``image (C, 28, 28)`` → (translated, reconstructed) with the pair's CycleGAN generators.
+
+    Raises ``DigitInputError`` (a visitor-facing message) when the pair has no CycleGAN model."""
+    generators = zoo.pair(pair).generators
+    if generators is None:
+        raise DigitInputError(f"There is no trained CycleGAN for {PAIRS[pair].title} yet: train it with "
+                              f"`python -m da_demo pretrain --pairs {pair} --methods cyclegan`.")
+    forward, backward = generators if to_target else generators[::-1]
+    return translate(forward, backward, with_channels(image, PAIRS[pair].channels))
+
+
+def lecture_grid(zoo: ModelZoo, pair: str, examples) -> plt.Figure:
+    """Rows: original source, original target, generated target G(s), reconstructed source F(G(s))."""
+    spec = PAIRS[pair]
+    source = [example.image for example in examples if example.domain == spec.source]
+    target = [example.image for example in examples if example.domain == spec.target]
+    translated, reconstructed = translate_digit(zoo, pair, torch.stack(source))
+    rows = [("source", source), ("target", target), ("generated target G(s)", translated),
+            ("reconstructed F(G(s))", reconstructed)]
+    figure, axes = plt.subplots(4, len(source), figsize=(len(source) * 0.9, 4 * 0.95))
+    for row, (name, images) in enumerate(rows):
+        for column, image in enumerate(images):
+            axis = axes[row, column]
+            axis.imshow(digit_image(image, scale=1))
+            axis.set_xticks([])
+            axis.set_yticks([])
+            if column == 0:
+                axis.set_ylabel(name, rotation=0, ha="right", va="center", fontsize=8)
+    figure.suptitle(f"CycleGAN, {spec.title}: one digit of each class", fontsize=10)
+    figure.tight_layout()
+    return figure
+
+
+def build(context: AppContext):
+    zoo, data = context.zoo, context.data
+    gr.Markdown("CycleGAN learns two translators without paired images: **G** from the source style to the target "
+                "style and **F** back. Translating and coming back should return the original (cycle consistency).")
+    with gr.Row():
+        with gr.Column(scale=1):
+            use_drawing = gr.Button("Use my digit from Try it", elem_id="btn_use_drawing")
+            sample_source = gr.Button("Random source test digit", elem_id="btn_sample_source")
+            sample_target = gr.Button("Random target test digit (goes back with F)", elem_id="btn_sample_target")
+            upload = gr.File(label="…or upload a digit", file_types=["image"], type="filepath", elem_id="translate_upload")
+        original = gr.Image(label="input", interactive=False, height=190, buttons=[], elem_id="tr_input")
+        translated = gr.Image(label="translated", interactive=False, height=190, buttons=[], elem_id="tr_translated")
+        reconstructed = gr.Image(label="reconstructed (translated back)", interactive=False, height=190, buttons=[],
+                                 elem_id="tr_reconstructed")
+    status = gr.HTML(elem_id="translate_status")
+    grid_button = gr.Button("Show the grid: one digit of each class", elem_id="btn_grid")
+    grid = gr.Plot(label="CycleGAN grid", elem_id="grid")
+    outputs = [original, translated, reconstructed, status]
+
+    def show(pair: str, image: torch.Tensor, to_target: bool, caption: str):
+        try:
+            forward, back = translate_digit(zoo, pair, image, to_target)
+        except DigitInputError as error:
+            return None, None, None, message(str(error))
+        spec = PAIRS[pair]
+        names = [DOMAINS[spec.source][2], DOMAINS[spec.target][2]]
+        direction = " → ".join(names if to_target else names[::-1])
+        return digit_image(image), digit_image(forward), digit_image(back), f"<small>{caption}: {direction} → back.</small>"
+
+    @friendly
+    def from_session(pair, session):
+        if session.digit is None:
+            return None, None, None, message("Draw or upload a digit in the Try it tab first.")
+        return show(pair, session.digit, True, "Your digit")
+
+    @friendly
+    def from_upload(path, pair):
+        try:
+            digit, _ = digit_from_picture(path)
+        except DigitInputError as error:
+            return None, None, None, message(str(error))
+        return show(pair, digit, True, "Your upload")
+
+    @friendly
+    def sample(pair, to_target: bool):
+        loaded = data.pair(pair)
+        if loaded is None:
+            return None, None, None, message(f"The test data is not available here ({data.errors.get(pair, '')}).")
+        split = loaded.source_test if to_target else loaded.target_test
+        index = random.randrange(len(split))
+        domain = PAIRS[pair].source if to_target else PAIRS[pair].target
+        return show(pair, split.images[index], to_target, f"{DOMAINS[domain][2]} test digit #{index} (label {int(split.labels[index])})")
+
+    @friendly
+    def grid_figure(pair):
+        picked = examples_for(data, pair)
+        if not picked:
+            return None
+        try:
+            return lecture_grid(zoo, pair, picked)
+        except DigitInputError as error:
+            gr.Warning(str(error))
+            return None
+
+    use_drawing.click(from_session, [context.pair, context.session], outputs, api_visibility="private")
+    upload.upload(from_upload, [upload, context.pair], outputs, api_visibility="private")
+    sample_source.click(lambda pair: sample(pair, True), context.pair, outputs, api_visibility="private")
+    sample_target.click(lambda pair: sample(pair, False), context.pair, outputs, api_visibility="private")
+    grid_button.click(grid_figure, context.pair, grid, api_visibility="private")

@@ -1,0 +1,91 @@
+"""The trained models the app predicts with, loaded once per process and only read afterwards.
+
+Shipped (or Hub) checkpoints are shared by every visitor; models a visitor trains live in that
+visitor's session state (see ``session.py``) and never here.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..artifacts.checkpoints import CheckpointError
+from ..artifacts.store import ModelStore
+from ..methods import get_method, method_names
+from ..methods.cyclegan import load_generators
+from ..models.cyclegan import Generator
+
+
+@dataclass
+class ZooModel:
+    """One predicting model: ``model(images) → (logits, features)``."""
+
+    pair: str
+    method: str
+    model: nn.Module
+    metadata: dict[str, Any]
+    origin: str
+    owner: str = "shipped"  # "yours" for a model the visitor trained in this session
+
+    @property
+    def title(self) -> str:
+        title = get_method(self.method).title
+        return f"{title} (yours)" if self.owner == "yours" else title
+
+    @property
+    def target_acc(self) -> float | None:
+        return self.metadata.get("metrics", {}).get("target_acc")
+
+
+@dataclass
+class PairModels:
+    models: list[ZooModel] = field(default_factory=list)
+    missing: dict[str, str] = field(default_factory=dict)   # method → why it is not there
+    generators: tuple[Generator, Generator] | None = None   # CycleGAN: (source→target, target→source)
+
+
+class ModelZoo:
+    """Loads each pair's models on first use (thread-safe)."""
+
+    def __init__(self, store: ModelStore | None = None) -> None:
+        self.store = store or ModelStore()
+        self._lock = threading.Lock()
+        self._pairs: dict[str, PairModels] = {}
+
+    def pair(self, pair: str) -> PairModels:
+        with self._lock:
+            if pair not in self._pairs:
+                self._pairs[pair] = self._load(pair)
+            return self._pairs[pair]
+
+    def notes(self) -> list[str]:
+        return list(self.store.notes)
+
+    def _load(self, pair: str) -> PairModels:
+        loaded = PairModels()
+        for method in method_names():
+            try:
+                found = self.store.load(pair, method)
+            except CheckpointError as error:
+                loaded.missing[method] = str(error)
+                continue
+            checkpoint = found.checkpoint
+            model = get_method(method).inference_model(checkpoint).eval()
+            for parameter in model.parameters():
+                parameter.requires_grad_(False)
+            loaded.models.append(ZooModel(pair, method, model, checkpoint.metadata, found.origin))
+            if method == "cyclegan":
+                loaded.generators = load_generators(checkpoint.extras, checkpoint.metadata["hyperparameters"],
+                                                    checkpoint.metadata["in_channels"])
+        return loaded
+
+
+@torch.no_grad()
+def probabilities(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
+    """Softmax class probabilities ``(N, 10)`` of ``images (N, C, 28, 28)``."""
+    logits, _ = model(images)
+    return torch.softmax(logits.float(), dim=1)
