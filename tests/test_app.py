@@ -127,3 +127,66 @@ def test_huge_and_transparent_uploads_are_read(app_url, tmp_path):
     transparent.save(tmp_path / "transparent.png")
     result = client.predict(handle_file(str(tmp_path / "transparent.png")), "mnist-usps", api_name="/predict")
     assert result["models"][0]["predictions"][AS_DRAWN]["class"] == 7
+
+
+def test_adapt_settings_are_checked_with_clear_messages():
+    from da_demo.ui.adapt import MAX_STEPS, settings_for
+
+    assert settings_for("dann", 100, 0.5, None, 1e-4, 64) == {"steps": 100, "lr": 1e-4, "batch_size": 64, "lambda_max": 0.5}
+    assert settings_for("lmmd", 100, None, 20, None, None) == {"steps": 100, "warmup_steps": 20}
+    assert settings_for("ot_sinkhorn", 100, 0.05, None, None, None) == {"reg_e": 0.05}
+    for bad, message in [((MAX_STEPS + 1, None, None, None, None), "Steps must be"),
+                         ((100, -1.0, None, None, None), "alignment weight"),
+                         ((100, None, None, 5.0, None), "learning rate"),
+                         ((100, None, None, None, 1024), "batch size")]:
+        with pytest.raises(ValueError, match=message):
+            settings_for("dann", *bad)
+    with pytest.raises(ValueError, match="warm-up must be shorter"):
+        settings_for("lmmd", 100, None, 500, None, None)
+
+
+def test_live_curves_reserve_every_line_from_the_first_frame():
+    from da_demo.engine.trainer import ProgressEvent
+    from da_demo.ui.adapt import curves
+
+    events = [ProgressEvent(step, 100, 0, 0, 0, {"class_loss": 1.0 / step}, None, None) for step in (10, 20)]
+    losses, accuracy = curves(events, late_metrics=("lmmd_loss",))
+    assert set(losses.series) == {"class_loss", "lmmd_loss"}
+    assert set(accuracy.series) == {"source test", "target test"}
+    assert losses[losses.series == "lmmd_loss"].value.isna().all()
+
+
+def test_a_visitors_trained_model_is_theirs_alone(app_url, tmp_path):
+    trainer, other = Client(app_url, verbose=False), Client(app_url, verbose=False)
+    status, *_ = trainer.predict("mnist-usps", "deepcoral", 30, None, None, None, 32, 0, api_name="/adapt")
+    assert status.startswith("done: 30 steps") and "target test" in status
+    seven = handle_file(seven_png(tmp_path / "seven.png"))
+    mine = trainer.predict(seven, "mnist-usps", api_name="/predict")
+    theirs = other.predict(seven, "mnist-usps", api_name="/predict")
+    assert [m["method"] for m in mine["models"] if m["owner"] == "yours"] == ["deepcoral"]
+    assert [m for m in theirs["models"] if m["owner"] == "yours"] == []
+    assert [m for m in trainer.predict(seven, "mnist-noisy", api_name="/predict")["models"] if m["owner"] == "yours"] == []
+
+
+def test_stop_ends_a_run_quickly_and_keeps_what_it_learned(app_url, tmp_path):
+    import time
+
+    client = Client(app_url, verbose=False)
+    job = client.submit("mnist-usps", "dann", 3000, None, None, None, 32, 0, api_name="/adapt")
+    time.sleep(6)
+    assert "Stopping" in client.predict(api_name="/stop")
+    stopped_at = time.perf_counter()
+    status, *_ = job.result(timeout=120)
+    assert time.perf_counter() - stopped_at < 10  # the last step, a quick evaluation, saving
+    assert status.startswith("stopped by you")
+    result = client.predict(handle_file(seven_png(tmp_path / "seven.png")), "mnist-usps", api_name="/predict")
+    assert "dann" in [m["method"] for m in result["models"] if m["owner"] == "yours"]
+
+
+def test_bad_settings_or_a_failed_run_leave_the_app_usable(app_url, tmp_path):
+    client = Client(app_url, verbose=False)
+    status, *_ = client.predict("mnist-usps", "dann", 5, None, None, None, 32, 0, api_name="/adapt")
+    assert status.startswith("Not started") and "Steps must be" in status
+    with pytest.raises(Exception):
+        client.predict("mnist-usps", "no_such_method", 30, None, None, None, 32, 0, api_name="/adapt")
+    assert client.predict(handle_file(seven_png(tmp_path / "seven.png")), "mnist-usps", api_name="/predict")["models"]

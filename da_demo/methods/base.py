@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import TYPE_CHECKING, Any, ClassVar, Iterator, NamedTuple
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ..data import DomainPair
@@ -172,3 +173,31 @@ class Method(nn.Module):
     def evaluation_classifier(self) -> nn.Module:
         """The network whose ``(logits, features)`` are evaluated (the classifier itself by default)."""
         return self.classifier
+
+
+class FeatureAlignmentMethod(Method):
+    """Source cross-entropy plus an alignment term between source and target features, minimised
+    together by one Adam optimizer: ``L = CE(source) + alignment``.
+
+    One forward pass covers both batches (source rows first). Subclasses implement ``alignment``,
+    returning the weighted term to add and the metrics to report.
+    """
+
+    def __init__(self, classifier: DigitClassifier, hparams: Hyperparameters) -> None:
+        super().__init__(classifier, hparams)
+        self.optimizer = torch.optim.Adam(self.classifier.parameters(), lr=hparams.lr)
+
+    def alignment(self, source: SourceBatch, logits: torch.Tensor, features: torch.Tensor,
+                  progress: float) -> tuple[torch.Tensor | float, dict[str, torch.Tensor]]:
+        """``(weighted term, metrics)`` for ``logits``/``features`` of ``[source; target]``."""
+        raise NotImplementedError
+
+    def training_step(self, source: SourceBatch, target_images: torch.Tensor, progress: float) -> dict:
+        logits, features = self.classifier(torch.cat([source.images, target_images]))
+        class_loss = F.cross_entropy(logits[: source.images.shape[0]].float(), source.labels)
+        term, metrics = self.alignment(source, logits, features, progress)
+        loss = class_loss + term
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        return {"loss": loss.detach(), "class_loss": class_loss.detach(), **metrics}

@@ -9,12 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
-import torch.nn.functional as F
-
 from ..losses import coral_loss
 from . import register
-from .base import Hyperparameters, Method, SourceBatch
+from .base import FeatureAlignmentMethod, Hyperparameters, SourceBatch
 
 
 @dataclass
@@ -24,7 +21,7 @@ class DeepCORALHyperparameters(Hyperparameters):
 
 
 @register
-class DeepCORAL(Method):
+class DeepCORAL(FeatureAlignmentMethod):
     name = "deepcoral"
     title = "DeepCORAL"
     order = 30
@@ -41,17 +38,7 @@ it aligns only means-free second moments, so it closes less of a large gap than 
 """
     published = {"mnist-usps": (90.4, "lecture")}
 
-    def __init__(self, classifier, hparams: DeepCORALHyperparameters) -> None:
-        super().__init__(classifier, hparams)
-        self.optimizer = torch.optim.Adam(self.classifier.parameters(), lr=hparams.lr)
-
-    def training_step(self, source: SourceBatch, target_images: torch.Tensor, progress: float) -> dict:
+    def alignment(self, source: SourceBatch, logits, features, progress: float):
         count = source.images.shape[0]
-        logits, features = self.classifier(torch.cat([source.images, target_images]))
-        class_loss = F.cross_entropy(logits[:count].float(), source.labels)
-        alignment = coral_loss(features[:count], features[count:])
-        loss = class_loss + self.hparams.coral_weight * alignment
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.optimizer.step()
-        return {"loss": loss.detach(), "class_loss": class_loss.detach(), "coral_loss": alignment.detach()}
+        coral = coral_loss(features[:count], features[count:])
+        return self.hparams.coral_weight * coral, {"coral_loss": coral.detach()}

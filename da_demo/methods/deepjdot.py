@@ -14,12 +14,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
-import torch.nn.functional as F
-
 from ..losses import exact_plan, jdot_cost
 from . import register
-from .base import Hyperparameters, Method, SourceBatch
+from .base import FeatureAlignmentMethod, Hyperparameters, SourceBatch
 
 
 @dataclass
@@ -30,7 +27,7 @@ class DeepJDOTHyperparameters(Hyperparameters):
 
 
 @register
-class DeepJDOT(Method):
+class DeepJDOT(FeatureAlignmentMethod):
     name = "deepjdot"
     title = "DeepJDOT (joint OT)"
     order = 70
@@ -48,21 +45,10 @@ class-aware matching inside deep training rather than on frozen features.
 """
     published = {"mnist-usps": (95.7, "DeepJDOT paper")}
 
-    def __init__(self, classifier, hparams: DeepJDOTHyperparameters) -> None:
-        super().__init__(classifier, hparams)
-        self.optimizer = torch.optim.Adam(self.classifier.parameters(), lr=hparams.lr)
-
-    def training_step(self, source: SourceBatch, target_images: torch.Tensor, progress: float) -> dict:
+    def alignment(self, source: SourceBatch, logits, features, progress: float):
         hp = self.hparams
         count = source.images.shape[0]
-        logits, features = self.classifier(torch.cat([source.images, target_images]))
-        class_loss = F.cross_entropy(logits[:count].float(), source.labels)
         cost = jdot_cost(features[:count], features[count:], source.labels, logits[count:],
                          hp.feature_weight, hp.label_weight)
-        plan = exact_plan(cost)
-        transport_loss = (plan * cost).sum()
-        loss = class_loss + transport_loss
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.optimizer.step()
-        return {"loss": loss.detach(), "class_loss": class_loss.detach(), "transport_loss": transport_loss.detach()}
+        transport = (exact_plan(cost) * cost).sum()
+        return transport, {"transport_loss": transport.detach()}

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from ..losses import lmmd_loss
 from ..models import grl_lambda
 from . import register
-from .base import Hyperparameters, Method, SourceBatch
+from .base import FeatureAlignmentMethod, Hyperparameters, SourceBatch
 
 
 @dataclass
@@ -31,13 +31,12 @@ class LMMDHyperparameters(Hyperparameters):
 
 
 @register
-class LMMD(Method):
+class LMMD(FeatureAlignmentMethod):
     name = "lmmd"
     title = "LMMD (class-wise MMD)"
     order = 50
     hyperparameters_class = LMMDHyperparameters
     alignment_parameter = "lmmd_weight"
-    late_metrics = ("lmmd_loss",)
     warmup_parameter = "warmup_steps"
     learn = r"""
 **Class-wise** MMD: align the source 3s with the target 3s, the 7s with the 7s. Source samples are
@@ -51,31 +50,18 @@ it:** the classes are well separated already and you want alignment without mixi
 """
     published = {"mnist-noisy": (97.0, "MMD vs LMMD tutorial, 97.x")}
 
-    def __init__(self, classifier, hparams: LMMDHyperparameters) -> None:
-        super().__init__(classifier, hparams)
-        self.optimizer = torch.optim.Adam(self.classifier.parameters(), lr=hparams.lr)
-        self.steps_done = 0
-
     @classmethod
     def warm_start_from(cls, hparams: LMMDHyperparameters) -> str | None:
         return "source_only" if hparams.warm_start else None
 
-    def training_step(self, source: SourceBatch, target_images: torch.Tensor, progress: float) -> dict:
+    def alignment(self, source: SourceBatch, logits, features, progress: float):
         hp = self.hparams
         count = source.images.shape[0]
-        logits, features = self.classifier(torch.cat([source.images, target_images]))
-        class_loss = F.cross_entropy(logits[:count].float(), source.labels)
-        metrics = {"class_loss": class_loss.detach()}
-        loss = class_loss
-        if self.steps_done >= hp.warmup_steps:
-            start = hp.warmup_steps / hp.steps  # the ramp starts where the warm-up ends
-            ramp = grl_lambda((progress - start) / max(1.0 - start, 1e-6))
-            target_probabilities = F.softmax(logits[count:].float(), dim=1)
-            alignment = lmmd_loss(features[:count], features[count:], source.labels, target_probabilities)
-            loss = loss + hp.lmmd_weight * ramp * alignment
-            metrics["lmmd_loss"] = alignment.detach()
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.optimizer.step()
-        self.steps_done += 1
-        return {"loss": loss.detach(), **metrics}
+        start = hp.warmup_steps / hp.steps  # alignment ramps up from where the warm-up ends
+        target_probabilities = F.softmax(logits[count:].float().detach(), dim=1)
+        if progress < start:
+            with torch.no_grad():  # reported during the warm-up, not yet minimised
+                return 0.0, {"lmmd_loss": lmmd_loss(features[:count], features[count:], source.labels, target_probabilities)}
+        alignment = lmmd_loss(features[:count], features[count:], source.labels, target_probabilities)
+        ramp = grl_lambda((progress - start) / max(1.0 - start, 1e-6))
+        return hp.lmmd_weight * ramp * alignment, {"lmmd_loss": alignment.detach()}

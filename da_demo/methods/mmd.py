@@ -10,13 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
-import torch.nn.functional as F
-
 from ..losses import mmd_loss
 from ..models import grl_lambda
 from . import register
-from .base import Hyperparameters, Method, SourceBatch
+from .base import FeatureAlignmentMethod, Hyperparameters, SourceBatch
 
 
 @dataclass
@@ -26,7 +23,7 @@ class MMDHyperparameters(Hyperparameters):
 
 
 @register
-class MMD(Method):
+class MMD(FeatureAlignmentMethod):
     name = "mmd"
     title = "MMD (multi-kernel)"
     order = 40
@@ -45,17 +42,7 @@ target 3 towards a source 8 if that makes the clouds overlap.
 """
     published = {"mnist-noisy": (96.0, "MMD vs LMMD tutorial, 96.x")}
 
-    def __init__(self, classifier, hparams: MMDHyperparameters) -> None:
-        super().__init__(classifier, hparams)
-        self.optimizer = torch.optim.Adam(self.classifier.parameters(), lr=hparams.lr)
-
-    def training_step(self, source: SourceBatch, target_images: torch.Tensor, progress: float) -> dict:
+    def alignment(self, source: SourceBatch, logits, features, progress: float):
         count = source.images.shape[0]
-        logits, features = self.classifier(torch.cat([source.images, target_images]))
-        class_loss = F.cross_entropy(logits[:count].float(), source.labels)
-        alignment = mmd_loss(features[:count], features[count:])
-        loss = class_loss + self.hparams.mmd_weight * grl_lambda(progress) * alignment
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.optimizer.step()
-        return {"loss": loss.detach(), "class_loss": class_loss.detach(), "mmd_loss": alignment.detach()}
+        discrepancy = mmd_loss(features[:count], features[count:])
+        return self.hparams.mmd_weight * grl_lambda(progress) * discrepancy, {"mmd_loss": discrepancy.detach()}

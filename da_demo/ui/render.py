@@ -71,16 +71,17 @@ def message(text: str) -> str:
 
 
 def friendly(handler):
-    """Wrap an event handler so an unexpected failure reaches the visitor as one short sentence
-    (``gr.Error``), never as a traceback; the full traceback goes to the server log."""
+    """Wrap an event handler (plain or generator) so an unexpected failure reaches the visitor as
+    one short sentence (``gr.Error``), never as a traceback; the traceback goes to the server log."""
     import functools
     import inspect
     import logging
 
     import gradio as gr
 
-    log = logging.getLogger("da_demo.ui")
-    sorry = "Something went wrong on our side; please try again. (The details are in the server log.)"
+    def explain() -> gr.Error:
+        logging.getLogger("da_demo.ui").exception("handler %s failed", handler.__name__)
+        return gr.Error("Something went wrong on our side; please try again. (The details are in the server log.)")
 
     if inspect.isgeneratorfunction(handler):
         @functools.wraps(handler)
@@ -90,8 +91,7 @@ def friendly(handler):
             except gr.Error:
                 raise
             except Exception as error:
-                log.exception("handler %s failed", handler.__name__)
-                raise gr.Error(sorry) from error
+                raise explain() from error
         return generator_wrapper
 
     @functools.wraps(handler)
@@ -101,6 +101,5 @@ def friendly(handler):
         except gr.Error:
             raise
         except Exception as error:
-            log.exception("handler %s failed", handler.__name__)
-            raise gr.Error(sorry) from error
+            raise explain() from error
     return wrapper

@@ -1,0 +1,158 @@
+"""Many visitors at once: ``python -m da_demo.loadtest [--visitors 20] [--seconds 90]``.
+
+Launches the app in this process on loopback, then runs one gradio_client per visitor in threads:
+two visitors train (one of them stops its run part-way, the other lets it finish), one asks for a
+run with invalid settings, and the rest draw, predict and switch pairs until the trainings end.
+It checks that every visitor gets their own results (only a trainer sees "(yours)" models, and
+only their own) and that nobody gets an error, and reports prediction latency while training runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import socket
+import statistics
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from PIL import Image, ImageDraw
+
+from .data import PAIRS
+
+
+@dataclass
+class VisitorReport:
+    name: str
+    latencies: list[float] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    own_models_seen: set[str] = field(default_factory=set)
+    notes: list[str] = field(default_factory=list)
+
+
+def digit_picture(folder: Path, digit: int, seed: int) -> str:
+    """A digit written with PIL's default font at a random size and place (no dataset images)."""
+    rng = random.Random(seed)
+    image = Image.new("RGB", (200, 200), "white")
+    ImageDraw.Draw(image).text((rng.randint(20, 60), rng.randint(0, 30)), str(digit), fill="black",
+                               font_size=rng.randint(120, 160))
+    path = folder / f"digit-{digit}-{seed}.png"
+    image.save(path)
+    return str(path)
+
+
+def predictor(url: str, report: VisitorReport, folder: Path, until: threading.Event, seed: int) -> None:
+    from gradio_client import Client, handle_file
+
+    client = Client(url, verbose=False)
+    rng = random.Random(seed)
+    while not until.is_set():
+        pair = rng.choice(list(PAIRS))
+        picture = digit_picture(folder, rng.randint(0, 9), rng.randint(0, 10**6))
+        started = time.perf_counter()
+        try:
+            result = client.predict(handle_file(picture), pair, api_name="/predict")
+        except Exception as error:  # noqa: BLE001 - every failure is the finding
+            report.errors.append(f"{type(error).__name__}: {error}")
+            continue
+        report.latencies.append(time.perf_counter() - started)
+        report.own_models_seen |= {model["method"] for model in result["models"] if model["owner"] == "yours"}
+        time.sleep(rng.uniform(0.2, 1.0))
+
+
+def trainer(url: str, report: VisitorReport, method: str, steps: int, stop_after: float | None, folder: Path) -> None:
+    from gradio_client import Client, handle_file
+
+    client = Client(url, verbose=False)
+    try:
+        job = client.submit("mnist-usps", method, steps, None, None, None, 64, 0, api_name="/adapt")
+        if stop_after is not None:
+            time.sleep(stop_after)
+            report.notes.append(client.predict(api_name="/stop"))
+        outputs = job.result(timeout=600)
+        report.notes.append(outputs[0])
+        result = client.predict(handle_file(digit_picture(folder, 7, 1)), "mnist-usps", api_name="/predict")
+        report.own_models_seen |= {model["method"] for model in result["models"] if model["owner"] == "yours"}
+    except Exception as error:  # noqa: BLE001
+        report.errors.append(f"{type(error).__name__}: {error}")
+
+
+def bad_trainer(url: str, report: VisitorReport) -> None:
+    """Asks for a run with out-of-range settings: the app must answer with a message and stay usable."""
+    from gradio_client import Client
+
+    client = Client(url, verbose=False)
+    try:
+        outputs = client.predict("mnist-usps", "dann", 5, -3.0, None, 50.0, 64, 0, api_name="/adapt")
+        report.notes.append(outputs[0])
+    except Exception as error:  # noqa: BLE001
+        report.notes.append(f"refused: {error}")
+
+
+def run(visitors: int = 20, seconds: float = 90.0, steps: int = 400) -> dict:
+    from .ui import build_demo, launch_options
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    demo = build_demo(warm_up=True)
+    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
+                            **launch_options())
+    folder = Path(tempfile.mkdtemp(prefix="da-demo-load-"))
+    until = threading.Event()
+    reports = {"trainer-finishes": VisitorReport("trainer-finishes"), "trainer-stops": VisitorReport("trainer-stops"),
+               "bad-settings": VisitorReport("bad-settings")}
+    threads = [threading.Thread(target=trainer, args=(url, reports["trainer-finishes"], "dann", steps, None, folder)),
+               threading.Thread(target=trainer, args=(url, reports["trainer-stops"], "deepcoral", steps, 8.0, folder)),
+               threading.Thread(target=bad_trainer, args=(url, reports["bad-settings"]))]
+    for index in range(max(visitors - 3, 0)):
+        reports[f"visitor-{index}"] = report = VisitorReport(f"visitor-{index}")
+        threads.append(threading.Thread(target=predictor, args=(url, report, folder, until, index)))
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads[:3]:
+        thread.join(timeout=seconds)
+    until.set()
+    for thread in threads[3:]:
+        thread.join(timeout=60)
+    elapsed = time.perf_counter() - started
+    demo.close()
+
+    latencies = sorted(latency for report in reports.values() for latency in report.latencies)
+    summary = {
+        "visitors": visitors,
+        "seconds": round(elapsed, 1),
+        "predictions": len(latencies),
+        "p50_ms": round(1000 * statistics.median(latencies), 1) if latencies else None,
+        "p95_ms": round(1000 * latencies[int(0.95 * (len(latencies) - 1))], 1) if latencies else None,
+        "errors": {name: report.errors for name, report in reports.items() if report.errors},
+        "own_models": {name: sorted(report.own_models_seen) for name, report in reports.items() if report.own_models_seen},
+        "trainer_notes": {name: reports[name].notes for name in ("trainer-finishes", "trainer-stops", "bad-settings")},
+    }
+    return summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m da_demo.loadtest", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--visitors", type=int, default=20)
+    parser.add_argument("--seconds", type=float, default=120, help="cap on the trainings' wait")
+    parser.add_argument("--steps", type=int, default=400, help="steps of each training visitor's run")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    summary = run(args.visitors, args.seconds, args.steps)
+    for key, value in summary.items():
+        print(f"{key}: {value}")
+    expected = {"trainer-finishes": ["dann"], "trainer-stops": ["deepcoral"]}
+    ok = not summary["errors"] and summary["own_models"] == expected
+    print("OK: every visitor got their own results and no errors" if ok else "PROBLEM: see errors / own_models above")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
