@@ -50,6 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
     pretrain.add_argument("--methods", nargs="+", default=["all"], help="methods (default: all)")
     pretrain.add_argument("--seeds", type=int, default=3, help="seeds per adversarial method (median shipped)")
     pretrain.add_argument("--out", default=None, help="checkpoint folder (default: the shipped checkpoints/)")
+    pretrain.add_argument("--steps", type=int, help="steps for every method trained by steps (default: each method's)")
+    pretrain.add_argument("--set", dest="overrides", action="append", default=[], metavar="NAME=VALUE",
+                          help="a hyperparameter for every method that has it (repeatable)")
     pretrain.add_argument("--data-dir")
     pretrain.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     pretrain.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"])
@@ -145,7 +148,8 @@ def warm_start_model(args: argparse.Namespace, pair, method: str | None, backbon
     from .engine.runs import start_model
 
     return start_model(pair, method, backbone, seed=args.seed, device=args.device, precision=args.precision,
-                       show=lambda events: with_progress_bar(events, f"{pair.name} {method} (to start from)"))
+                       show=lambda events: with_progress_bar(events, f"{pair.name} {method} (to start from)"),
+                       log=lambda line: print(line, file=sys.stderr))
 
 
 def train_command(args: argparse.Namespace) -> int:
@@ -182,7 +186,7 @@ def pretrain_command(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     entries = pretrain(pairs, methods, directory=Path(args.out) if args.out else SHIPPED_DIRECTORY, seeds=args.seeds,
                        device=args.device, precision=args.precision, data_dir=args.data_dir,
-                       show=with_progress_bar, log=lambda line: print(line, file=sys.stderr, flush=True))
+                       overrides=parse_overrides(args.overrides, args.steps), show=with_progress_bar, log=lambda line: print(line, file=sys.stderr, flush=True))
     rows = []
     for entry in entries:
         seeds = entry.get("seeds")

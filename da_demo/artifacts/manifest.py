@@ -50,6 +50,19 @@ def write_manifest(directory: Path, entries: list[dict[str, Any]]) -> Path:
     return path
 
 
+def update_manifest(directory: Path, entry: dict[str, Any]) -> Path:
+    """Add or replace one entry (same pair and method) under a file lock, so several pretraining
+    processes (one per pair, say) can share one manifest."""
+    import fcntl
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(directory / f".{MANIFEST_NAME}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        entries = [old for old in read_manifest(directory) if (old["pair"], old["method"]) != (entry["pair"], entry["method"])]
+        return write_manifest(directory, [*entries, entry])
+
+
 def seed_summary(values: list[float]) -> tuple[float, float]:
     """Mean and sample standard deviation (0 for a single value)."""
     return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0

@@ -19,7 +19,7 @@ from ..engine.runs import EventFilter, Run, default_backbone, start_model
 from ..engine.trainer import ProgressEvent
 from ..methods import get_method, method_names
 from .checkpoints import Checkpoint, load_checkpoint, save_checkpoint
-from .manifest import read_manifest, seed_summary, write_manifest
+from .manifest import seed_summary, update_manifest
 from .store import checkpoint_file, sha256
 
 
@@ -32,16 +32,18 @@ def pretrain(
     device: str = "auto",
     precision: str = "auto",
     data_dir: str | None = None,
+    overrides: dict[str, str] | None = None,
     show: Callable[[Iterator[ProgressEvent], str], Iterator[ProgressEvent]] = lambda events, label: events,
     log: Callable[[str], None] = print,
 ) -> list[dict]:
     """Train, evaluate on the full test sets from the stored files, write checkpoints and manifest.
 
-    Returns the new manifest entries; entries of pairs/methods not retrained are kept.
+    ``overrides`` (e.g. ``{"steps": "50"}``) go to every method that has that hyperparameter.
+    Returns the new manifest entries; entries of pairs/methods not retrained are kept, and several
+    processes (e.g. one per pair) may pretrain into the same folder at once.
     """
     directory = Path(directory)
     methods = [name for name in method_names() if name in methods]  # dependency order: starts come first
-    entries = {(entry["pair"], entry["method"]): entry for entry in read_manifest(directory)}
     new_entries = []
     for pair_name in pairs:
         pair = load_pair(pair_name, data_dir)
@@ -49,7 +51,9 @@ def pretrain(
         trained: dict[str, Checkpoint] = {}
         for method in methods:
             method_class = get_method(method)
-            hparams = method_class.hyperparameters_for(pair_name)
+            fields = method_class.hyperparameters_class.__dataclass_fields__
+            hparams = method_class.hyperparameters_for(
+                pair_name, {name: value for name, value in (overrides or {}).items() if name in fields})
             start_method = method_class.warm_start_from(hparams)
             start = None
             if start_method:
@@ -76,9 +80,8 @@ def pretrain(
                 final_path.write_bytes(chosen["path"].read_bytes())
             trained[method] = load_checkpoint(final_path)
             entry = _entry(pair_name, method, final_path, chosen, seed_results)
-            entries[(pair_name, method)] = entry
             new_entries.append(entry)
-            write_manifest(directory, list(entries.values()))  # after each method: a crash keeps what is done
+            update_manifest(directory, entry)  # after each method: a crash keeps what is done
     return new_entries
 
 

@@ -14,7 +14,8 @@ from typing import Any, Callable, Iterator
 import torch
 
 from .. import __version__
-from ..artifacts.checkpoints import Checkpoint, load_checkpoint, save_checkpoint
+from ..artifacts.checkpoints import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
+from ..artifacts.store import ModelStore
 from ..data import DomainPair, cache_dir
 from ..methods import HyperparameterSet, Method, get_method
 from ..models import build_classifier
@@ -24,7 +25,6 @@ from .trainer import ProgressEvent
 DEFAULT_BACKBONE = "lean"
 #: the backbone each pair's shipped models use (one per pair, the same for every method)
 PAIR_BACKBONES = {"mnist-usps": "lean", "mnist-noisy": "lean", "mnist-mnistm": "wide"}
-SHIPPED_CHECKPOINTS = Path(__file__).resolve().parents[2] / "checkpoints"
 
 EventFilter = Callable[[Iterator[ProgressEvent]], Iterator[ProgressEvent]]
 
@@ -125,10 +125,6 @@ def default_backbone(pair: str) -> str:
     return PAIR_BACKBONES.get(pair, DEFAULT_BACKBONE)
 
 
-def shipped_checkpoint(pair: str, method: str) -> Path:
-    return SHIPPED_CHECKPOINTS / pair / f"{method}.safetensors"
-
-
 def start_model(
     pair: DomainPair,
     method: str = "source_only",
@@ -138,28 +134,38 @@ def start_model(
     device: str = "auto",
     precision: str = "auto",
     show: EventFilter = lambda events: events,
+    log: Callable[[str], None] = lambda line: None,
 ) -> Checkpoint:
     """A trained ``method`` model to warm-start another method from.
 
-    The shipped checkpoint when it has this backbone; else one cached by an earlier call; else one
-    trained now with the method's default settings (after its own start model, if it has one) and
-    cached. ``show`` wraps the events of any training done here, e.g. in a progress bar.
+    The published one (Hub repo when ``DA_DEMO_HUB_REPO`` is set, else the shipped file) when it has
+    this backbone; else one cached by an earlier call; else one trained now with the method's
+    default settings (after its own start model, if it has one) and cached. ``show`` wraps the
+    events of any training done here, e.g. in a progress bar; ``log`` hears where the model came from.
     """
     backbone = backbone or default_backbone(pair.name)
-    shipped = shipped_checkpoint(pair.name, method)
-    if shipped.is_file():
-        checkpoint = load_checkpoint(shipped, expect_pair=pair.name, expect_method=method)
-        if checkpoint.metadata["backbone"] == backbone:
-            return checkpoint
+    store = ModelStore()
+    try:
+        published = store.load(pair.name, method)
+    except CheckpointError:
+        published = None
+    for note in store.notes:
+        log(note)
+    if published is not None and published.checkpoint.metadata["backbone"] == backbone:
+        log(f"starting from the {method} model of {published.origin}")
+        return published.checkpoint
     cached = cache_dir() / "models" / pair.name / f"{method}-{backbone}-seed{seed}-{pair.fingerprint}.safetensors"
     if cached.is_file():
+        log(f"starting from the {method} model cached at {cached}")
         return load_checkpoint(cached, expect_pair=pair.name, expect_method=method)
     method_class = get_method(method)
     hparams = method_class.hyperparameters_for(pair.name)
     before = method_class.warm_start_from(hparams)
-    start = start_model(pair, before, backbone, seed=seed, device=device, precision=precision, show=show) if before else None
+    start = start_model(pair, before, backbone, seed=seed, device=device, precision=precision, show=show,
+                        log=log) if before else None
     run = Run(pair, method, hparams, backbone=backbone, seed=seed, device=device, precision=precision, start_model=start)
     for _ in show(run.events()):
         pass
     run.save(cached)
+    log(f"trained the {method} model to start from; cached at {cached}")
     return load_checkpoint(cached)

@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..data import DomainPair
+from ..losses import entropy_loss
 from ..models import DigitClassifier
 
 if TYPE_CHECKING:
@@ -175,15 +176,23 @@ class Method(nn.Module):
         return self.classifier
 
 
+@dataclass
+class AlignmentHyperparameters(Hyperparameters):
+    #: weight of the target-entropy term ``H(softmax(g(f(x_T))))`` (0 turns it off), as DANN's option
+    entropy_weight: float = 0.0
+
+
 class FeatureAlignmentMethod(Method):
     """Source cross-entropy plus an alignment term between source and target features, minimised
-    together by one Adam optimizer: ``L = CE(source) + alignment``.
+    together by one Adam optimizer: ``L = CE(source) + alignment [+ w_H · H(target predictions)]``.
 
     One forward pass covers both batches (source rows first). Subclasses implement ``alignment``,
     returning the weighted term to add and the metrics to report.
     """
 
-    def __init__(self, classifier: DigitClassifier, hparams: Hyperparameters) -> None:
+    hyperparameters_class: ClassVar[type[HyperparameterSet]] = AlignmentHyperparameters
+
+    def __init__(self, classifier: DigitClassifier, hparams: AlignmentHyperparameters) -> None:
         super().__init__(classifier, hparams)
         self.optimizer = torch.optim.Adam(self.classifier.parameters(), lr=hparams.lr)
 
@@ -197,6 +206,10 @@ class FeatureAlignmentMethod(Method):
         class_loss = F.cross_entropy(logits[: source.images.shape[0]].float(), source.labels)
         term, metrics = self.alignment(source, logits, features, progress)
         loss = class_loss + term
+        if self.hparams.entropy_weight > 0:
+            target_entropy = entropy_loss(logits[source.images.shape[0]:])
+            loss = loss + self.hparams.entropy_weight * target_entropy
+            metrics = {**metrics, "target_entropy": target_entropy.detach()}
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()

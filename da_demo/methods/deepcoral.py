@@ -11,11 +11,11 @@ from dataclasses import dataclass
 
 from ..losses import coral_loss
 from . import register
-from .base import FeatureAlignmentMethod, Hyperparameters, SourceBatch
+from .base import AlignmentHyperparameters, FeatureAlignmentMethod, SourceBatch
 
 
 @dataclass
-class DeepCORALHyperparameters(Hyperparameters):
+class DeepCORALHyperparameters(AlignmentHyperparameters):
     lr: float = 1e-4
     coral_weight: float = 500.0
 

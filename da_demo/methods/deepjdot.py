@@ -16,11 +16,11 @@ from dataclasses import dataclass
 
 from ..losses import exact_plan, jdot_cost
 from . import register
-from .base import FeatureAlignmentMethod, Hyperparameters, SourceBatch
+from .base import AlignmentHyperparameters, FeatureAlignmentMethod, SourceBatch
 
 
 @dataclass
-class DeepJDOTHyperparameters(Hyperparameters):
+class DeepJDOTHyperparameters(AlignmentHyperparameters):
     lr: float = 1e-4
     feature_weight: float = 0.01   # α
     label_weight: float = 0.5      # λ_t

@@ -19,11 +19,11 @@ import torch.nn.functional as F
 from ..losses import lmmd_loss
 from ..models import grl_lambda
 from . import register
-from .base import FeatureAlignmentMethod, Hyperparameters, SourceBatch
+from .base import AlignmentHyperparameters, FeatureAlignmentMethod, SourceBatch
 
 
 @dataclass
-class LMMDHyperparameters(Hyperparameters):
+class LMMDHyperparameters(AlignmentHyperparameters):
     lr: float = 1e-4
     lmmd_weight: float = 1.0
     warmup_steps: int = 200       # source-only steps before the alignment starts

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from ..losses import mmd_loss
 from ..models import grl_lambda
 from . import register
-from .base import FeatureAlignmentMethod, Hyperparameters, SourceBatch
+from .base import AlignmentHyperparameters, FeatureAlignmentMethod, SourceBatch
 
 
 @dataclass
-class MMDHyperparameters(Hyperparameters):
+class MMDHyperparameters(AlignmentHyperparameters):
     lr: float = 1e-4
     mmd_weight: float = 1.0
 
