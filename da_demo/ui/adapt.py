@@ -19,7 +19,7 @@ from ..methods import Hyperparameters, get_method, method_names
 from .context import AppContext
 from .render import friendly, message
 from .session import Session
-from .zoo import ZooModel
+from .zoo import zoo_model
 
 MAX_STEPS = 3000
 MAX_SECONDS = 150            # a run ends (and keeps what it learned) after this much training
@@ -167,13 +167,11 @@ def build(context: AppContext):
         ended = {"stopped": "stopped by you", "time budget": f"stopped at the {MAX_SECONDS} s cap"}.get(result.ended_early, "done")
         path = Path(tempfile.mkdtemp(prefix="da-demo-")) / f"{pair}-{name}-yours.safetensors"
         run.save(path)
-        checkpoint = load_checkpoint(path)
-        session.trained[(pair, name)] = ZooModel(pair, name, method_class.inference_model(checkpoint).eval(),
-                                                 checkpoint.metadata, "trained in this session", owner="yours")
+        session.trained[(pair, name)] = zoo_model(load_checkpoint(path), "trained in this session", owner="yours")
         session.stop_signal = None
         yield outputs(f"{ended}: {result.step} steps in {result.train_seconds:.0f} s. Source test {100 * result.source_acc:.1f}%, "
                       f"target test {100 * result.target_acc:.1f}% (on {EVAL_SAMPLES} test images each). "
-                      "Your model is now in the Try it and Feature space tabs.", *curves(events, method_class.late_metrics), str(path))
+                      "Your model is now in the Try it, Translate (CycleGAN) and Feature space tabs.", *curves(events, method_class.late_metrics), str(path))
 
     def stop_session(session: Session):
         if session.stop_signal is None:

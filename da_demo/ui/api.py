@@ -50,11 +50,11 @@ def predict_payload(context: AppContext, picture, pair: str | None, session: Ses
 
 
 @friendly
-def translate_payload(context: AppContext, picture, pair: str | None):
+def translate_payload(context: AppContext, picture, pair: str | None, session: Session | None = None):
     pair = _pair(pair)
     try:
         digit, _ = digit_from_picture(picture)
-        translated, reconstructed = translate_digit(context.zoo, pair, digit)
+        translated, reconstructed = translate_digit(context.zoo, pair, digit, session=session)
     except DigitInputError as error:
         raise gr.Error(str(error)) from error
     return digit_image(translated), digit_image(reconstructed)
@@ -72,5 +72,6 @@ def build(context: AppContext) -> None:
         translate_button = gr.Button("translate")
     predict_button.click(lambda image, pair, session: predict_payload(context, image, pair, session),
                          [picture, pair, context.session], result, api_name="predict", concurrency_limit=8)
-    translate_button.click(lambda image, pair: translate_payload(context, image, pair), [picture, pair],
+    translate_button.click(lambda image, pair, session: translate_payload(context, image, pair, session),
+                           [picture, pair, context.session],
                            [translated, reconstructed], api_name="translate", concurrency_limit=8)

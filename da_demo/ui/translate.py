@@ -16,15 +16,18 @@ from ..data.digit_input import DigitInputError  # noqa: E402
 from ..methods.cyclegan import translate  # noqa: E402
 from .context import AppContext  # noqa: E402
 from .render import digit_image, friendly, message, with_channels  # noqa: E402
+from .session import Session  # noqa: E402
 from .try_it import digit_from_picture, examples_for  # noqa: E402
 from .zoo import ModelZoo  # noqa: E402
 
 
-def translate_digit(zoo: ModelZoo, pair: str, image: torch.Tensor, to_target: bool = True):
-    """``image (C, 28, 28)`` → (translated, reconstructed) with the pair's CycleGAN generators.
+def translate_digit(zoo: ModelZoo, pair: str, image: torch.Tensor, to_target: bool = True, session: Session | None = None):
+    """``image (C, 28, 28)`` → (translated, reconstructed) with the pair's CycleGAN generators: the
+    visitor's own when they trained one, else the shipped ones.
 
     Raises ``DigitInputError`` (a visitor-facing message) when the pair has no CycleGAN model."""
-    generators = zoo.pair(pair).generators
+    own = session.trained.get((pair, "cyclegan")) if session else None
+    generators = own.generators if own else zoo.pair(pair).generators
     if generators is None:
         raise DigitInputError(f"There is no trained CycleGAN for {PAIRS[pair].title} yet: train it with "
                               f"`python -m da_demo pretrain --pairs {pair} --methods cyclegan`.")
@@ -32,12 +35,12 @@ def translate_digit(zoo: ModelZoo, pair: str, image: torch.Tensor, to_target: bo
     return translate(forward, backward, with_channels(image, PAIRS[pair].channels))
 
 
-def lecture_grid(zoo: ModelZoo, pair: str, examples) -> plt.Figure:
+def lecture_grid(zoo: ModelZoo, pair: str, examples, session: Session | None = None) -> plt.Figure:
     """Rows: original source, original target, generated target G(s), reconstructed source F(G(s))."""
     spec = PAIRS[pair]
     source = [example.image for example in examples if example.domain == spec.source]
     target = [example.image for example in examples if example.domain == spec.target]
-    translated, reconstructed = translate_digit(zoo, pair, torch.stack(source))
+    translated, reconstructed = translate_digit(zoo, pair, torch.stack(source), session=session)
     rows = [("source", source), ("target", target), ("generated target G(s)", translated),
             ("reconstructed F(G(s))", reconstructed)]
     figure, axes = plt.subplots(4, len(source), figsize=(len(source) * 0.9, 4 * 0.95))
@@ -73,9 +76,9 @@ def build(context: AppContext):
     grid = gr.Plot(label="CycleGAN grid", elem_id="grid")
     outputs = [original, translated, reconstructed, status]
 
-    def show(pair: str, image: torch.Tensor, to_target: bool, caption: str):
+    def show(pair: str, image: torch.Tensor, to_target: bool, caption: str, session: Session):
         try:
-            forward, back = translate_digit(zoo, pair, image, to_target)
+            forward, back = translate_digit(zoo, pair, image, to_target, session)
         except DigitInputError as error:
             return None, None, None, message(str(error))
         spec = PAIRS[pair]
@@ -87,39 +90,43 @@ def build(context: AppContext):
     def from_session(pair, session):
         if session.digit is None:
             return None, None, None, message("Draw or upload a digit in the Try it tab first.")
-        return show(pair, session.digit, True, "Your digit")
+        return show(pair, session.digit, True, "Your digit", session)
 
     @friendly
-    def from_upload(path, pair):
+    def from_upload(path, pair, session):
         try:
             digit, _ = digit_from_picture(path)
         except DigitInputError as error:
             return None, None, None, message(str(error))
-        return show(pair, digit, True, "Your upload")
+        return show(pair, digit, True, "Your upload", session)
 
     @friendly
-    def sample(pair, to_target: bool):
+    def sample(pair, session, to_target: bool):
         loaded = data.pair(pair)
         if loaded is None:
             return None, None, None, message(f"The test data is not available here ({data.errors.get(pair, '')}).")
         split = loaded.source_test if to_target else loaded.target_test
         index = random.randrange(len(split))
         domain = PAIRS[pair].source if to_target else PAIRS[pair].target
-        return show(pair, split.images[index], to_target, f"{DOMAINS[domain][2]} test digit #{index} (label {int(split.labels[index])})")
+        return show(pair, split.images[index], to_target,
+                    f"{DOMAINS[domain][2]} test digit #{index} (label {int(split.labels[index])})", session)
 
     @friendly
-    def grid_figure(pair):
+    def grid_figure(pair, session):
         picked = examples_for(data, pair)
         if not picked:
+            gr.Warning("The test data is not available here.")
             return None
         try:
-            return lecture_grid(zoo, pair, picked)
+            return lecture_grid(zoo, pair, picked, session)
         except DigitInputError as error:
             gr.Warning(str(error))
             return None
 
     use_drawing.click(from_session, [context.pair, context.session], outputs, api_visibility="private")
-    upload.upload(from_upload, [upload, context.pair], outputs, api_visibility="private")
-    sample_source.click(lambda pair: sample(pair, True), context.pair, outputs, api_visibility="private")
-    sample_target.click(lambda pair: sample(pair, False), context.pair, outputs, api_visibility="private")
-    grid_button.click(grid_figure, context.pair, grid, api_visibility="private")
+    upload.upload(from_upload, [upload, context.pair, context.session], outputs, api_visibility="private")
+    sample_source.click(lambda pair, session: sample(pair, session, True), [context.pair, context.session], outputs,
+                        api_visibility="private")
+    sample_target.click(lambda pair, session: sample(pair, session, False), [context.pair, context.session], outputs,
+                        api_visibility="private")
+    grid_button.click(grid_figure, [context.pair, context.session], grid, api_visibility="private")

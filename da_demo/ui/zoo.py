@@ -30,6 +30,8 @@ class ZooModel:
     metadata: dict[str, Any]
     origin: str
     owner: str = "shipped"  # "yours" for a model the visitor trained in this session
+    #: CycleGAN only: (source→target, target→source) generators
+    generators: tuple[Generator, Generator] | None = None
 
     @property
     def title(self) -> str:
@@ -74,14 +76,23 @@ class ModelZoo:
                 loaded.missing[method] = str(error)
                 continue
             checkpoint = found.checkpoint
-            model = get_method(method).inference_model(checkpoint).eval()
-            for parameter in model.parameters():
-                parameter.requires_grad_(False)
-            loaded.models.append(ZooModel(pair, method, model, checkpoint.metadata, found.origin))
-            if method == "cyclegan":
-                loaded.generators = load_generators(checkpoint.extras, checkpoint.metadata["hyperparameters"],
-                                                    checkpoint.metadata["in_channels"])
+            entry = zoo_model(checkpoint, found.origin)
+            loaded.models.append(entry)
+            loaded.generators = loaded.generators or entry.generators
         return loaded
+
+
+def zoo_model(checkpoint, origin: str, owner: str = "shipped") -> ZooModel:
+    """A loaded checkpoint as a predicting model (frozen, eval mode), with CycleGAN's generators."""
+    method = checkpoint.metadata["method"]
+    model = get_method(method).inference_model(checkpoint).eval()
+    for parameter in model.parameters():
+        parameter.requires_grad_(False)
+    generators = None
+    if method == "cyclegan":
+        generators = load_generators(checkpoint.extras, checkpoint.metadata["hyperparameters"],
+                                     checkpoint.metadata["in_channels"])
+    return ZooModel(checkpoint.metadata["pair"], method, model, checkpoint.metadata, origin, owner, generators)
 
 
 @torch.no_grad()
