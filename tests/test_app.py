@@ -149,11 +149,13 @@ def test_live_curves_reserve_every_line_from_the_first_frame():
     from da_demo.engine.trainer import ProgressEvent
     from da_demo.ui.adapt import curves
 
-    events = [ProgressEvent(step, 100, 0, 0, 0, {"class_loss": 1.0 / step}, None, None) for step in (10, 20)]
+    start = ProgressEvent(0, 100, 0, 0, 0, {}, 0.98, 0.71)  # evaluate_first: accuracies, no losses yet
+    events = [start] + [ProgressEvent(step, 100, 0, 0, 0, {"class_loss": 1.0 / step}, None, None) for step in (10, 20)]
     losses, accuracy = curves(events, late_metrics=("lmmd_loss",))
     assert set(losses.series) == {"class_loss", "lmmd_loss"}
+    assert (losses.step.min(), losses[losses.series == "lmmd_loss"].value.isna().all()) == (0, True)
     assert set(accuracy.series) == {"source test", "target test"}
-    assert losses[losses.series == "lmmd_loss"].value.isna().all()
+    assert accuracy[accuracy.step == 0].value.dropna().tolist() == [0.98, 0.71]
 
 
 def test_a_visitors_trained_model_is_theirs_alone(app_url, tmp_path):

@@ -77,6 +77,7 @@ def train(
     eval_every: int = 0,
     eval_samples: int = 2000,
     final_eval_samples: int | None = None,
+    evaluate_first: bool = False,
     log_every: int = 10,
     stop: StopSignal | Callable[[], bool] | None = None,
     time_budget: float | None = None,
@@ -84,7 +85,8 @@ def train(
     """Run ``method.hparams.steps`` training steps on ``pair``, yielding a ``ProgressEvent`` every
     ``log_every`` steps, with source/target test accuracy (on ``eval_samples`` of each) every
     ``eval_every`` steps, and a final event (``done=True``) with accuracy on the full test sets (or
-    on ``final_eval_samples`` of each, for a quick answer).
+    on ``final_eval_samples`` of each, for a quick answer). ``evaluate_first`` adds an event at step
+    0 with the starting accuracies (live curves then begin where the warm start stands).
 
     ``stop`` (a ``threading.Event`` or a callable) and ``time_budget`` (seconds of training) end the
     run early; the final event then says why and still evaluates what was learned.
@@ -108,9 +110,11 @@ def train(
         return (evaluate(classifier, source_set.images, source_set.labels, **kwargs),
                 evaluate(classifier, target_set.images, target_set.labels, **kwargs))
 
+    started = time.perf_counter()
+    if evaluate_first:
+        yield ProgressEvent(0, total_steps, 0.0, 0.0, 0.0, {}, *measure(eval_source, eval_target))
     method.train()
     running: dict[str, list] = {}
-    started = time.perf_counter()
     train_seconds = 0.0  # excludes the evaluations in between
     step, ended_early = 0, None
     while step < total_steps:

@@ -70,7 +70,8 @@ def curves(events: list, late_metrics: tuple[str, ...] = ()) -> tuple[pd.DataFra
     Every series gets a blank (NaN) point at the first step: Gradio's LinePlot fixes its set of
     lines at the first frame it draws, so a line that appears later would never show."""
     first = events[0].step if events else 0
-    expected = [name for name in (*events[0].metrics, *late_metrics) if _plotted_loss(name)] if events else []
+    reported = next((event.metrics for event in events if event.metrics), {})
+    expected = [name for name in (*reported, *late_metrics) if _plotted_loss(name)]
     losses = [{"step": first, "series": name, "value": float("nan")} for name in dict.fromkeys(expected)]
     losses += [{"step": event.step, "series": name, "value": value} for event in events
                for name, value in event.metrics.items() if _plotted_loss(name)]
@@ -156,12 +157,13 @@ def build(context: AppContext):
         events = []
         eval_every = max(10, total // 12)
         for event in run.events(eval_every=eval_every, eval_samples=EVAL_SAMPLES, final_eval_samples=EVAL_SAMPLES,
-                                log_every=max(1, min(10, total // 30)), stop=stop_signal, time_budget=MAX_SECONDS):
+                                evaluate_first=True, log_every=max(1, min(10, total // 30)), stop=stop_signal,
+                                time_budget=MAX_SECONDS):
             events.append(event)
             progress((event.step, event.total_steps), desc="training", unit="steps")
             accuracy = f" · target {100 * event.target_acc:.1f}%" if event.target_acc is not None else ""
             text = f"{PAIRS[pair].title}, {method_class.title}: step {event.step}/{event.total_steps}, {event.elapsed:.0f} s{accuracy}"
-            if not event.done:
+            if not event.done and event.metrics:  # the first frame must already name every line (see curves)
                 yield outputs(text, *curves(events, method_class.late_metrics))
         result = run.result
         ended = {"stopped": "stopped by you", "time budget": f"stopped at the {MAX_SECONDS} s cap"}.get(result.ended_early, "done")
