@@ -178,8 +178,14 @@ class Method(nn.Module):
 
 @dataclass
 class AlignmentHyperparameters(Hyperparameters):
-    #: weight of the target-entropy term ``H(softmax(g(f(x_T))))`` (0 turns it off), as DANN's option
-    entropy_weight: float = 0.0
+    """Defaults measured on MNIST → USPS (see README): 6,000 steps, Adam 3e-4 annealed as in DANN."""
+
+    steps: int = 6000
+    lr: float = 3e-4
+    lr_anneal: float = 10.0
+    #: weight of the target-entropy term ``H(softmax(g(f(x_T))))`` (0 turns it off), as DANN's option;
+    #: it took DeepCORAL from 86.1% to 92.9% on MNIST → USPS (Morerio et al.'s minimal-entropy alignment)
+    entropy_weight: float = 0.1
 
 
 class FeatureAlignmentMethod(Method):

@@ -27,8 +27,8 @@ from .base import Hyperparameters, Method, SourceBatch
 
 @dataclass
 class CycleGANHyperparameters(Hyperparameters):
-    steps: int = 3000
-    gan_fraction: float = 0.7      # share of the steps spent on the GAN; the rest fine-tunes the classifier
+    steps: int = 4000
+    gan_fraction: float = 0.6      # share of the steps spent on the GAN; the rest fine-tunes the classifier
     batch_size: int = 32
     lr: float = 2e-4               # generators and discriminators (Adam, β1 = 0.5)
     beta1: float = 0.5

@@ -24,7 +24,6 @@ from .base import AlignmentHyperparameters, FeatureAlignmentMethod, SourceBatch
 
 @dataclass
 class LMMDHyperparameters(AlignmentHyperparameters):
-    lr: float = 1e-4
     lmmd_weight: float = 1.0
     warmup_steps: int = 200       # source-only steps before the alignment starts
     warm_start: bool = True       # start from the source-only model

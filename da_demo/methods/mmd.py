@@ -18,7 +18,6 @@ from .base import AlignmentHyperparameters, FeatureAlignmentMethod, SourceBatch
 
 @dataclass
 class MMDHyperparameters(AlignmentHyperparameters):
-    lr: float = 1e-4
     mmd_weight: float = 1.0
 
 

@@ -6,6 +6,7 @@ Per-visitor state lives in ``gr.State`` (``session.Session``); nothing mutable i
 from __future__ import annotations
 
 import os
+import threading
 
 import gradio as gr
 
@@ -31,7 +32,7 @@ def build_demo(zoo: ModelZoo | None = None, data: AppData | None = None, warm_up
     for pair in PAIRS:  # the shipped models are loaded before the first page is served
         zoo.pair(pair)
     if warm_up:
-        data.warm_up(list(PAIRS))
+        threading.Thread(target=_warm_up, args=(data,), name="da-demo-warm-up", daemon=True).start()
 
     with gr.Blocks(title="Domain Adaptation Playground") as demo:
         gr.Markdown(INTRO)
@@ -61,6 +62,17 @@ def build_demo(zoo: ModelZoo | None = None, data: AppData | None = None, warm_up
         features_tab.select(draw_features, feature_inputs, feature_outputs, api_visibility="private")
     demo.queue(default_concurrency_limit=4, max_size=64)
     return demo
+
+
+def _warm_up(data: AppData) -> None:
+    """After launch: load the test data, and compile UMAP once (numba's first call takes 15 s or more),
+    so visitors do not wait for either."""
+    import numpy as np
+
+    from ..viz.projections import project
+
+    data.warm_up(list(PAIRS)).join()
+    project(np.random.default_rng(0).random((64, 8), dtype=np.float32), "umap")
 
 
 def launch_options() -> dict:
