@@ -69,7 +69,7 @@ def trainer(url: str, report: VisitorReport, method: str, steps: int, stop_after
 
     client = Client(url, verbose=False)
     try:
-        job = client.submit("mnist-usps", method, steps, None, None, None, 64, 0, api_name="/adapt")
+        job = client.submit("mnist-usps", method, steps, None, None, None, None, 64, 0, api_name="/adapt")
         if stop_after is not None:
             time.sleep(stop_after)
             report.notes.append(client.predict(api_name="/stop"))
@@ -87,7 +87,7 @@ def bad_trainer(url: str, report: VisitorReport) -> None:
 
     client = Client(url, verbose=False)
     try:
-        outputs = client.predict("mnist-usps", "dann", 5, -3.0, None, 50.0, 64, 0, api_name="/adapt")
+        outputs = client.predict("mnist-usps", "dann", 5, -3.0, None, None, 50.0, 64, 0, api_name="/adapt")
         report.notes.append(outputs[0])
     except Exception as error:  # noqa: BLE001
         report.notes.append(f"refused: {error}")

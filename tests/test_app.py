@@ -135,6 +135,8 @@ def test_adapt_settings_are_checked_with_clear_messages():
     assert settings_for("dann", 100, 0.5, None, 1e-4, 64) == {"steps": 100, "lr": 1e-4, "batch_size": 64, "lambda_max": 0.5}
     assert settings_for("lmmd", 100, None, 20, None, None) == {"steps": 100, "warmup_steps": 20}
     assert settings_for("ot_sinkhorn", 100, 0.05, None, None, None) == {"reg_e": 0.05}
+    assert settings_for("deepcoral", 100, None, None, None, None, entropy=0.0) == {"steps": 100, "entropy_weight": 0.0}
+    assert settings_for("cyclegan", 100, None, None, None, None, entropy=0.5) == {"steps": 100}  # has no such term
     for bad, message in [((MAX_STEPS + 1, None, None, None, None), "Steps must be"),
                          ((100, -1.0, None, None, None), "alignment weight"),
                          ((100, None, None, 5.0, None), "learning rate"),
@@ -160,7 +162,7 @@ def test_live_curves_reserve_every_line_from_the_first_frame():
 
 def test_a_visitors_trained_model_is_theirs_alone(app_url, tmp_path):
     trainer, other = Client(app_url, verbose=False), Client(app_url, verbose=False)
-    status, *_ = trainer.predict("mnist-usps", "deepcoral", 30, None, None, None, 32, 0, api_name="/adapt")
+    status, *_ = trainer.predict("mnist-usps", "deepcoral", 30, None, None, None, None, 32, 0, api_name="/adapt")
     assert status.startswith("done: 30 steps") and "target test" in status
     seven = handle_file(seven_png(tmp_path / "seven.png"))
     mine = trainer.predict(seven, "mnist-usps", api_name="/predict")
@@ -174,7 +176,7 @@ def test_stop_ends_a_run_quickly_and_keeps_what_it_learned(app_url, tmp_path):
     import time
 
     client = Client(app_url, verbose=False)
-    job = client.submit("mnist-usps", "dann", 3000, None, None, None, 32, 0, api_name="/adapt")
+    job = client.submit("mnist-usps", "dann", 3000, None, None, None, None, 32, 0, api_name="/adapt")
     time.sleep(6)
     assert "Stopping" in client.predict(api_name="/stop")
     stopped_at = time.perf_counter()
@@ -187,8 +189,8 @@ def test_stop_ends_a_run_quickly_and_keeps_what_it_learned(app_url, tmp_path):
 
 def test_bad_settings_or_a_failed_run_leave_the_app_usable(app_url, tmp_path):
     client = Client(app_url, verbose=False)
-    status, *_ = client.predict("mnist-usps", "dann", 5, None, None, None, 32, 0, api_name="/adapt")
+    status, *_ = client.predict("mnist-usps", "dann", 5, None, None, None, None, 32, 0, api_name="/adapt")
     assert status.startswith("Not started") and "Steps must be" in status
     with pytest.raises(Exception):
-        client.predict("mnist-usps", "no_such_method", 30, None, None, None, 32, 0, api_name="/adapt")
+        client.predict("mnist-usps", "no_such_method", 30, None, None, None, None, 32, 0, api_name="/adapt")
     assert client.predict(handle_file(seven_png(tmp_path / "seven.png")), "mnist-usps", api_name="/predict")["models"]

@@ -33,7 +33,7 @@ def adaptable_methods() -> list[str]:
 
 
 def settings_for(method: str, steps: int, weight: float | None, warmup: int | None, lr: float | None,
-                 batch_size: int | None) -> dict:
+                 batch_size: int | None, entropy: float | None = None) -> dict:
     """The visitor's choices as hyperparameter overrides for ``method``; clear errors for bad values."""
     method_class = get_method(method)
     overrides: dict = {}
@@ -53,6 +53,10 @@ def settings_for(method: str, steps: int, weight: float | None, warmup: int | No
         if not 0 <= float(weight) <= 10_000:
             raise ValueError("The alignment weight must be between 0 and 10000.")
         overrides[method_class.alignment_parameter] = float(weight)
+    if entropy is not None and "entropy_weight" in method_class.hyperparameters_class.__dataclass_fields__:
+        if not 0 <= float(entropy) <= 10:
+            raise ValueError("The entropy weight must be between 0 and 10.")
+        overrides["entropy_weight"] = float(entropy)
     if warmup is not None and method_class.warmup_parameter:
         if not 0 <= int(warmup) < overrides.get("steps", MAX_STEPS):
             raise ValueError("The warm-up must be shorter than the run.")
@@ -98,6 +102,7 @@ def build(context: AppContext):
         steps = gr.Slider(10, MAX_STEPS, value=600, step=10, label="Steps", elem_id="adapt_steps")
         weight = gr.Number(value=None, label="Alignment weight", elem_id="adapt_weight")
         warmup = gr.Number(value=None, label="Warm-up steps", precision=0, elem_id="adapt_warmup")
+        entropy = gr.Number(value=None, label="Target entropy weight (0 = plain method)", elem_id="adapt_entropy")
     with gr.Row():
         lr = gr.Number(value=None, label="Learning rate", elem_id="adapt_lr")
         batch_size = gr.Slider(16, 256, value=64, step=16, label="Batch size", elem_id="adapt_batch")
@@ -119,21 +124,23 @@ def build(context: AppContext):
         defaults = method_class.hyperparameters_class()
         trained_by_steps = isinstance(defaults, Hyperparameters)
         alignment, warm = method_class.alignment_parameter, method_class.warmup_parameter
+        has_entropy = hasattr(defaults, "entropy_weight")
         return (gr.update(value=getattr(defaults, alignment) if alignment else None, interactive=alignment is not None,
                           label=f"Alignment weight ({alignment})" if alignment else "Alignment weight (none)"),
                 gr.update(value=getattr(defaults, warm) if warm else None, interactive=warm is not None,
                           label=f"Warm-up steps ({warm})" if warm else "Warm-up steps (none)"),
+                gr.update(value=defaults.entropy_weight if has_entropy else None, interactive=has_entropy),
                 gr.update(value=defaults.lr if trained_by_steps else None, interactive=trained_by_steps),
                 gr.update(interactive=trained_by_steps), gr.update(interactive=trained_by_steps))
 
     @friendly
-    def run_session(pair, name, steps, weight, warmup, lr, batch_size, seed, session: Session,
+    def run_session(pair, name, steps, weight, warmup, entropy, lr, batch_size, seed, session: Session,
                     progress=gr.Progress()):
         def outputs(text, losses=gr.skip(), accuracy=gr.skip(), file=gr.skip()):
             return text, losses, accuracy, file, session
 
         try:
-            overrides = settings_for(name, steps, weight, warmup, lr, batch_size)
+            overrides = settings_for(name, steps, weight, warmup, lr, batch_size, entropy)
             seed = int(seed or 0)
         except (TypeError, ValueError) as error:
             yield outputs(f"Not started: {error}")
@@ -181,9 +188,11 @@ def build(context: AppContext):
         session.stop_signal.set()
         return "Stopping: the run ends at the next step and keeps what it learned."
 
-    method.change(describe, method, [weight, warmup, lr, batch_size, steps], api_visibility="private")
-    run_event = start.click(run_session, [context.pair, method, steps, weight, warmup, lr, batch_size, seed, context.session],
+    fields = [weight, warmup, entropy, lr, batch_size, steps]
+    method.change(describe, method, fields, api_visibility="private")
+    run_event = start.click(run_session, [context.pair, method, steps, weight, warmup, entropy, lr, batch_size, seed,
+                                          context.session],
                             [status, loss_plot, accuracy_plot, download, context.session], api_name="adapt",
                             concurrency_limit=TRAINING_SLOTS, concurrency_id="training", show_progress_on=status)
     stop.click(stop_session, context.session, status, api_name="stop", concurrency_limit=None, queue=False)
-    return describe, method, [weight, warmup, lr, batch_size, steps], run_event
+    return describe, method, fields, run_event

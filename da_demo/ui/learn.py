@@ -16,6 +16,11 @@ source alone loses accuracy on the target because the images look different. Eac
 the unlabeled target images, never their labels, to close that gap, in the pixels (CycleGAN), in
 the feature distributions (DANN, CORAL, MMD, LMMD, DeepJDOT, MI maximization) or after the fact
 (optimal transport of features).
+
+One shared trick: every method that trains on target images here also lowers the **entropy** of its
+target predictions a little (weight 0.1), $H = -\sum_k p_k \log p_k$, which pushes target points away
+from class boundaries once the domains overlap. It is a hyperparameter (`entropy_weight`) you can set
+to 0 in the Adapt tab to see the plain method.
 """
 
 
