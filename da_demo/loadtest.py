@@ -1,8 +1,9 @@
 """Many visitors at once: ``python -m da_demo.loadtest [--visitors 20] [--seconds 90]``.
 
 Launches the app in this process on loopback, then runs one gradio_client per visitor in threads:
-two visitors train (one of them stops its run part-way, the other lets it finish), one asks for a
-run with invalid settings, and the rest draw, predict and switch pairs until the trainings end.
+two visitors train (one of them stops its run part-way, the other lets it finish), a third asks to
+train while both slots are taken (it must wait, told its place in line), one asks for a run with
+invalid settings, and the rest draw, predict and switch pairs until the trainings end.
 It checks that every visitor gets their own results (only a trainer sees "(yours)" models, and
 only their own) and that nobody gets an error, and reports prediction latency while training runs.
 """
@@ -81,6 +82,29 @@ def trainer(url: str, report: VisitorReport, method: str, steps: int, stop_after
         report.errors.append(f"{type(error).__name__}: {error}")
 
 
+def waiting_trainer(url: str, report: VisitorReport, folder: Path) -> None:
+    """Asks for a third run while two are training: it must wait in line, told its place, then run."""
+    from gradio_client import Client, handle_file
+    from gradio_client.utils import Status
+
+    time.sleep(4)  # let the two trainings take both slots
+    client = Client(url, verbose=False)
+    try:
+        job = client.submit("mnist-usps", "mmd", 50, None, None, None, None, 64, 0, api_name="/adapt")
+        ranks = []
+        while not job.done():
+            status = job.status()
+            if status.code == Status.IN_QUEUE and status.rank is not None:
+                ranks.append(status.rank)
+            time.sleep(0.2)
+        report.notes.append(f"waited in line (places seen: {sorted(set(ranks))})" if ranks else "never waited")
+        report.notes.append(job.result()[0])
+        result = client.predict(handle_file(digit_picture(folder, 4, 2)), "mnist-usps", api_name="/predict")
+        report.own_models_seen |= {model["method"] for model in result["models"] if model["owner"] == "yours"}
+    except Exception as error:  # noqa: BLE001
+        report.errors.append(f"{type(error).__name__}: {error}")
+
+
 def bad_trainer(url: str, report: VisitorReport) -> None:
     """Asks for a run with out-of-range settings: the app must answer with a message and stay usable."""
     from gradio_client import Client
@@ -104,21 +128,22 @@ def run(visitors: int = 20, seconds: float = 90.0, steps: int = 400) -> dict:
                             **launch_options())
     folder = Path(tempfile.mkdtemp(prefix="da-demo-load-"))
     until = threading.Event()
-    reports = {"trainer-finishes": VisitorReport("trainer-finishes"), "trainer-stops": VisitorReport("trainer-stops"),
-               "bad-settings": VisitorReport("bad-settings")}
+    special = ("trainer-finishes", "trainer-stops", "trainer-waits", "bad-settings")
+    reports = {name: VisitorReport(name) for name in special}
     threads = [threading.Thread(target=trainer, args=(url, reports["trainer-finishes"], "dann", steps, None, folder)),
                threading.Thread(target=trainer, args=(url, reports["trainer-stops"], "deepcoral", steps, 8.0, folder)),
+               threading.Thread(target=waiting_trainer, args=(url, reports["trainer-waits"], folder)),
                threading.Thread(target=bad_trainer, args=(url, reports["bad-settings"]))]
-    for index in range(max(visitors - 3, 0)):
+    for index in range(max(visitors - len(special), 0)):
         reports[f"visitor-{index}"] = report = VisitorReport(f"visitor-{index}")
         threads.append(threading.Thread(target=predictor, args=(url, report, folder, until, index)))
     started = time.perf_counter()
     for thread in threads:
         thread.start()
-    for thread in threads[:3]:
+    for thread in threads[: len(special)]:
         thread.join(timeout=seconds)
     until.set()
-    for thread in threads[3:]:
+    for thread in threads[len(special):]:
         thread.join(timeout=60)
     elapsed = time.perf_counter() - started
     demo.close()
@@ -132,7 +157,7 @@ def run(visitors: int = 20, seconds: float = 90.0, steps: int = 400) -> dict:
         "p95_ms": round(1000 * latencies[int(0.95 * (len(latencies) - 1))], 1) if latencies else None,
         "errors": {name: report.errors for name, report in reports.items() if report.errors},
         "own_models": {name: sorted(report.own_models_seen) for name, report in reports.items() if report.own_models_seen},
-        "trainer_notes": {name: reports[name].notes for name in ("trainer-finishes", "trainer-stops", "bad-settings")},
+        "trainer_notes": {name: reports[name].notes for name in special},
     }
     return summary
 
@@ -148,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     summary = run(args.visitors, args.seconds, args.steps)
     for key, value in summary.items():
         print(f"{key}: {value}")
-    expected = {"trainer-finishes": ["dann"], "trainer-stops": ["deepcoral"]}
+    expected = {"trainer-finishes": ["dann"], "trainer-stops": ["deepcoral"], "trainer-waits": ["mmd"]}
     ok = not summary["errors"] and summary["own_models"] == expected
     print("OK: every visitor got their own results and no errors" if ok else "PROBLEM: see errors / own_models above")
     return 0 if ok else 1

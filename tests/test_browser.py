@@ -138,6 +138,30 @@ def test_a_non_image_upload_gets_a_message(page, tmp_path):
     expect(page.locator("#try_status")).to_contain_text("not a readable image")
 
 
+def test_a_live_session_streams_curves_stops_and_shows_features(page):
+    expect = playwright_api.expect
+    page.click("#tab-adapt-button")
+    steps = page.locator("#adapt_steps input[type=number]")
+    steps.fill("2000")
+    steps.press("Enter")
+    page.click("#btn_start")
+    status = page.locator("#adapt_status textarea")
+    expect(status).to_have_value(re.compile(r"step \d+/2000"))
+    first = status.input_value()
+    expect(status).not_to_have_value(first)  # the run moves on: the curves are streaming
+    expect(page.locator("#loss_plot canvas, #loss_plot svg").first).to_be_visible()
+    expect(page.locator("#accuracy_plot canvas, #accuracy_plot svg").first).to_be_visible()
+    shoot(page, "adapt-running")
+    page.click("#btn_stop")
+    expect(status).to_have_value(re.compile(r"^stopped by you: \d+ steps"))
+    expect(page.locator("#adapt_download a").first).to_be_visible()
+    shoot(page, "adapt")
+    page.click("#tab-features-button")
+    expect(page.locator("#features_plot img, #features_plot canvas, #features_plot svg").first).to_be_visible()
+    expect(page.locator("#alignment_table")).to_contain_text("domain-classifier accuracy")
+    shoot(page, "feature-space")
+
+
 def test_every_tab_shows_its_content(page):
     expect = playwright_api.expect
     page.click("#tab-translate-button")

@@ -1,0 +1,130 @@
+"""Timing of the app's own work on this machine: ``python -m da_demo.app_bench``.
+
+Prints a table of:
+* start-up: seconds from ``python app.py`` to its first page (checkpoints loaded);
+* one digit through every model of each pair: model time (a timer around the models, median of
+  30) and end to end through gradio_client (upload, preparation, all models, JSON; median of 30);
+* UMAP of 2,000 features, first call in a process and warm;
+* a live DANN session on MNIST → USPS through the app's /adapt endpoint: wall time and accuracy.
+
+Run it on an otherwise idle machine; timings move by up to 2x when the cores are shared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from .benchmark import format_markdown
+from .data import PAIRS
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def startup_seconds() -> float:
+    """Seconds from starting ``python app.py`` to an HTTP 200 on its first page."""
+    port = _free_port()
+    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_ANALYTICS_ENABLED": "False"}
+    started = time.perf_counter()
+    process = subprocess.Popen([sys.executable, "app.py"], cwd=REPO, env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    try:
+        while True:
+            try:
+                if urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1).status == 200:
+                    return time.perf_counter() - started
+            except OSError:
+                if process.poll() is not None or time.perf_counter() - started > 120:
+                    raise RuntimeError("app.py did not start")
+                time.sleep(0.05)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def seven(path: Path) -> str:
+    image = Image.new("RGB", (280, 280), "white")
+    ImageDraw.Draw(image).line([(70, 60), (200, 60), (120, 230)], fill="black", width=22)
+    image.save(path)
+    return str(path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m da_demo.app_bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=30)
+    parser.add_argument("--session-steps", type=int, default=2500, help="steps of the live DANN session")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    rows = [["start-up: `python app.py` to first page", f"{startup_seconds():.1f} s", "≤ 10 s"]]
+
+    from gradio_client import Client, handle_file
+
+    from .data.digit_input import prepare_digit
+    from .ui import build_demo, launch_options
+    from .ui.appdata import AppData
+    from .ui.session import Session
+    from .ui.try_it import digit_inputs, predict_rows, style_renderings
+    from .ui.zoo import ModelZoo
+
+    zoo, data = ModelZoo(), AppData(os.environ.get("DA_DEMO_DATA_DIR"))
+    picture = seven(Path(tempfile.mkdtemp()) / "seven.png")
+    digit, _ = prepare_digit(picture)
+    demo = build_demo(zoo, data)
+    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=_free_port(), prevent_thread_lock=True, quiet=True,
+                            **launch_options())
+    client = Client(url, verbose=False)
+    for pair in PAIRS:
+        inputs = digit_inputs(pair, digit, style_renderings(digit, data))
+        predict_rows(zoo, Session(), pair, inputs)  # warm-up
+        model_ms = [1000 * predict_rows(zoo, Session(), pair, inputs)[1] for _ in range(args.repeats)]
+        client.predict(handle_file(picture), pair, api_name="/predict")
+        end_to_end = []
+        for _ in range(args.repeats):
+            started = time.perf_counter()
+            client.predict(handle_file(picture), pair, api_name="/predict")
+            end_to_end.append(1000 * (time.perf_counter() - started))
+        count = len(zoo.pair(pair).models)
+        rows.append([f"{PAIRS[pair].title}: one digit (as drawn + target style) through all {count} models",
+                     f"model {statistics.median(model_ms):.1f} ms; end to end {statistics.median(end_to_end):.0f} ms",
+                     "≤ 100 ms (model)"])
+
+    from .viz.projections import project
+
+    features = np.random.default_rng(0).normal(size=(2000, 128)).astype(np.float32)
+    timings = []
+    for _ in range(2):
+        started = time.perf_counter()
+        project(features, "umap")
+        timings.append(time.perf_counter() - started)
+    rows.append(["UMAP of 2,000 × 128 features", f"first {timings[0]:.1f} s; warm {timings[1]:.1f} s", "≤ 5 s warm"])
+
+    started = time.perf_counter()
+    status, *_ = client.predict("mnist-usps", "dann", args.session_steps, None, None, None, None, 64, 0, api_name="/adapt")
+    rows.append([f"live DANN session, MNIST → USPS, {args.session_steps} steps via /adapt",
+                 f"{time.perf_counter() - started:.0f} s wall; {status.split('. ')[1] if '. ' in status else status}",
+                 "≥ 90% USPS within 60 s"])
+    demo.close()
+    print(format_markdown(["what", "measured", "goal"], rows))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
