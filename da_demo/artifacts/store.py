@@ -53,6 +53,10 @@ class ModelStore:
         hub = self._hub_entries()
         return hub if hub is not None else read_manifest(self.directory)
 
+    def manifest_origin(self) -> str:
+        """Where ``manifest()`` comes from, in words."""
+        return f"Hub repo {self.hub_repo}" if self._hub_entries() is not None else f"shipped {self.directory.name}/manifest.json"
+
     def load(self, pair: str, method: str) -> Loaded:
         """The checkpoint of ``method`` on ``pair``; raises ``CheckpointError`` when there is none anywhere."""
         name = checkpoint_file(pair, method)
