@@ -43,9 +43,10 @@ def open_image(source: str | Path | bytes | np.ndarray | Image.Image) -> tuple[I
             raise DigitInputError("That is not a picture (expected a 2-D image).")
         image = Image.fromarray(_to_uint8(source))
     else:
-        data = Path(source).read_bytes() if not isinstance(source, bytes) else source
-        if len(data) > MAX_FILE_BYTES:
-            raise DigitInputError(f"The file is {len(data) / 2**20:.0f} MB; please upload a picture under 20 MB.")
+        size = len(source) if isinstance(source, bytes) else Path(source).stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise DigitInputError(f"The file is {size / 2**20:.0f} MB; please upload a picture under 20 MB.")
+        data = source if isinstance(source, bytes) else Path(source).read_bytes()
         try:
             image = Image.open(io.BytesIO(data))
             width, height = image.size  # read from the header, before decoding any pixels
