@@ -32,7 +32,10 @@ class SinkhornMappingHyperparameters(HyperparameterSet):
     fit_samples: int = 2000          # per domain, for the plan
     reg_e: float = 1e-2
     max_iter: int = 1000
-    reference_samples: int = 10000   # mapped source features kept for 1-NN (and in the checkpoint)
+    # mapped source features kept for 1-NN (and in the checkpoint); beyond fit_samples the extra ones
+    # are mapped out of sample. 10,000 changed target accuracy by -1.9 to +1.0 points over 2,000 on
+    # our pairs, at 2.5 MB instead of 0.5 MB per shipped checkpoint.
+    reference_samples: int = 2000
 
     def validate(self) -> None:
         if self.fit_samples < 10 or self.reference_samples < 10:
