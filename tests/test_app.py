@@ -8,6 +8,7 @@ import gradio as gr
 import numpy as np
 import pytest
 from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError
 from PIL import Image, ImageDraw
 
 from da_demo.data import PAIRS
@@ -189,8 +190,12 @@ def test_stop_ends_a_run_quickly_and_keeps_what_it_learned(app_url, tmp_path):
 
 def test_bad_settings_or_a_failed_run_leave_the_app_usable(app_url, tmp_path):
     client = Client(app_url, verbose=False)
-    status, *_ = client.predict("mnist-usps", "dann", 5, None, None, None, None, 32, 0, api_name="/adapt")
-    assert status.startswith("Not started") and "Steps must be" in status
+    # the Steps slider's own bounds are checked by Gradio, with a plain message
+    with pytest.raises(AppError, match="less than minimum value 10"):
+        client.predict("mnist-usps", "dann", 5, None, None, None, None, 32, 0, api_name="/adapt")
+    # values the components allow but a run cannot use: refused by the app, the run never starts
+    status, *_ = client.predict("mnist-usps", "dann", 30, None, None, None, 5.0, 32, 0, api_name="/adapt")
+    assert status.startswith("Not started") and "learning rate must be" in status
     with pytest.raises(Exception):
         client.predict("mnist-usps", "no_such_method", 30, None, None, None, None, 32, 0, api_name="/adapt")
     assert client.predict(handle_file(seven_png(tmp_path / "seven.png")), "mnist-usps", api_name="/predict")["models"]

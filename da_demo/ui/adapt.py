@@ -145,6 +145,14 @@ def build(context: AppContext):
         except (TypeError, ValueError) as error:
             yield outputs(f"Not started: {error}")
             return
+        # armed before the slow part (data, start model), so Stop pressed while it loads is honoured
+        session.stop_signal = stop_signal = threading.Event()
+        try:
+            yield from train(pair, name, overrides, seed, stop_signal, session, outputs, progress)
+        finally:
+            session.stop_signal = None
+
+    def train(pair, name, overrides, seed, stop_signal, session: Session, outputs, progress):
         progress(0, desc="loading the data")
         pair_data = data.pair(pair)
         if pair_data is None:
@@ -159,7 +167,6 @@ def build(context: AppContext):
             yield outputs(f"Not started: {name} starts from the {start_from} model, and there is none for {pair}.")
             return
         run = Run(pair_data, name, hparams, seed=seed, device="cpu", start_model=start_model)
-        session.stop_signal = stop_signal = threading.Event()
         total = getattr(hparams, "steps", 1)
         events = []
         eval_every = max(10, total // 12)
@@ -177,7 +184,6 @@ def build(context: AppContext):
         path = Path(tempfile.mkdtemp(prefix="da-demo-")) / f"{pair}-{name}-yours.safetensors"
         run.save(path)
         session.trained[(pair, name)] = zoo_model(load_checkpoint(path), "trained in this session", owner="yours")
-        session.stop_signal = None
         yield outputs(f"{ended}: {result.step} steps in {result.train_seconds:.0f} s. Source test {100 * result.source_acc:.1f}%, "
                       f"target test {100 * result.target_acc:.1f}% (on {EVAL_SAMPLES} test images each). "
                       "Your model is now in the Try it, Translate (CycleGAN) and Feature space tabs.", *curves(events, method_class.late_metrics), str(path))
