@@ -199,3 +199,15 @@ def test_bad_settings_or_a_failed_run_leave_the_app_usable(app_url, tmp_path):
     with pytest.raises(Exception):
         client.predict("mnist-usps", "no_such_method", 30, None, None, None, None, 32, 0, api_name="/adapt")
     assert client.predict(handle_file(seven_png(tmp_path / "seven.png")), "mnist-usps", api_name="/predict")["models"]
+
+
+def test_adapt_fields_show_the_pairs_own_defaults(zoo, app_data):
+    """A pair's tuned settings (plain DeepCORAL on MNIST-M) reach the Adapt tab's fields."""
+    from da_demo.ui import adapt
+
+    with gr.Blocks():
+        context = AppContext(zoo=zoo, data=app_data, session=gr.State(Session()), pair=gr.Dropdown(list(PAIRS)))
+        describe, *_ = adapt.build(context)
+    entropy_field = 2
+    assert describe("deepcoral", "mnist-mnistm")[entropy_field]["value"] == 0.0
+    assert describe("deepcoral", "mnist-usps")[entropy_field]["value"] == 0.1

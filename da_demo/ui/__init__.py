@@ -48,7 +48,7 @@ def build_demo(zoo: ModelZoo | None = None, data: AppData | None = None, warm_up
             with gr.Tab("Translate", elem_id="tab-translate"):
                 translate.build(context)
             with gr.Tab("Adapt", elem_id="tab-adapt"):
-                describe, adapt_method, adapt_fields, _ = adapt.build(context)
+                describe, adapt_inputs, adapt_fields, _ = adapt.build(context)
             with gr.Tab("Feature space", elem_id="tab-features") as features_tab:
                 draw_features, feature_inputs, feature_outputs = features.build(context)
             with gr.Tab("Results", elem_id="tab-results"):
@@ -58,7 +58,7 @@ def build_demo(zoo: ModelZoo | None = None, data: AppData | None = None, warm_up
         api.build(context)
         gr.Markdown(f"<small>da_demo {__version__} · data: MNIST, USPS, BSDS500 (see README for terms)</small>")
         demo.load(example_gallery, pair, examples, api_visibility="private")
-        demo.load(describe, adapt_method, adapt_fields, api_visibility="private")
+        demo.load(describe, adapt_inputs, adapt_fields, api_visibility="private")
         features_tab.select(draw_features, feature_inputs, feature_outputs, api_visibility="private")
     demo.queue(default_concurrency_limit=4, max_size=64)
     return demo

@@ -118,10 +118,10 @@ def build(context: AppContext):
     download = gr.File(label="Your model (safetensors with its metadata)", interactive=False, height=90,
                        elem_id="adapt_download")
 
-    def describe(name: str):
-        """Fill the hyperparameter fields with the method's defaults and say what they mean."""
+    def describe(name: str, pair: str):
+        """Fill the hyperparameter fields with the method's defaults for the pair and say what they mean."""
         method_class = get_method(name)
-        defaults = method_class.hyperparameters_class()
+        defaults = method_class.hyperparameters_for(pair)
         trained_by_steps = isinstance(defaults, Hyperparameters)
         alignment, warm = method_class.alignment_parameter, method_class.warmup_parameter
         has_entropy = hasattr(defaults, "entropy_weight")
@@ -195,10 +195,11 @@ def build(context: AppContext):
         return "Stopping: the run ends at the next step and keeps what it learned."
 
     fields = [weight, warmup, entropy, lr, batch_size, steps]
-    method.change(describe, method, fields, api_visibility="private")
+    for trigger in (method.change, context.pair.change):
+        trigger(describe, [method, context.pair], fields, api_visibility="private")
     run_event = start.click(run_session, [context.pair, method, steps, weight, warmup, entropy, lr, batch_size, seed,
                                           context.session],
                             [status, loss_plot, accuracy_plot, download, context.session], api_name="adapt",
                             concurrency_limit=TRAINING_SLOTS, concurrency_id="training", show_progress_on=status)
     stop.click(stop_session, context.session, status, api_name="stop", concurrency_limit=None, queue=False)
-    return describe, method, fields, run_event
+    return describe, [method, context.pair], fields, run_event
