@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
+import re
 import statistics
 import subprocess
 import sys
@@ -24,23 +24,17 @@ import urllib.request
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw
 
 from .benchmark import format_markdown
 from .data import PAIRS
+from .loadtest import digit_picture, free_port
 
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def startup_seconds() -> float:
     """Seconds from starting ``python app.py`` to an HTTP 200 on its first page."""
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_ANALYTICS_ENABLED": "False"}
     started = time.perf_counter()
     process = subprocess.Popen([sys.executable, "app.py"], cwd=REPO, env=env, stdout=subprocess.DEVNULL,
@@ -59,11 +53,21 @@ def startup_seconds() -> float:
         process.wait(timeout=30)
 
 
-def seven(path: Path) -> str:
-    image = Image.new("RGB", (280, 280), "white")
-    ImageDraw.Draw(image).line([(70, 60), (200, 60), (120, 230)], fill="black", width=22)
-    image.save(path)
-    return str(path)
+def live_session_row(client, steps: int) -> list[str]:
+    """A DANN session through /adapt, watched as the page watches it: when the streamed target
+    accuracy (on 1,000 test images) first reaches 90%, and where the run ends."""
+    started = time.perf_counter()
+    job = client.submit("mnist-usps", "dann", steps, None, None, None, None, 64, 0, api_name="/adapt")
+    reached, status = None, ""
+    for outputs in job:
+        status = outputs[0]
+        accuracy = re.search(r"target ([0-9.]+)%", status)
+        if reached is None and accuracy and float(accuracy.group(1)) >= 90:
+            reached = f"90% reached {time.perf_counter() - started:.0f} s after Start ({status.split(': ', 1)[-1]})"
+    ended = status.split(". ")[1] if ". " in status else status
+    return [f"live DANN session, MNIST → USPS, {steps} steps via /adapt",
+            f"{reached or '90% not reached'}; ended after {time.perf_counter() - started:.0f} s: {ended}",
+            "≥ 90% USPS within 60 s"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -85,10 +89,10 @@ def main(argv: list[str] | None = None) -> int:
     from .ui.zoo import ModelZoo
 
     zoo, data = ModelZoo(), AppData(os.environ.get("DA_DEMO_DATA_DIR"))
-    picture = seven(Path(tempfile.mkdtemp()) / "seven.png")
+    picture = digit_picture(Path(tempfile.mkdtemp()), 7, 0)
     digit, _ = prepare_digit(picture)
     demo = build_demo(zoo, data)
-    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=_free_port(), prevent_thread_lock=True, quiet=True,
+    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True,
                             **launch_options())
     client = Client(url, verbose=False)
     for pair in PAIRS:
@@ -116,11 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         timings.append(time.perf_counter() - started)
     rows.append(["UMAP of 2,000 × 128 features", f"first {timings[0]:.1f} s; warm {timings[1]:.1f} s", "≤ 5 s warm"])
 
-    started = time.perf_counter()
-    status, *_ = client.predict("mnist-usps", "dann", args.session_steps, None, None, None, None, 64, 0, api_name="/adapt")
-    rows.append([f"live DANN session, MNIST → USPS, {args.session_steps} steps via /adapt",
-                 f"{time.perf_counter() - started:.0f} s wall; {status.split('. ')[1] if '. ' in status else status}",
-                 "≥ 90% USPS within 60 s"])
+    rows.append(live_session_row(client, args.session_steps))
     demo.close()
     print(format_markdown(["what", "measured", "goal"], rows))
     return 0

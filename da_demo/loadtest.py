@@ -1,4 +1,4 @@
-"""Many visitors at once: ``python -m da_demo.loadtest [--visitors 20] [--seconds 90]``.
+"""Many visitors at once: ``python -m da_demo.loadtest [--visitors 20] [--seconds 240]``.
 
 Launches the app in this process on loopback, then runs one gradio_client per visitor in threads:
 two visitors train (one of them stops its run part-way, the other lets it finish), a third asks to
@@ -24,6 +24,7 @@ from pathlib import Path
 from PIL import Image, ImageDraw
 
 from .data import PAIRS
+from .ui.adapt import MAX_SECONDS
 
 
 @dataclass
@@ -117,14 +118,22 @@ def bad_trainer(url: str, report: VisitorReport) -> None:
         report.notes.append(f"refused: {error}")
 
 
-def run(visitors: int = 20, seconds: float = 90.0, steps: int = 400) -> dict:
-    from .ui import build_demo, launch_options
+#: how long the trainers may take: the app's own cap on a live run plus time for its final evaluation
+#: and save, so a run slowed down by the predicting crowd still finishes inside the test
+TRAINING_WAIT_SECONDS = MAX_SECONDS + 90.0
 
+
+def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+        return probe.getsockname()[1]
+
+
+def run(visitors: int = 20, seconds: float = TRAINING_WAIT_SECONDS, steps: int = 400) -> dict:
+    from .ui import build_demo, launch_options
+
     demo = build_demo(warm_up=True)
-    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
+    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True,
                             **launch_options())
     folder = Path(tempfile.mkdtemp(prefix="da-demo-load-"))
     until = threading.Event()
@@ -166,9 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m da_demo.loadtest", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--visitors", type=int, default=20)
-    # longer than the app's own cap on a live run (MAX_SECONDS) plus its final evaluation and save,
-    # so a run slowed down by the predicting crowd still finishes inside the test
-    parser.add_argument("--seconds", type=float, default=240, help="cap on the trainings' wait")
+    parser.add_argument("--seconds", type=float, default=TRAINING_WAIT_SECONDS, help="cap on the trainings' wait")
     parser.add_argument("--steps", type=int, default=400, help="steps of each training visitor's run")
     args = parser.parse_args(argv)
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")

@@ -32,7 +32,8 @@ def reproduce_markdown(entries: list[dict]) -> str:
 
 def build(context: AppContext) -> None:
     store = context.zoo.store
-    gr.Markdown(results_markdown(store.manifest(), store.manifest_origin()), elem_id="results_table")
+    entries = store.manifest()
+    gr.Markdown(results_markdown(entries, store.manifest_origin()), elem_id="results_table")
     with gr.Accordion("How to reproduce each row", open=False):
-        gr.Markdown(reproduce_markdown(store.manifest()) + "\n\nAdd `--data-dir DIR` when offline, `--device cuda` on a GPU. "
+        gr.Markdown(reproduce_markdown(entries) + "\n\nAdd `--data-dir DIR` when offline, `--device cuda` on a GPU. "
                     "`bench` prints one row per run; `--json` prints them as JSON lines.")
