@@ -1,71 +1,143 @@
-"""Command line: ``python -m da_demo {train,bench,...}``. Run with ``--help`` for each command's options."""
+"""Command line: ``python -m da_demo {train,bench,...}``. Run with ``--help`` for each command's options.
+
+Parsing imports neither torch nor the methods, so ``--help`` answers at once; each command imports
+what it needs when it runs.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import pkgutil
 import sys
 import time
 from pathlib import Path
-from typing import Iterator
-
-from tqdm.auto import tqdm
 
 from .data import PAIRS, DataMissingError
-from .methods import method_names
+from .reporting import format_markdown, with_progress_bar
+
+#: method names without importing them: each method lives in a module of its own name
+METHOD_NAMES = sorted(
+    module.name
+    for module in pkgutil.iter_modules([str(Path(__file__).parent / "methods")])
+    if module.name != "base"
+)
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def positive_seconds(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {value!r}") from None
+    if not seconds > 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {value}")
+    return seconds
+
+
+def positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {number}")
+    return number
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data-dir", help="folder with MNIST/raw, usps*.bz2 and BSDS500/ (default: "
-                        "$DA_DEMO_DATA_DIR, else download into the cache)")
-    parser.add_argument("--backbone", default=None, help="lean, wide or lecture (default: the pair's, see README)")
+    parser.add_argument(
+        "--data-dir",
+        help="folder with MNIST/raw, usps*.bz2 and BSDS500/ (default: "
+        "$DA_DEMO_DATA_DIR, else download into the cache)",
+    )
+    parser.add_argument(
+        "--backbone", default=None, help="lean, wide or lecture (default: the pair's, see README)"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    parser.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"],
-                        help="auto: bf16 autocast on CUDA and on CPUs with native bf16, else fp32")
-    parser.add_argument("--steps", type=int, help="training steps (default: the method's)")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="NAME=VALUE",
-                        help="set a hyperparameter, e.g. --set lambda_max=0.5 (repeatable)")
-    parser.add_argument("--time-budget", type=float, help="stop training after this many seconds and evaluate")
+    parser.add_argument(
+        "--precision",
+        default="auto",
+        choices=["auto", "fp32", "bf16"],
+        help="auto: bf16 autocast on CUDA and on CPUs with native bf16, else fp32",
+    )
+    parser.add_argument("--steps", type=positive_int, help="training steps (default: the method's)")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="set a hyperparameter, e.g. --set lambda_max=0.5 (repeatable)",
+    )
+    parser.add_argument(
+        "--time-budget", type=positive_seconds, help="stop training after this many seconds and evaluate"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m da_demo", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m da_demo", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
+    methods = f"one of: {', '.join(METHOD_NAMES)}"
 
     train = commands.add_parser("train", help="train one method on one domain pair, with a progress bar")
     train.add_argument("--pair", required=True, choices=list(PAIRS))
-    train.add_argument("--method", required=True, choices=method_names())
+    train.add_argument("--method", required=True, help=methods)
     train.add_argument("--out", help="checkpoint path (default: runs/<pair>/<method>.safetensors)")
-    train.add_argument("--eval-every", type=int, default=0, help="evaluate on 2,000 test images every N steps")
+    train.add_argument(
+        "--eval-every", type=int, default=0, help="evaluate on 2,000 test images every N steps"
+    )
     _add_common(train)
 
     bench = commands.add_parser("bench", help="train and evaluate methods; print a results table")
     bench.add_argument("--pair", action="append", required=True, help="a pair, or 'all' (repeatable)")
-    bench.add_argument("--method", action="append", required=True, help="a method, or 'all' (repeatable)")
+    bench.add_argument(
+        "--method", action="append", required=True, help=f"a method ({methods}) or 'all' (repeatable)"
+    )
     bench.add_argument("--json", action="store_true", help="one JSON object per row instead of a table")
     _add_common(bench)
 
-    pretrain = commands.add_parser("pretrain", help="train every method on every pair into checkpoints/ + manifest")
+    pretrain = commands.add_parser(
+        "pretrain", help="train every method on every pair into checkpoints/ + manifest"
+    )
     pretrain.add_argument("--pairs", nargs="+", default=["all"], help="pairs (default: all)")
     pretrain.add_argument("--methods", nargs="+", default=["all"], help="methods (default: all)")
-    pretrain.add_argument("--seeds", type=int, default=3, help="seeds per adversarial method (median shipped)")
+    pretrain.add_argument(
+        "--seeds", type=positive_int, default=3, help="seeds per adversarial method (median shipped)"
+    )
     pretrain.add_argument("--out", default=None, help="checkpoint folder (default: the shipped checkpoints/)")
-    pretrain.add_argument("--steps", type=int, help="steps for every method trained by steps (default: each method's)")
-    pretrain.add_argument("--set", dest="overrides", action="append", default=[], metavar="NAME=VALUE",
-                          help="a hyperparameter for every method that has it (repeatable)")
+    pretrain.add_argument(
+        "--steps", type=positive_int, help="steps for every method trained by steps (default: each method's)"
+    )
+    pretrain.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a hyperparameter for every method that has it (repeatable)",
+    )
     pretrain.add_argument("--data-dir")
     pretrain.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     pretrain.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"])
 
-    projections = commands.add_parser("projections", help="precompute the Feature space tab's projections of shipped models")
+    projections = commands.add_parser(
+        "projections", help="precompute the Feature space tab's projections of shipped models"
+    )
     projections.add_argument("--pairs", nargs="+", default=["all"])
     projections.add_argument("--data-dir")
 
     results = commands.add_parser("results", help="print the results table generated from the manifest")
-    results.add_argument("--write-readme", action="store_true", help="rewrite the table in README.md")
-    results.add_argument("--check", action="store_true", help="exit 1 if README.md's table is not the generated one")
+    what = results.add_mutually_exclusive_group()
+    what.add_argument("--write-readme", action="store_true", help="rewrite the table in README.md")
+    what.add_argument(
+        "--check", action="store_true", help="exit 1 if README.md's table is not the generated one"
+    )
 
-    push = commands.add_parser("push", help="upload checkpoints, manifest and a model card to the Hugging Face Hub")
+    push = commands.add_parser(
+        "push", help="upload checkpoints, manifest and a model card to the Hugging Face Hub"
+    )
     push.add_argument("--repo-id", required=True, help="e.g. your-name/da-demo-checkpoints")
     push.add_argument("--private", action="store_true")
     push.add_argument("--token", help="Hub token (default: HF_TOKEN or the cached login)")
@@ -74,30 +146,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    commands = {
+        "train": train_command,
+        "bench": bench_command,
+        "pretrain": pretrain_command,
+        "projections": projections_command,
+        "results": results_command,
+        "push": push_command,
+    }
     try:
-        if args.command == "train":
-            return train_command(args)
-        if args.command == "bench":
-            from .benchmark import bench_command
-            return bench_command(args)
-        if args.command == "pretrain":
-            return pretrain_command(args)
-        if args.command == "projections":
-            return projections_command(args)
-        if args.command == "results":
-            return results_command(args)
-        if args.command == "push":
-            from .artifacts.hub import push
-            from .artifacts.store import SHIPPED_DIRECTORY
-            print(f"uploaded to {push(args.repo_id, SHIPPED_DIRECTORY, token=args.token, private=args.private)}")
-            return 0
+        return commands[args.command](args)
     except (DataMissingError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    return 0
 
 
 def parse_overrides(pairs: list[str], steps: int | None) -> dict[str, str]:
@@ -113,90 +177,193 @@ def parse_overrides(pairs: list[str], steps: int | None) -> dict[str, str]:
     return values
 
 
-def with_progress_bar(events: Iterator, description: str) -> Iterator:
-    """Pass training events through while drawing a tqdm bar with the latest losses and accuracies."""
-    bar = None
-    shown = 0
-    accuracies: dict[str, str] = {}
-    metrics: dict[str, str] = {}
-    try:
-        for event in events:
-            if bar is None:
-                bar = tqdm(total=event.total_steps, desc=description, unit="step", dynamic_ncols=True, file=sys.stderr)
-            bar.update(event.step - shown)
-            shown = event.step
-            if event.target_acc is not None:
-                accuracies = {"src": f"{event.source_acc:.3f}", "tgt": f"{event.target_acc:.3f}"}
-            metrics = {name: f"{value:.3g}" for name, value in event.metrics.items()} or metrics
-            bar.set_postfix({**metrics, **accuracies}, refresh=False)
-            yield event
-    finally:
-        if bar is not None:
-            bar.close()
+def expand(values: list[str], known: list[str], what: str) -> list[str]:
+    """``["all"]`` or comma-separated names → the names, checked against ``known``."""
+    names: list[str] = []
+    for value in values:
+        for name in known if value == "all" else value.split(","):
+            name = name.strip().replace("-", "_") if what == "method" else name.strip()
+            if name not in known:
+                raise ValueError(f"Unknown {what} {name!r}; choose from: {', '.join(known)} or all")
+            if name not in names:
+                names.append(name)
+    return names
+
+
+def log_line(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
 
 
 def load_pair_for(args: argparse.Namespace, pair_name: str):
-    from .data import load_pair
-    print(f"loading {pair_name} ...", file=sys.stderr)
+    from .data.pairs import load_pair
+
+    log_line(f"loading {pair_name} ...")
     return load_pair(pair_name, args.data_dir)
 
 
-def warm_start_model(args: argparse.Namespace, pair, method: str | None, backbone: str | None):
-    """The model a warm-started run begins from (trained first, with a progress bar, if needed)."""
-    if method is None:
-        return None
-    from .engine.runs import start_model
+def training_job(args: argparse.Namespace, pair, method: str, settings):
+    """The one training entry point, with this command's seed, backbone, device and progress bars."""
+    from .workflows.training import TrainingJob
 
-    return start_model(pair, method, backbone, seed=args.seed, device=args.device, precision=args.precision,
-                       show=lambda events: with_progress_bar(events, f"{pair.name} {method} (to start from)"),
-                       log=lambda line: print(line, file=sys.stderr))
+    return TrainingJob(
+        pair,
+        method,
+        settings,
+        seed=args.seed,
+        backbone=args.backbone,
+        device=args.device,
+        precision=args.precision,
+        show=with_progress_bar,
+        log=log_line,
+    )
 
 
 def train_command(args: argparse.Namespace) -> int:
-    from .engine.runs import Run, default_backbone
     from .methods import get_method
+    from .workflows.training import resolve_settings
 
-    method_class = get_method(args.method)
-    hparams = method_class.hyperparameters_for(args.pair, parse_overrides(args.overrides, args.steps))
-    backbone = args.backbone or default_backbone(args.pair)
+    method = get_method(args.method).name
+    settings = resolve_settings(
+        method, args.pair, parse_overrides(args.overrides, args.steps)
+    )  # before slow loading
     pair = load_pair_for(args, args.pair)
-    start = warm_start_model(args, pair, method_class.warm_start_from(hparams), backbone)
-    run = Run(pair, method_class.name, hparams, backbone=backbone, seed=args.seed, device=args.device,
-              precision=args.precision, start_model=start)
-    events = run.events(eval_every=args.eval_every, time_budget=args.time_budget)
-    for _ in with_progress_bar(events, f"{pair.name} {method_class.name}"):
+    job = training_job(args, pair, method, settings)
+    for _ in with_progress_bar(
+        job.events(eval_every=args.eval_every, time_budget=args.time_budget), job.label
+    ):
         pass
-    result = run.result
-    path = run.save(args.out or Path("runs") / pair.name / f"{method_class.name}.safetensors")
-    ended = f" (ended early: {result.ended_early})" if result.ended_early else ""
-    print(f"{pair.spec.title}, {method_class.title}, {result.step} steps in {result.train_seconds:.1f} s{ended}")
-    print(f"source-test accuracy ({pair.spec.source}): {100 * result.source_acc:.2f}%")
-    print(f"target-test accuracy ({pair.spec.target}): {100 * result.target_acc:.2f}%")
+    result = job.result
+    path = job.save(args.out or Path("runs") / pair.name / f"{method}.safetensors")
+    ended = f" (ended early: {result.ended_early.value})" if result.ended_early else ""
+    print(
+        f"{pair.spec.title}, {job.method_class.title}, {result.step} steps in {result.train_seconds:.1f} s{ended}"
+    )
+    print(f"source-test accuracy ({pair.spec.source.name}): {100 * result.source_acc:.2f}%")
+    print(f"target-test accuracy ({pair.spec.target.name}): {100 * result.target_acc:.2f}%")
     print(f"checkpoint: {path}")
     return 0
 
 
+BENCH_COLUMNS = (
+    "pair",
+    "method",
+    "backbone",
+    "source_acc",
+    "target_acc",
+    "published",
+    "steps",
+    "wall_s",
+    "ms_per_step",
+)
+
+
+def bench_command(args: argparse.Namespace) -> int:
+    """Train and evaluate each method on each pair; one row each (accuracies in %)."""
+    from .methods import get_method, method_names
+    from .workflows.training import resolve_settings
+
+    methods = expand(args.method, method_names(), "method")
+    pairs = expand(args.pair, list(PAIRS), "pair")
+    overrides = parse_overrides(args.overrides, args.steps)
+    for name in overrides:
+        if not any(name in get_method(method).hyperparameters_class.settings() for method in methods):
+            raise ValueError(f"None of the chosen methods has a hyperparameter {name!r}")
+    # each setting goes to the methods that have it (--steps means nothing to a transport map); all
+    # are checked before any data is loaded
+    settings = {
+        (pair, method): resolve_settings(method, pair, overrides, only_known=True)
+        for pair in pairs
+        for method in methods
+    }
+    rows = []
+    for pair_name in pairs:
+        pair = load_pair_for(args, pair_name)
+        for method in methods:
+            job = training_job(args, pair, method, settings[pair_name, method])
+            for _ in with_progress_bar(job.events(time_budget=args.time_budget), job.label):
+                pass
+            result = job.result
+            row = {
+                "pair": pair_name,
+                "method": method,
+                "backbone": job.backbone,
+                "source_acc": round(100 * result.source_acc, 2),
+                "target_acc": round(100 * result.target_acc, 2),
+                "published": str(pair.spec.published.get(method, "—")),
+                "steps": result.step,
+                "wall_s": round(result.train_seconds, 1),
+                "ms_per_step": round(1000 * result.train_seconds / max(result.step, 1), 1),
+            }
+            rows.append(row)
+            if args.json:
+                print(json.dumps(row), flush=True)
+    if not args.json:
+        print(
+            format_markdown(
+                list(BENCH_COLUMNS), [[_cell(row[column]) for column in BENCH_COLUMNS] for row in rows]
+            )
+        )
+    return 0
+
+
+def _cell(value) -> str:
+    return f"{value:.2f}" if isinstance(value, float) else str(value)
+
+
 def pretrain_command(args: argparse.Namespace) -> int:
-    from .artifacts.pretrain import pretrain
     from .artifacts.store import SHIPPED_DIRECTORY
-    from .benchmark import expand, format_markdown
+    from .methods import method_names
+    from .workflows.pretrain import pretrain
 
     pairs = expand(args.pairs, list(PAIRS), "pair")
     methods = expand(args.methods, method_names(), "method")
     started = time.perf_counter()
-    entries = pretrain(pairs, methods, directory=Path(args.out) if args.out else SHIPPED_DIRECTORY, seeds=args.seeds,
-                       device=args.device, precision=args.precision, data_dir=args.data_dir,
-                       overrides=parse_overrides(args.overrides, args.steps), show=with_progress_bar, log=lambda line: print(line, file=sys.stderr, flush=True))
+    entries = pretrain(
+        pairs,
+        methods,
+        directory=Path(args.out) if args.out else SHIPPED_DIRECTORY,
+        seeds=args.seeds,
+        device=args.device,
+        precision=args.precision,
+        data_dir=args.data_dir,
+        overrides=parse_overrides(args.overrides, args.steps),
+        show=with_progress_bar,
+        log=log_line,
+    )
     rows = []
     for entry in entries:
         seeds = entry.get("seeds")
-        target = (f"{100 * entry['target_acc_mean']:.2f} ± {100 * entry['target_acc_std']:.2f}" if seeds
-                  else f"{100 * entry['target_acc']:.2f}")
+        target = (
+            f"{100 * entry['target_acc_mean']:.2f} ± {100 * entry['target_acc_std']:.2f}"
+            if seeds
+            else f"{100 * entry['target_acc']:.2f}"
+        )
         seconds = sum(seed["train_seconds"] for seed in seeds) if seeds else entry["train_seconds"]
-        rows.append([entry["pair"], entry["method"], str(len(seeds) if seeds else 1), target,
-                     f"{100 * entry['target_acc']:.2f}", f"{100 * entry['source_acc']:.2f}", f"{seconds:.0f}"])
-    print(format_markdown(["pair", "method", "seeds", "target acc % (mean ± std)", "shipped target %",
-                           "shipped source %", "train s (all seeds)"], rows))
+        rows.append(
+            [
+                entry["pair"],
+                entry["method"],
+                str(len(seeds) if seeds else 1),
+                target,
+                f"{100 * entry['target_acc']:.2f}",
+                f"{100 * entry['source_acc']:.2f}",
+                f"{seconds:.0f}",
+            ]
+        )
+    print(
+        format_markdown(
+            [
+                "pair",
+                "method",
+                "seeds",
+                "target acc % (mean ± std)",
+                "shipped target %",
+                "shipped source %",
+                "train s (all seeds)",
+            ],
+            rows,
+        )
+    )
     print(f"total wall time: {time.perf_counter() - started:.0f} s")
     return 0
 
@@ -206,17 +373,19 @@ def results_command(args: argparse.Namespace) -> int:
     from .artifacts.store import ModelStore
 
     table = results_table(ModelStore(use_hub=False).manifest())
-    readme = Path(__file__).resolve().parents[1] / "README.md"
+    readme = README.read_text()
     if args.check:
-        if replace_readme_table(readme.read_text(), table) != readme.read_text():
-            print("README.md's results table differs from the manifest: run `python -m da_demo results --write-readme`",
-                  file=sys.stderr)
+        if replace_readme_table(readme, table) != readme:
+            print(
+                "README.md's results table differs from the manifest: run `python -m da_demo results --write-readme`",
+                file=sys.stderr,
+            )
             return 1
         print("README.md's results table matches the manifest")
         return 0
     if args.write_readme:
-        readme.write_text(replace_readme_table(readme.read_text(), table))
-        print(f"wrote the results table into {readme}")
+        README.write_text(replace_readme_table(readme, table))
+        print(f"wrote the results table into {README}")
         return 0
     print(table)
     return 0
@@ -224,11 +393,10 @@ def results_command(args: argparse.Namespace) -> int:
 
 def projections_command(args: argparse.Namespace) -> int:
     from .artifacts.checkpoints import CheckpointError
-    from .artifacts.projections import write_projection_cache
-    from .methods import get_method
     from .artifacts.store import SHIPPED_DIRECTORY, ModelStore
-    from .benchmark import expand
-    from .data import load_pair
+    from .data.pairs import load_pair
+    from .methods import get_method, method_names
+    from .workflows.projections import build_projection_cache
 
     store = ModelStore(use_hub=False)
     for pair_name in expand(args.pairs, list(PAIRS), "pair"):
@@ -238,10 +406,16 @@ def projections_command(args: argparse.Namespace) -> int:
             try:
                 checkpoint = store.load(pair_name, method).checkpoint
             except CheckpointError as error:
-                print(f"skipping {pair_name} {method}: {error}", file=sys.stderr)
+                log_line(f"skipping {pair_name} {method}: {error}")
                 continue
             models[method] = get_method(method).inference_model(checkpoint)
-        path = write_projection_cache(SHIPPED_DIRECTORY, pair, models,
-                                      log=lambda line: print(line, file=sys.stderr, flush=True))
-        print(f"wrote {path}")
+        print(f"wrote {build_projection_cache(SHIPPED_DIRECTORY, pair, models, log=log_line)}")
+    return 0
+
+
+def push_command(args: argparse.Namespace) -> int:
+    from .artifacts.hub import push
+    from .artifacts.store import SHIPPED_DIRECTORY
+
+    print(f"uploaded to {push(args.repo_id, SHIPPED_DIRECTORY, token=args.token, private=args.private)}")
     return 0

@@ -9,7 +9,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from da_demo.data import LabeledImages, PAIRS, DomainPair
+from da_demo.data import PAIRS
+from da_demo.data.images import LabeledImages
+from da_demo.data.pairs import DomainPair
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -61,7 +63,9 @@ def make_digits(count: int, seed: int, shift: bool, channels: int = 1, size: int
     labels = torch.arange(count) % 10
     images = templates[labels] + 0.15 * torch.rand(count, 1, size, size, generator=generator)
     if shift:
-        images = F.interpolate(images[..., 3:-3, 3:-3], size=(size, size), mode="bilinear", align_corners=False)
+        images = F.interpolate(
+            images[..., 3:-3, 3:-3], size=(size, size), mode="bilinear", align_corners=False
+        )
         images = 0.3 + 0.6 * images
     return LabeledImages(images.clamp(0, 1).expand(-1, channels, -1, -1).contiguous(), labels)
 
@@ -70,5 +74,10 @@ def make_digits(count: int, seed: int, shift: bool, channels: int = 1, size: int
 def tiny_pair() -> DomainPair:
     """A 300-image source / 300-image target pair made here (28x28, one channel)."""
     source, target = make_digits(300, 1, shift=False), make_digits(300, 2, shift=True)
-    return DomainPair(PAIRS["mnist-usps"], source, target.without_labels(),
-                      make_digits(100, 3, shift=False), make_digits(100, 4, shift=True))
+    return DomainPair(
+        PAIRS["mnist-usps"],
+        source,
+        target.without_labels(),
+        make_digits(100, 3, shift=False),
+        make_digits(100, 4, shift=True),
+    )

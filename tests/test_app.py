@@ -12,15 +12,16 @@ from gradio_client.exceptions import AppError
 from PIL import Image, ImageDraw
 
 from da_demo.data import PAIRS
+from da_demo.data.digit_input import prepare_digit
 from da_demo.methods import method_names
 from da_demo.ui import build_demo, launch_options
 from da_demo.ui.api import predict_payload
 from da_demo.ui.appdata import AppData
 from da_demo.ui.context import AppContext
+from da_demo.ui.serving import AS_DRAWN
 from da_demo.ui.session import Session
-from da_demo.ui.try_it import AS_DRAWN, show_digit
+from da_demo.ui.try_it import show_digit
 from da_demo.ui.zoo import ModelZoo
-from da_demo.data.digit_input import prepare_digit
 
 
 def seven_png(path, size=280):
@@ -46,8 +47,9 @@ def app_url(zoo, app_data):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
-                            **launch_options())
+    _, url, _ = demo.launch(
+        server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, **launch_options()
+    )
     yield url
     demo.close()
 
@@ -62,7 +64,8 @@ def test_every_pair_has_every_method_shipped(zoo):
 def test_show_digit_predicts_with_every_model_in_both_styles(zoo, app_data, tmp_path):
     digit, _ = prepare_digit(seven_png(tmp_path / "seven.png"))
     session = Session()
-    view, gallery, table, status, session = show_digit(zoo, app_data, session, "mnist-usps", digit, [])
+    context = AppContext(zoo=zoo, data=app_data, session=None, pair=None)
+    view, gallery, table, status, session = show_digit(context, session, "mnist-usps", digit, [])
     assert view.shape == (168, 168, 3)
     assert {name for _, name in gallery} == {"USPS-like", "noisy", "MNIST-M-like"}
     assert table.count("<tr>") == 1 + len(method_names())
@@ -97,11 +100,14 @@ def test_endpoints_through_gradio_client(app_url, tmp_path):
         assert Image.open(path).size == (168, 168)
 
 
-@pytest.mark.parametrize("name,content,message", [
-    ("notes.txt", b"hello, not an image", "not a readable image"),
-    ("broken.png", None, "not a readable image"),
-    ("blank.png", "blank", "blank"),
-])
+@pytest.mark.parametrize(
+    "name,content,message",
+    [
+        ("notes.txt", b"hello, not an image", "not a readable image"),
+        ("broken.png", None, "not a readable image"),
+        ("blank.png", "blank", "blank"),
+    ],
+)
 def test_bad_input_gets_a_short_message_not_a_traceback(app_url, tmp_path, name, content, message):
     path = tmp_path / name
     if content == "blank":
@@ -130,22 +136,45 @@ def test_huge_and_transparent_uploads_are_read(app_url, tmp_path):
     assert result["models"][0]["predictions"][AS_DRAWN]["class"] == 7
 
 
-def test_adapt_settings_are_checked_with_clear_messages():
-    from da_demo.ui.adapt import MAX_STEPS, settings_for
+def test_adapt_settings_are_named_and_checked_by_the_methods_dataclass():
+    from da_demo.ui.serving import MAX_STEPS, SettingsError, adaptation_settings
 
-    assert settings_for("dann", 100, 0.5, None, 1e-4, 64) == {"steps": 100, "lr": 1e-4, "batch_size": 64, "lambda_max": 0.5}
-    assert settings_for("lmmd", 100, None, 20, None, None) == {"steps": 100, "warmup_steps": 20}
-    assert settings_for("ot_sinkhorn", 100, 0.05, None, None, None) == {"reg_e": 0.05}
-    assert settings_for("deepcoral", 100, None, None, None, None, entropy=0.0) == {"steps": 100, "entropy_weight": 0.0}
-    assert settings_for("cyclegan", 100, None, None, None, None, entropy=0.5) == {"steps": 100}  # has no such term
-    for bad, message in [((MAX_STEPS + 1, None, None, None, None), "Steps must be"),
-                         ((100, -1.0, None, None, None), "alignment weight"),
-                         ((100, None, None, 5.0, None), "learning rate"),
-                         ((100, None, None, None, 1024), "batch size")]:
-        with pytest.raises(ValueError, match=message):
-            settings_for("dann", *bad)
-    with pytest.raises(ValueError, match="warm-up must be shorter"):
-        settings_for("lmmd", 100, None, 500, None, None)
+    hparams, seed = adaptation_settings(
+        "mnist-usps", "dann", {"steps": 100, "lambda_max": 0.5, "lr": 1e-4, "seed": 3}
+    )
+    assert (hparams.steps, hparams.lambda_max, hparams.lr, seed) == (100, 0.5, 1e-4, 3)
+    hparams, _ = adaptation_settings("mnist-usps", "ot_sinkhorn", {"reg_e": 0.05})
+    assert hparams.reg_e == 0.05
+    hparams, _ = adaptation_settings("mnist-mnistm", "deepcoral", {})
+    assert hparams.entropy_weight == 0.0 and hparams.steps <= MAX_STEPS  # the pair's own defaults, capped
+    for bad, text in [
+        ({"steps": MAX_STEPS + 1}, "Steps must be at most"),
+        ({"lambda_max": -1.0}, r"lambda_max \(Gradient-reversal strength λ\) must be between"),
+        ({"lr": 5.0}, "lr .* must be between"),
+        ({"batch_size": 1024}, "batch size must be at most"),
+        ({"lamda_max": 1.0}, "Unknown hyperparameter"),
+        ({"seed": "x"}, "seed must be a whole number"),
+    ]:
+        with pytest.raises(SettingsError, match=text):
+            adaptation_settings("mnist-usps", "dann", bad)
+    with pytest.raises(SettingsError, match="Unknown method"):
+        adaptation_settings("mnist-usps", "source_only", {})
+
+
+def test_adapt_slots_map_to_each_methods_own_settings():
+    from da_demo.ui.adapt import settings_from_slots
+
+    values = {"steps": 100, "weight": 0.5, "warmup": 20, "entropy": 0.0, "lr": 1e-4, "batch_size": 64}
+    assert settings_from_slots("dann", values) == {
+        "steps": 100,
+        "lambda_max": 0.5,
+        "entropy_weight": 0.0,
+        "lr": 1e-4,
+        "batch_size": 64,
+    }
+    assert settings_from_slots("lmmd", values)["warmup_steps"] == 20
+    assert settings_from_slots("ot_sinkhorn", values) == {"reg_e": 0.5}
+    assert "entropy_weight" not in settings_from_slots("cyclegan", values)  # it has no such term
 
 
 def test_live_curves_reserve_every_line_from_the_first_frame():
@@ -153,7 +182,9 @@ def test_live_curves_reserve_every_line_from_the_first_frame():
     from da_demo.ui.adapt import curves
 
     start = ProgressEvent(0, 100, 0, 0, 0, {}, 0.98, 0.71)  # evaluate_first: accuracies, no losses yet
-    events = [start] + [ProgressEvent(step, 100, 0, 0, 0, {"class_loss": 1.0 / step}, None, None) for step in (10, 20)]
+    events = [start] + [
+        ProgressEvent(step, 100, 0, 0, 0, {"class_loss": 1.0 / step}, None, None) for step in (10, 20)
+    ]
     losses, accuracy = curves(events, late_metrics=("lmmd_loss",))
     assert set(losses.series) == {"class_loss", "lmmd_loss"}
     assert (losses.step.min(), losses[losses.series == "lmmd_loss"].value.isna().all()) == (0, True)
@@ -163,21 +194,27 @@ def test_live_curves_reserve_every_line_from_the_first_frame():
 
 def test_a_visitors_trained_model_is_theirs_alone(app_url, tmp_path):
     trainer, other = Client(app_url, verbose=False), Client(app_url, verbose=False)
-    status, *_ = trainer.predict("mnist-usps", "deepcoral", 30, None, None, None, None, 32, 0, api_name="/adapt")
+    status, *_ = trainer.predict(
+        "mnist-usps", "deepcoral", {"steps": 30, "batch_size": 32}, api_name="/adapt"
+    )
     assert status.startswith("done: 30 steps") and "target test" in status
     seven = handle_file(seven_png(tmp_path / "seven.png"))
     mine = trainer.predict(seven, "mnist-usps", api_name="/predict")
     theirs = other.predict(seven, "mnist-usps", api_name="/predict")
     assert [m["method"] for m in mine["models"] if m["owner"] == "yours"] == ["deepcoral"]
     assert [m for m in theirs["models"] if m["owner"] == "yours"] == []
-    assert [m for m in trainer.predict(seven, "mnist-noisy", api_name="/predict")["models"] if m["owner"] == "yours"] == []
+    assert [
+        m
+        for m in trainer.predict(seven, "mnist-noisy", api_name="/predict")["models"]
+        if m["owner"] == "yours"
+    ] == []
 
 
 def test_stop_ends_a_run_quickly_and_keeps_what_it_learned(app_url, tmp_path):
     import time
 
     client = Client(app_url, verbose=False)
-    job = client.submit("mnist-usps", "dann", 3000, None, None, None, None, 32, 0, api_name="/adapt")
+    job = client.submit("mnist-usps", "dann", {"steps": 3000, "batch_size": 32}, api_name="/adapt")
     time.sleep(6)
     assert "Stopping" in client.predict(api_name="/stop")
     stopped_at = time.perf_counter()
@@ -190,15 +227,16 @@ def test_stop_ends_a_run_quickly_and_keeps_what_it_learned(app_url, tmp_path):
 
 def test_bad_settings_or_a_failed_run_leave_the_app_usable(app_url, tmp_path):
     client = Client(app_url, verbose=False)
-    # the Steps slider's own bounds are checked by Gradio, with a plain message
-    with pytest.raises(AppError, match="less than minimum value 10"):
-        client.predict("mnist-usps", "dann", 5, None, None, None, None, 32, 0, api_name="/adapt")
-    # values the components allow but a run cannot use: refused by the app, the run never starts
-    status, *_ = client.predict("mnist-usps", "dann", 30, None, None, None, 5.0, 32, 0, api_name="/adapt")
-    assert status.startswith("Not started") and "learning rate must be" in status
-    with pytest.raises(Exception):
-        client.predict("mnist-usps", "no_such_method", 30, None, None, None, None, 32, 0, api_name="/adapt")
-    assert client.predict(handle_file(seven_png(tmp_path / "seven.png")), "mnist-usps", api_name="/predict")["models"]
+    # settings a run cannot use: refused with the dataclass's own message, the run never starts
+    status, *_ = client.predict("mnist-usps", "dann", {"steps": 30, "lr": 5.0}, api_name="/adapt")
+    assert status.startswith("Not started") and "lr (Learning rate) must be between" in status
+    status, *_ = client.predict("mnist-usps", "dann", {"steps": 30, "lamda_max": 2}, api_name="/adapt")
+    assert status.startswith("Not started") and "Unknown hyperparameter(s) lamda_max" in status
+    with pytest.raises(AppError):
+        client.predict("mnist-usps", "no_such_method", {"steps": 30}, api_name="/adapt")
+    assert client.predict(handle_file(seven_png(tmp_path / "seven.png")), "mnist-usps", api_name="/predict")[
+        "models"
+    ]
 
 
 def test_adapt_fields_show_the_pairs_own_defaults(zoo, app_data):
@@ -206,8 +244,12 @@ def test_adapt_fields_show_the_pairs_own_defaults(zoo, app_data):
     from da_demo.ui import adapt
 
     with gr.Blocks():
-        context = AppContext(zoo=zoo, data=app_data, session=gr.State(Session()), pair=gr.Dropdown(list(PAIRS)))
-        describe, *_ = adapt.build(context)
-    entropy_field = 2
-    assert describe("deepcoral", "mnist-mnistm")[entropy_field]["value"] == 0.0
-    assert describe("deepcoral", "mnist-usps")[entropy_field]["value"] == 0.1
+        context = AppContext(
+            zoo=zoo, data=app_data, session=gr.State(Session()), pair=gr.Dropdown(list(PAIRS))
+        )
+        tab = adapt.build(context)
+    entropy_field = 3
+    assert tab.describe("deepcoral", "mnist-mnistm")[entropy_field]["value"] == 0.0
+    assert tab.describe("deepcoral", "mnist-usps")[entropy_field]["value"] == 0.1
+    weight_field = tab.describe("dann", "mnist-usps")[1]
+    assert weight_field["label"] == "Gradient-reversal strength λ" and weight_field["maximum"] == 10.0

@@ -6,16 +6,21 @@ import torch
 from safetensors.torch import save_file
 
 from da_demo.artifacts.checkpoints import CheckpointError, load_checkpoint, read_metadata, save_checkpoint
-from da_demo.engine.evaluation import predict
-from da_demo.models import build_classifier
+from da_demo.models import build_classifier, predict
 
 
 def make_checkpoint(path, backbone="lean", channels=1, pair="mnist-usps", method="dann"):
     torch.manual_seed(0)
     classifier = build_classifier(backbone, channels)
     classifier.eval()
-    metadata = {"method": method, "pair": pair, "backbone": backbone, "seed": 0,
-                "hyperparameters": {"lr": 1e-4}, "metrics": {"source_acc": 0.99, "target_acc": 0.95}}
+    metadata = {
+        "method": method,
+        "pair": pair,
+        "backbone": backbone,
+        "seed": 0,
+        "hyperparameters": {"lr": 1e-4},
+        "metrics": {"source_acc": 0.99, "target_acc": 0.95},
+    }
     save_checkpoint(path, classifier, metadata)
     return classifier
 
@@ -69,6 +74,7 @@ def test_mismatched_checkpoints_are_refused(tmp_path):
     foreign = tmp_path / "foreign.safetensors"
     make_checkpoint(foreign, backbone="lean")
     from safetensors import safe_open
+
     with safe_open(str(foreign), "pt") as handle:
         tensors = {key: handle.get_tensor(key) for key in handle.keys()}
         metadata = json.loads(handle.metadata()["da_demo"])

@@ -21,6 +21,6 @@ def test_coral_ignores_a_mean_shift_but_grows_with_the_covariance_gap():
 
 
 def test_coral_formula_on_a_known_case():
-    source = torch.tensor([[1.0, 0.0], [-1.0, 0.0]])   # covariance diag(2, 0)
-    target = torch.zeros(2, 2)                          # covariance 0
+    source = torch.tensor([[1.0, 0.0], [-1.0, 0.0]])  # covariance diag(2, 0)
+    target = torch.zeros(2, 2)  # covariance 0
     assert torch.isclose(coral_loss(source, target), torch.tensor(4.0 / (4 * 2 * 2)))

@@ -4,9 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from da_demo.data import DataMissingError, load_domain, load_pair
+from da_demo.data import DataMissingError
 from da_demo.data.mnistm import blend_over_photos
 from da_demo.data.noisy_mnist import add_gaussian_noise
+from da_demo.data.pairs import load_domain, load_pair
 
 MNIST_TRAIN = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
 MNIST_TEST = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
@@ -23,11 +24,20 @@ def test_label_counts_match_the_known_ones(data_dir):
     assert load_domain("noisy", True, data_dir).label_counts() == MNIST_TRAIN
 
 
-@pytest.mark.parametrize("name,channels,target_train,target_test", [
-    ("mnist-usps", 1, 7291, 2007), ("mnist-mnistm", 3, 60000, 10000), ("mnist-noisy", 1, 60000, 10000)])
-def test_pairs_share_one_shape_and_hide_target_train_labels(data_dir, name, channels, target_train, target_test):
+@pytest.mark.parametrize(
+    "name,channels,target_train,target_test",
+    [("mnist-usps", 1, 7291, 2007), ("mnist-mnistm", 3, 60000, 10000), ("mnist-noisy", 1, 60000, 10000)],
+)
+def test_pairs_share_one_shape_and_hide_target_train_labels(
+    data_dir, name, channels, target_train, target_test
+):
     pair = load_pair(name, data_dir)
-    for images in (pair.source_train.images, pair.target_train.images, pair.source_test.images, pair.target_test.images):
+    for images in (
+        pair.source_train.images,
+        pair.target_train.images,
+        pair.source_test.images,
+        pair.target_test.images,
+    ):
         assert images.shape[1:] == (channels, 28, 28) and images.dtype == torch.float32
         assert 0.0 <= images.min() and images.max() <= 1.0
     assert len(pair.source_train) == 60000 and len(pair.target_train) == target_train
@@ -52,7 +62,9 @@ def test_mnistm_is_deterministic_and_differs_from_mnist(data_dir):
     assert (mnistm.images - mnist.images).abs().mean() > 0.2
     channel_spread = (mnistm.images.max(dim=1).values - mnistm.images.min(dim=1).values).mean()
     assert channel_spread > 0.05  # colour, not grey
-    assert torch.equal(load_domain("mnistm", False, data_dir).images, mnistm.images)  # cached build is the same
+    assert torch.equal(
+        load_domain("mnistm", False, data_dir).images, mnistm.images
+    )  # cached build is the same
 
 
 def test_blend_formula_on_a_tiny_case():
@@ -69,7 +81,9 @@ def test_noisy_mnist_is_deterministic_with_the_asked_sigma():
     assert torch.equal(noisy, add_gaussian_noise(images, 0.3, seed=1))
     assert not torch.equal(noisy, add_gaussian_noise(images, 0.3, seed=2))
     assert noisy.min() >= 0 and noisy.max() <= 1
-    assert abs((add_gaussian_noise(images, 0.1, seed=1) - images).std().item() - 0.1) < 0.005  # no clipping at 5σ
+    assert (
+        abs((add_gaussian_noise(images, 0.1, seed=1) - images).std().item() - 0.1) < 0.005
+    )  # no clipping at 5σ
 
 
 def test_missing_data_gives_one_clear_error(tmp_path):

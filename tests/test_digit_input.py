@@ -7,8 +7,8 @@ import pytest
 import torch
 from PIL import Image, ImageDraw
 
-from da_demo.data.digit_input import (DigitInputError, open_image, prepare_digit, render_mnistm_like, render_noisy,
-                                      render_usps_like)
+from da_demo.data import DOMAINS
+from da_demo.data.digit_input import DigitInputError, open_image, prepare_digit
 
 
 def drawn_seven(size=280, ink=(0, 0, 0), paper=(255, 255, 255), mode="RGB"):
@@ -36,12 +36,14 @@ def test_a_drawn_digit_is_framed_like_mnist():
 
 
 def test_a_centred_mnist_digit_survives_preparation(data_dir):
-    from da_demo.data import load_domain
+    from da_demo.data.pairs import load_domain
 
     digits = load_domain("mnist", False, data_dir).images[:20]
     correlations = []
     for original in digits:
-        big = Image.fromarray((255 - original[0].numpy() * 255).astype(np.uint8)).resize((280, 280), Image.BILINEAR)
+        big = Image.fromarray((255 - original[0].numpy() * 255).astype(np.uint8)).resize(
+            (280, 280), Image.BILINEAR
+        )
         prepared, _ = prepare_digit(big)
         correlations.append(np.corrcoef(prepared.flatten().numpy(), original.flatten().numpy())[0, 1])
         assert all(abs(a - b) <= 1.0 for a, b in zip(centre_of_mass(prepared), centre_of_mass(original)))
@@ -52,7 +54,9 @@ def test_a_centred_mnist_digit_survives_preparation(data_dir):
 def test_polarity_and_transparency_are_handled():
     reference, _ = prepare_digit(drawn_seven())
     white_on_black, _ = prepare_digit(drawn_seven(ink=(255, 255, 255), paper=(0, 0, 0)))
-    transparent = drawn_seven(ink=(0, 0, 0, 255), paper=(0, 0, 0, 0), mode="RGBA")  # black ink, transparent paper
+    transparent = drawn_seven(
+        ink=(0, 0, 0, 255), paper=(0, 0, 0, 0), mode="RGBA"
+    )  # black ink, transparent paper
     from_rgba, _ = prepare_digit(transparent)
     buffer = io.BytesIO()
     transparent.save(buffer, format="PNG")
@@ -61,11 +65,14 @@ def test_polarity_and_transparency_are_handled():
         assert (other - reference).abs().mean() < 0.02
 
 
-@pytest.mark.parametrize("picture", [
-    np.full((280, 280, 4), 255, np.uint8),                      # blank white canvas
-    np.zeros((280, 280, 3), np.uint8),                          # blank black canvas
-    np.asarray(Image.new("RGBA", (100, 100), (0, 0, 0, 0))),    # fully transparent
-])
+@pytest.mark.parametrize(
+    "picture",
+    [
+        np.full((280, 280, 4), 255, np.uint8),  # blank white canvas
+        np.zeros((280, 280, 3), np.uint8),  # blank black canvas
+        np.asarray(Image.new("RGBA", (100, 100), (0, 0, 0, 0))),  # fully transparent
+    ],
+)
 def test_a_blank_canvas_is_refused_clearly(picture):
     with pytest.raises(DigitInputError, match="blank"):
         prepare_digit(picture)
@@ -93,13 +100,16 @@ def test_a_huge_picture_is_scaled_down_and_still_read(tmp_path):
     assert max(image.size) <= 512
 
 
-def test_target_style_renderings_keep_shape_and_range():
+def test_each_domain_renders_a_drawn_digit_in_its_style():
     digit, _ = prepare_digit(drawn_seven())
-    usps = render_usps_like(digit)
+    assert torch.equal(DOMAINS["mnist"].render(digit), digit)  # already framed as MNIST's
+    usps = DOMAINS["usps"].render(digit)
     rows, cols = torch.nonzero(usps[0] > 0.15, as_tuple=True)
     assert usps.shape == (1, 28, 28) and rows.max() - rows.min() >= 24  # fills the frame like USPS
     photo = (np.random.default_rng(0).random((60, 80, 3)) * 255).astype(np.uint8)
-    mnistm = render_mnistm_like(digit, photo)
+    assert DOMAINS["mnistm"].render(digit) is None  # it needs a photo to blend over
+    mnistm = DOMAINS["mnistm"].render(digit, [photo])
     assert mnistm.shape == (3, 28, 28) and 0 <= mnistm.min() and mnistm.max() <= 1
-    noisy = render_noisy(digit)
-    assert torch.equal(noisy, render_noisy(digit)) and not torch.equal(noisy, digit)
+    assert torch.equal(mnistm, DOMAINS["mnistm"].render(digit, [photo]))  # the same drawing, the same crop
+    noisy = DOMAINS["noisy"].render(digit)
+    assert torch.equal(noisy, DOMAINS["noisy"].render(digit)) and not torch.equal(noisy, digit)

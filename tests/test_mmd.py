@@ -22,14 +22,14 @@ def class_clusters(labels: torch.Tensor, centres: torch.Tensor, seed: int) -> to
 
 def test_lmmd_is_near_zero_when_classes_match_even_if_proportions_differ():
     centres = 3 * torch.randn(10, 16, generator=torch.Generator().manual_seed(1))
-    source_labels = torch.arange(300) % 10                       # balanced
+    source_labels = torch.arange(300) % 10  # balanced
     target_labels = torch.cat([torch.zeros(200, dtype=torch.long), torch.arange(100) % 10])  # 2/3 zeros
     source = class_clusters(source_labels, centres, 2)
     target = class_clusters(target_labels, centres, 3)
     target_probabilities = F.one_hot(target_labels, 10).float()
     matched = lmmd_loss(source, target, source_labels, target_probabilities).item()
     assert abs(matched) < 0.02
-    assert mmd_loss(source, target).item() > 20 * abs(matched)   # plain MMD sees the proportions
+    assert mmd_loss(source, target).item() > 20 * abs(matched)  # plain MMD sees the proportions
     shifted = lmmd_loss(source, target + 1.0, source_labels, target_probabilities).item()
     assert shifted > 20 * abs(matched)
 

@@ -5,8 +5,9 @@ from da_demo.losses import confident_pseudo_labels, jsd_mi_bound
 
 
 def test_pseudo_labels_respect_the_threshold():
-    probabilities = torch.tensor([
-        [0.95, 0.05, 0.0], [0.89, 0.11, 0.0], [0.0, 0.9, 0.1], [0.4, 0.3, 0.3], [0.02, 0.02, 0.96]])
+    probabilities = torch.tensor(
+        [[0.95, 0.05, 0.0], [0.89, 0.11, 0.0], [0.0, 0.9, 0.1], [0.4, 0.3, 0.3], [0.02, 0.02, 0.96]]
+    )
     indices, labels = confident_pseudo_labels(probabilities.clamp(min=1e-9).log(), threshold=0.9)
     assert indices.tolist() == [0, 2, 4]  # 0.89 and 0.4 are left out; 0.9 itself is kept
     assert labels.tolist() == [0, 1, 2]

@@ -19,8 +19,9 @@ def test_exact_plan_marginals_equal_the_weights():
 
 def sinkhorn(reg_e=1e-2, max_iter=1000):
     """Configured as the OT mapping method configures it."""
-    return ot.da.SinkhornTransport(reg_e=reg_e, norm="max", method="sinkhorn", max_iter=max_iter,
-                                   out_of_sample_map="ferradans")
+    return ot.da.SinkhornTransport(
+        reg_e=reg_e, norm="max", method="sinkhorn", max_iter=max_iter, out_of_sample_map="ferradans"
+    )
 
 
 def test_sinkhorn_plan_marginals_equal_the_weights():

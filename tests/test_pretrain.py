@@ -2,18 +2,25 @@
 
 import pytest
 
-from da_demo.artifacts import pretrain as pretrain_module
 from da_demo.artifacts.checkpoints import load_checkpoint
 from da_demo.artifacts.manifest import read_manifest, results_table
 from da_demo.artifacts.store import sha256
+from da_demo.workflows import pretrain as pretrain_module
 
 
 @pytest.fixture
 def tiny_pretrain(tmp_path, tiny_pair, monkeypatch):
     monkeypatch.setattr(pretrain_module, "load_pair", lambda name, data_dir=None: tiny_pair)
-    return pretrain_module.pretrain(["mnist-usps"], ["dann", "source_only", "deepcoral"], directory=tmp_path, seeds=3,
-                                    device="cpu", precision="fp32", overrides={"steps": "6", "batch_size": "16"},
-                                    log=lambda line: None)
+    return pretrain_module.pretrain(
+        ["mnist-usps"],
+        ["dann", "source_only", "deepcoral"],
+        directory=tmp_path,
+        seeds=3,
+        device="cpu",
+        precision="fp32",
+        overrides={"steps": "6", "batch_size": "16"},
+        log=lambda line: None,
+    )
 
 
 def test_pretrain_writes_checkpoints_and_a_manifest(tmp_path, tiny_pretrain):

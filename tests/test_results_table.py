@@ -9,8 +9,20 @@ from da_demo.data import PAIRS
 from da_demo.methods import method_names
 
 REPO = Path(__file__).resolve().parents[1]
-REQUIRED = {"pair", "method", "file", "source_acc", "target_acc", "seed", "steps", "train_seconds",
-            "hyperparameters", "code_version", "data_fingerprint", "sha256"}
+REQUIRED = {
+    "pair",
+    "method",
+    "file",
+    "source_acc",
+    "target_acc",
+    "seed",
+    "steps",
+    "train_seconds",
+    "hyperparameters",
+    "code_version",
+    "data_fingerprint",
+    "sha256",
+}
 
 
 def test_readme_table_is_the_one_generated_from_the_manifest():
@@ -21,13 +33,19 @@ def test_readme_table_is_the_one_generated_from_the_manifest():
 
 def test_manifest_covers_every_pair_and_method_and_matches_the_files():
     entries = read_manifest(SHIPPED_DIRECTORY)
-    assert {(entry["pair"], entry["method"]) for entry in entries} == {(p, m) for p in PAIRS for m in method_names()}
+    assert {(entry["pair"], entry["method"]) for entry in entries} == {
+        (p, m) for p in PAIRS for m in method_names()
+    }
     for entry in entries:
         assert REQUIRED <= set(entry), REQUIRED - set(entry)
         path = SHIPPED_DIRECTORY / entry["file"]
         assert sha256(path) == entry["sha256"]
         metadata = read_metadata(path)
-        assert (metadata["pair"], metadata["method"], metadata["seed"]) == (entry["pair"], entry["method"], entry["seed"])
+        assert (metadata["pair"], metadata["method"], metadata["seed"]) == (
+            entry["pair"],
+            entry["method"],
+            entry["seed"],
+        )
         assert 0.0 <= entry["target_acc"] <= 1.0 and 0.0 <= entry["source_acc"] <= 1.0
         if "seeds" in entry:  # adversarial methods: several seeds, the median one shipped
             accuracies = sorted(seed["target_acc"] for seed in entry["seeds"])

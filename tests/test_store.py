@@ -18,7 +18,9 @@ COMMIT = "0123456789abcdef0123456789abcdef01234567"
 def write_model(directory, pair="mnist-usps", method="dann", seed=0):
     torch.manual_seed(seed)
     path = directory / checkpoint_file(pair, method)
-    save_checkpoint(path, build_classifier("lean", 1), {"method": method, "pair": pair, "backbone": "lean", "seed": seed})
+    save_checkpoint(
+        path, build_classifier("lean", 1), {"method": method, "pair": pair, "backbone": "lean", "seed": seed}
+    )
     entry = {"pair": pair, "method": method, "file": checkpoint_file(pair, method), "sha256": sha256(path)}
     write_manifest(directory, [entry])
     return path

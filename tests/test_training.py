@@ -1,23 +1,26 @@
-"""The trainer and every registered method, on a tiny generated pair."""
+"""The engine and every registered method, on a tiny generated pair: one contract for methods
+trained by steps and for fitted ones (the Sinkhorn mapping)."""
 
 import threading
 
 import pytest
 import torch
 
-from da_demo.engine.runs import Run
-from da_demo.engine.trainer import train
-from da_demo.methods import Method, SourceBatch, get_method, method_names, register
+from da_demo.data.images import LabeledImages, UnlabeledImages
+from da_demo.engine.trainer import EndReason, train
+from da_demo.methods import FittedMethod, HyperparameterSet, Method, SourceBatch, get_method, method_names
 from da_demo.methods.base import Hyperparameters
 from da_demo.models import build_classifier
-from da_demo.artifacts.checkpoints import Checkpoint
+from da_demo.workflows.training import TrainingJob
 
 
-def weak_model(pair, method, start=None) -> Checkpoint:
+def weak_model(pair, method, start=None):
     """A model trained a few steps only, so methods warm-started from it still have a loss to bring down."""
-    run = Run(pair, method, {"steps": 8, "batch_size": 32}, device="cpu", precision="fp32", start_model=start)
-    list(run.events())
-    return Checkpoint(run.method.classifier, run.metadata())
+    job = TrainingJob(
+        pair, method, {"steps": 8, "batch_size": 32}, device="cpu", precision="fp32", start=start
+    )
+    job.run_to_end()
+    return job.checkpoint()
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +29,12 @@ def weak_models(tiny_pair):
     return {None: None, "source_only": source_only, "dann": weak_model(tiny_pair, "dann", source_only)}
 
 
-STEP_METHODS = [name for name in method_names() if issubclass(get_method(name).hyperparameters_class, Hyperparameters)]
+STEP_METHODS = [name for name in method_names() if get_method(name).trained_by_steps]
+FITTED_METHODS = [name for name in method_names() if not get_method(name).trained_by_steps]
+
+
+def test_both_kinds_of_method_are_registered():
+    assert "ot_sinkhorn" in FITTED_METHODS and {"dann", "deepcoral", "cyclegan"} <= set(STEP_METHODS)
 
 
 @pytest.mark.parametrize("method", STEP_METHODS)
@@ -35,22 +43,46 @@ def test_each_method_training_loss_falls_on_a_tiny_pair(method, tiny_pair, weak_
     start = get_method(method).warm_start_from(hparams)
     if start is None:
         hparams.lr = 3e-3
-    run = Run(tiny_pair, method, hparams, device="cpu", precision="fp32", start_model=weak_models[start], seed=0)
-    events = list(run.events(log_every=5))
+    job = TrainingJob(
+        tiny_pair, method, hparams, device="cpu", precision="fp32", start=weak_models[start], seed=0
+    )
+    events = list(job.events(log_every=5))
     first, last = events[0].metrics, events[-2].metrics
     # the total objective; alignment weights ramp up over the run (λ(p)), so it need not halve
     assert last["loss"] < 0.9 * first["loss"], (first, last)
     assert events[-1].done and 0.0 <= events[-1].target_acc <= 1.0
 
 
+def test_the_sinkhorn_mapping_fits_in_stages_and_beats_nothing_worse_than_chance(tiny_pair, weak_models):
+    job = TrainingJob(
+        tiny_pair,
+        "ot_sinkhorn",
+        {"fit_samples": 200, "reference_samples": 200},
+        device="cpu",
+        precision="fp32",
+        start=weak_models["source_only"],
+    )
+    events = list(job.events(eval_every=1))
+    assert (
+        [event.step for event in events] == [1, 2, 3, 3]
+        and events[-1].done
+        and events[-1].ended_early is None
+    )
+    assert all(event.target_acc is not None for event in events[:2])  # evaluated between stages too
+    assert "plan_entropy" in events[1].metrics and "baseline_1nn_target_acc" in events[-1].metrics
+    assert events[-1].source_acc > 0.5  # ten classes: chance is 0.1
+
+
 def test_source_only_learns_the_source_domain(tiny_pair):
-    run = Run(tiny_pair, "source_only", {"steps": 60, "batch_size": 32, "lr": 3e-3}, device="cpu", precision="fp32")
-    *_, final = run.events()
+    job = TrainingJob(
+        tiny_pair, "source_only", {"steps": 60, "batch_size": 32, "lr": 3e-3}, device="cpu", precision="fp32"
+    )
+    final = job.run_to_end()
     assert final.source_acc > 0.9  # ten classes: chance is 0.1
 
 
 class Spy(Method):
-    """Records what the trainer hands a method."""
+    """Records what the engine hands a method trained by steps."""
 
     name = "spy_for_tests"
     title = "spy"
@@ -65,42 +97,108 @@ class Spy(Method):
         return {"class_loss": 0.0}
 
 
+class FittedSpy(FittedMethod):
+    """Records what the engine hands a fitted method."""
+
+    name = "fitted_spy_for_tests"
+    title = "fitted spy"
+    hyperparameters_class = HyperparameterSet
+    stages = 3
+
+    def __init__(self, classifier, hparams):
+        super().__init__(classifier, hparams)
+        self.received = []
+
+    def fit(self, source, target, *, seed=0, device=None):
+        self.received.append((source, target))
+        for stage in range(self.stages):
+            yield {"stage": float(stage)}
+
+
+def target_rows(pair) -> set:
+    return {row.numpy().tobytes() for row in pair.target_train.images.flatten(1)}
+
+
 def test_training_code_never_receives_target_labels(tiny_pair):
     assert not hasattr(tiny_pair.target_train, "labels")
     spy = Spy(build_classifier("lean", 1), Hyperparameters(steps=12, batch_size=16))
     list(train(spy, tiny_pair, device=torch.device("cpu")))
     assert len(spy.calls) == 12
-    target_rows = {row.numpy().tobytes() for row in tiny_pair.target_train.images.flatten(1)}
-    for source, target_images, progress in spy.calls:
+    allowed = target_rows(tiny_pair)
+    for source, target_images, _progress in spy.calls:
         assert isinstance(source, SourceBatch)
         assert isinstance(target_images, torch.Tensor) and target_images.shape == (16, 1, 28, 28)
         # the target batch is target training images and nothing else: no labels, no test images
-        assert all(row.numpy().tobytes() in target_rows for row in target_images.contiguous().flatten(1))
+        assert all(row.numpy().tobytes() in allowed for row in target_images.contiguous().flatten(1))
     assert [call[2] for call in spy.calls] == [step / 12 for step in range(12)]
 
 
-def test_stop_signal_ends_the_run_and_still_evaluates(tiny_pair):
+def test_a_fitted_method_never_receives_target_labels_either(tiny_pair):
+    spy = FittedSpy(build_classifier("lean", 1), HyperparameterSet())
+    events = list(train(spy, tiny_pair, device=torch.device("cpu")))
+    ((source, target),) = spy.received
+    assert (
+        isinstance(source, LabeledImages)
+        and type(target) is UnlabeledImages
+        and not hasattr(target, "labels")
+    )
+    assert target.images is tiny_pair.target_train.images  # the training images, not the labeled test set
+    assert [event.step for event in events] == [1, 2, 3, 3] and events[-1].done
+
+
+@pytest.mark.parametrize("kind", ["steps", "fitted"])
+def test_stop_signal_ends_the_run_and_still_evaluates(tiny_pair, kind):
     stop = threading.Event()
-    run = Run(tiny_pair, "source_only", {"steps": 1000, "batch_size": 16}, device="cpu", precision="fp32")
-    for event in run.events(log_every=1, stop=stop):
-        if event.step == 5:
+    method = (
+        Spy(build_classifier("lean", 1), Hyperparameters(steps=1000, batch_size=16))
+        if kind == "steps"
+        else FittedSpy(build_classifier("lean", 1), HyperparameterSet())
+    )
+    events = []
+    for event in train(method, tiny_pair, device=torch.device("cpu"), log_every=1, stop=stop):
+        events.append(event)
+        if event.step == 2:
             stop.set()
-    assert run.result.done and run.result.ended_early == "stopped" and run.result.step == 5
-    assert run.result.target_acc is not None
+    final = events[-1]
+    assert final.done and final.ended_early is EndReason.STOPPED and final.step == 2
+    assert final.target_acc is not None
 
 
-def test_time_budget_ends_the_run(tiny_pair):
-    run = Run(tiny_pair, "source_only", {"steps": 100000, "batch_size": 16}, device="cpu", precision="fp32")
-    list(run.events(time_budget=0.5))
-    assert run.result.ended_early == "time budget"
-    assert 0 < run.result.step < 100000
+@pytest.mark.parametrize("kind", ["steps", "fitted"])
+def test_time_budget_ends_the_run(tiny_pair, kind):
+    if kind == "steps":
+        job = TrainingJob(
+            tiny_pair, "source_only", {"steps": 100000, "batch_size": 16}, device="cpu", precision="fp32"
+        )
+        final = job.run_to_end(time_budget=0.5)
+        assert 0 < final.step < 100000
+    else:
+        method = FittedSpy(build_classifier("lean", 1), HyperparameterSet())
+        *_, final = train(method, tiny_pair, device=torch.device("cpu"), time_budget=1e-9)
+        assert final.step == 1  # the budget is checked between stages
+    assert final.ended_early is EndReason.TIME_BUDGET and final.target_acc is not None
+
+
+def test_a_non_positive_time_budget_is_refused(tiny_pair):
+    job = TrainingJob(
+        tiny_pair, "source_only", {"steps": 10, "batch_size": 16}, device="cpu", precision="fp32"
+    )
+    with pytest.raises(ValueError, match="positive number of seconds"):
+        job.run_to_end(time_budget=-3)
 
 
 def test_training_is_reproducible_for_a_seed(tiny_pair):
     def final_weights(seed):
-        run = Run(tiny_pair, "source_only", {"steps": 10, "batch_size": 16}, device="cpu", precision="fp32", seed=seed)
-        list(run.events())
-        return torch.cat([p.flatten() for p in run.method.classifier.parameters()])
+        job = TrainingJob(
+            tiny_pair,
+            "source_only",
+            {"steps": 10, "batch_size": 16},
+            device="cpu",
+            precision="fp32",
+            seed=seed,
+        )
+        job.run_to_end()
+        return torch.cat([p.flatten() for p in job.run.method.classifier.parameters()])
 
     assert torch.equal(final_weights(3), final_weights(3))
     assert not torch.equal(final_weights(3), final_weights(4))
@@ -110,9 +208,28 @@ def test_bad_hyperparameters_get_clear_errors():
     params = get_method("dann").hyperparameters_class
     with pytest.raises(ValueError, match="Unknown hyperparameter"):
         params.from_dict({"lamda_max": 1})
-    with pytest.raises(ValueError, match="steps must be at least 1"):
+    with pytest.raises(ValueError, match="steps .* must be between 1 and"):
         params.from_dict({"steps": 0})
     with pytest.raises(ValueError, match="not a valid float"):
         params.from_dict({"lr": "fast"})
+    with pytest.raises(ValueError, match="not a valid float"):
+        params.from_dict({"lr": "nan"})
     with pytest.raises(ValueError, match="Unknown method"):
         get_method("danm")
+
+
+def test_every_setting_declares_a_label_and_numbers_a_range():
+    for name in method_names():
+        for info in get_method(name).hyperparameters_class.settings().values():
+            assert info.label and info.label != info.name.replace("_", " "), (name, info.name)
+            if info.kind in (int, float):
+                assert (
+                    info.low is not None and info.high is not None and info.low <= info.default <= info.high
+                ), (name, info.name)
+
+
+def test_a_warm_starting_method_refuses_a_start_model_of_another_pair(tiny_pair, weak_models):
+    other = weak_models["source_only"]
+    foreign = type(other)(other.classifier, {**other.metadata, "pair": "mnist-noisy"})
+    with pytest.raises(ValueError, match="starts from source_only on mnist-usps"):
+        TrainingJob(tiny_pair, "dann", {"steps": 5}, device="cpu", start=foreign)

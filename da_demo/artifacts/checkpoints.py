@@ -14,9 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
-from safetensors import safe_open
 
 from ..models import DigitClassifier, build_classifier
 
@@ -63,11 +62,21 @@ def save_checkpoint(
     missing = [key for key in ("method", "pair", "backbone") if key not in metadata]
     if missing:
         raise ValueError(f"checkpoint metadata lacks {', '.join(missing)}")
-    full = {**metadata, "format": FORMAT, "in_channels": classifier.in_channels, "image_size": classifier.image_size,
-            "num_classes": classifier.num_classes, "stored_dtype": "float16" if half_precision else "float32"}
-    tensors = {f"classifier.{name}": value for name, value in _plain_state(classifier, half_precision).items()}
+    full = {
+        **metadata,
+        "format": FORMAT,
+        "in_channels": classifier.in_channels,
+        "image_size": classifier.image_size,
+        "num_classes": classifier.num_classes,
+        "stored_dtype": "float16" if half_precision else "float32",
+    }
+    tensors = {
+        f"classifier.{name}": value for name, value in _plain_state(classifier, half_precision).items()
+    }
     for extra_name, module in (extras or {}).items():
-        tensors.update({f"{extra_name}.{name}": value for name, value in _plain_state(module, half_precision).items()})
+        tensors.update(
+            {f"{extra_name}.{name}": value for name, value in _plain_state(module, half_precision).items()}
+        )
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".partial")
@@ -111,12 +120,15 @@ def load_checkpoint(
         group, _, key = name.partition(".")
         groups.setdefault(group, {})[key] = value
     try:
-        classifier = build_classifier(metadata["backbone"], metadata["in_channels"], metadata["num_classes"],
-                                      metadata["image_size"])
+        classifier = build_classifier(
+            metadata["backbone"], metadata["in_channels"], metadata["num_classes"], metadata["image_size"]
+        )
         classifier.load_state_dict(groups.pop("classifier"), strict=True)
     except (KeyError, RuntimeError, ValueError, TypeError) as error:
-        raise CheckpointError(f"{path.name} does not match its declared model "
-                              f"({metadata.get('backbone')!r}): {str(error).splitlines()[0]}") from error
+        raise CheckpointError(
+            f"{path.name} does not match its declared model "
+            f"({metadata.get('backbone')!r}): {str(error).splitlines()[0]}"
+        ) from error
     classifier.to(device).eval()
     return Checkpoint(classifier, metadata, groups, path)
 
@@ -127,8 +139,10 @@ def _existing(path: str | os.PathLike) -> Path:
         raise CheckpointError(f"No checkpoint at {path}")
     size = path.stat().st_size
     if size > MAX_CHECKPOINT_BYTES:
-        raise CheckpointError(f"{path.name} is {size / 2**20:.0f} MB; a checkpoint of this project is at most "
-                              f"{MAX_CHECKPOINT_BYTES / 2**20:.0f} MB")
+        raise CheckpointError(
+            f"{path.name} is {size / 2**20:.0f} MB; a checkpoint of this project is at most "
+            f"{MAX_CHECKPOINT_BYTES / 2**20:.0f} MB"
+        )
     return path
 
 

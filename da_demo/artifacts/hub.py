@@ -17,7 +17,14 @@ from .manifest import MANIFEST_NAME, read_manifest, results_table
 
 HUB_REPO_ENV = "DA_DEMO_HUB_REPO"
 #: what can go wrong when fetching: offline without a cached copy, no such repo/file, network trouble
-HUB_ERRORS = (EntryNotFoundError, HfHubHTTPError, HFValidationError, OfflineModeIsEnabled, OSError, ValueError)
+HUB_ERRORS = (
+    EntryNotFoundError,
+    HfHubHTTPError,
+    HFValidationError,
+    OfflineModeIsEnabled,
+    OSError,
+    ValueError,
+)
 
 
 class HubUnavailable(RuntimeError):
@@ -33,8 +40,10 @@ def fetch(repo_id: str, filename: str) -> Path:
     try:
         return Path(hf_hub_download(repo_id, filename, repo_type="model"))
     except HUB_ERRORS as error:
-        raise HubUnavailable(f"{filename} from Hub repo {repo_id}: {type(error).__name__}: "
-                             f"{str(error).splitlines()[0] if str(error) else ''}") from error
+        raise HubUnavailable(
+            f"{filename} from Hub repo {repo_id}: {type(error).__name__}: "
+            f"{str(error).splitlines()[0] if str(error) else ''}"
+        ) from error
 
 
 def model_card(entries: list[dict], repo_id: str) -> str:
@@ -64,14 +73,22 @@ def push(repo_id: str, directory: Path, *, token: str | None = None, private: bo
     """Upload the checkpoints, the manifest and a generated model card to ``repo_id``; returns its URL."""
     entries = read_manifest(directory)
     if not entries:
-        raise ValueError(f"{directory / MANIFEST_NAME} is missing or empty: run `python -m da_demo pretrain` first")
+        raise ValueError(
+            f"{directory / MANIFEST_NAME} is missing or empty: run `python -m da_demo pretrain` first"
+        )
     api = HfApi(token=token)
     api.create_repo(repo_id, repo_type="model", private=private, exist_ok=True)
     with tempfile.TemporaryDirectory() as staging:
         card = Path(staging) / "README.md"
         card.write_text(model_card(entries, repo_id))
-        api.upload_file(path_or_fileobj=str(card), path_in_repo="README.md", repo_id=repo_id, repo_type="model")
-    api.upload_folder(repo_id=repo_id, folder_path=str(directory), repo_type="model",
-                      allow_patterns=["*.safetensors", "*/*.safetensors", MANIFEST_NAME],
-                      commit_message="Upload checkpoints and manifest")
+        api.upload_file(
+            path_or_fileobj=str(card), path_in_repo="README.md", repo_id=repo_id, repo_type="model"
+        )
+    api.upload_folder(
+        repo_id=repo_id,
+        folder_path=str(directory),
+        repo_type="model",
+        allow_patterns=["*.safetensors", "*/*.safetensors", MANIFEST_NAME],
+        commit_message="Upload checkpoints and manifest",
+    )
     return f"https://huggingface.co/{repo_id}"

@@ -42,7 +42,9 @@ class Loaded:
 class ModelStore:
     """Finds the trained model of a (pair, method): Hub repo first when configured, else shipped files."""
 
-    def __init__(self, hub_repo: str | None = None, directory: Path = SHIPPED_DIRECTORY, use_hub: bool = True) -> None:
+    def __init__(
+        self, hub_repo: str | None = None, directory: Path = SHIPPED_DIRECTORY, use_hub: bool = True
+    ) -> None:
         self.hub_repo = (hub_repo or configured_repo()) if use_hub else None
         self.directory = Path(directory)
         self.notes: list[str] = []  # what fell back and why, for the CLI and the app to show
@@ -55,7 +57,11 @@ class ModelStore:
 
     def manifest_origin(self) -> str:
         """Where ``manifest()`` comes from, in words."""
-        return f"Hub repo {self.hub_repo}" if self._hub_entries() is not None else f"shipped {self.directory.name}/manifest.json"
+        return (
+            f"Hub repo {self.hub_repo}"
+            if self._hub_entries() is not None
+            else f"shipped {self.directory.name}/manifest.json"
+        )
 
     def load(self, pair: str, method: str) -> Loaded:
         """The checkpoint of ``method`` on ``pair``; raises ``CheckpointError`` when there is none anywhere."""
@@ -67,13 +73,18 @@ class ModelStore:
                 self.notes.append(f"Hub copy not used ({error}); using the shipped file instead")
         path = self.directory / name
         if not path.is_file():
-            raise CheckpointError(f"No trained {method} model for {pair} (looked for {path}"
-                                  f"{' and in Hub repo ' + self.hub_repo if self.hub_repo else ''})")
-        return Loaded(load_checkpoint(path, expect_pair=pair, expect_method=method), f"shipped {self.directory.name}/")
+            raise CheckpointError(
+                f"No trained {method} model for {pair} (looked for {path}"
+                f"{' and in Hub repo ' + self.hub_repo if self.hub_repo else ''})"
+            )
+        return Loaded(
+            load_checkpoint(path, expect_pair=pair, expect_method=method), f"shipped {self.directory.name}/"
+        )
 
     def available(self, pair: str, method: str) -> bool:
         return (self.directory / checkpoint_file(pair, method)).is_file() or any(
-            entry["pair"] == pair and entry["method"] == method for entry in (self._hub_entries() or []))
+            entry["pair"] == pair and entry["method"] == method for entry in (self._hub_entries() or [])
+        )
 
     def _hub_entries(self) -> list[dict] | None:
         if not self.hub_repo:
@@ -88,8 +99,11 @@ class ModelStore:
 
     def _load_from_hub(self, name: str, pair: str, method: str) -> Checkpoint:
         path = fetch(self.hub_repo, name)
-        expected = next((entry.get("sha256") for entry in self._hub_entries() or []
-                         if entry.get("file") == name), None)
+        expected = next(
+            (entry.get("sha256") for entry in self._hub_entries() or [] if entry.get("file") == name), None
+        )
         if expected and sha256(path) != expected:
-            raise CheckpointError(f"{name} from the Hub does not match the manifest's SHA-256 (corrupt download?)")
+            raise CheckpointError(
+                f"{name} from the Hub does not match the manifest's SHA-256 (corrupt download?)"
+            )
         return load_checkpoint(path, expect_pair=pair, expect_method=method)

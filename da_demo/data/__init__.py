@@ -1,10 +1,21 @@
-"""Every digit domain the project knows, and the domain pairs built from them."""
+"""Every digit domain the project knows, and the domain pairs built from them.
 
-from .images import LabeledImages, UnlabeledImages, fingerprint
+Only the records and the folder helpers are exported here (no torch at import); the tensors live
+in ``images`` and ``pairs``, each domain's data builder in its own module (``mnist``, ``usps``, ...).
+"""
+
+from .domains import DOMAINS, PAIRS, Domain, PairSpec, Reference, resolve_domain, resolve_pair
 from .locations import DataMissingError, cache_dir, data_dir
-from .pairs import DOMAINS, PAIRS, DomainPair, PairSpec, load_domain, load_pair, resolve_pair
 
 __all__ = [
-    "DOMAINS", "PAIRS", "DataMissingError", "DomainPair", "LabeledImages", "PairSpec", "UnlabeledImages",
-    "cache_dir", "data_dir", "fingerprint", "load_domain", "load_pair", "resolve_pair",
+    "DOMAINS",
+    "PAIRS",
+    "DataMissingError",
+    "Domain",
+    "PairSpec",
+    "Reference",
+    "cache_dir",
+    "data_dir",
+    "resolve_domain",
+    "resolve_pair",
 ]

@@ -14,15 +14,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from PIL import Image, UnidentifiedImageError
 
-from .noisy_mnist import DEFAULT_SIGMA
-
 MAX_FILE_BYTES = 20 * 1024 * 1024
-MAX_PIXELS = 40_000_000     # PIL's own bomb guard warns at 89 M; we refuse far earlier
-WORK_SIZE = 512             # big pictures are scaled down to this before anything else
-INK_LEVEL = 0.15            # fraction of full contrast that counts as ink
+MAX_PIXELS = 40_000_000  # PIL's own bomb guard warns at 89 M; we refuse far earlier
+WORK_SIZE = 512  # big pictures are scaled down to this before anything else
+INK_LEVEL = 0.15  # fraction of full contrast that counts as ink
 
 
 class DigitInputError(ValueError):
@@ -51,13 +48,23 @@ def open_image(source: str | Path | bytes | np.ndarray | Image.Image) -> tuple[I
             image = Image.open(io.BytesIO(data))
             width, height = image.size  # read from the header, before decoding any pixels
             if width * height > MAX_PIXELS:
-                raise DigitInputError(f"The picture is {width}×{height} pixels; please upload one under 40 megapixels.")
+                raise DigitInputError(
+                    f"The picture is {width}×{height} pixels; please upload one under 40 megapixels."
+                )
             image.draft("RGB", (WORK_SIZE, WORK_SIZE))  # JPEG: decode at reduced size directly
             image.load()
         except DigitInputError:
             raise
-        except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
-            raise DigitInputError("That file is not a readable image (PNG, JPEG, GIF, BMP or WebP).") from error
+        except (
+            UnidentifiedImageError,
+            OSError,
+            SyntaxError,
+            ValueError,
+            Image.DecompressionBombError,
+        ) as error:
+            raise DigitInputError(
+                "That file is not a readable image (PNG, JPEG, GIF, BMP or WebP)."
+            ) from error
     if max(image.size) > WORK_SIZE:
         notes.append(f"Scaled down from {image.size[0]}×{image.size[1]} pixels.")
         image = image.copy()
@@ -105,7 +112,10 @@ def prepare_digit(source, *, min_ink_pixels: int = 6) -> tuple[torch.Tensor, lis
     height, width = crop.shape
     scale = 20.0 / max(height, width)
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    small = np.asarray(Image.fromarray((crop * 255).astype(np.uint8)).resize(size, Image.LANCZOS), np.float32) / 255.0
+    small = (
+        np.asarray(Image.fromarray((crop * 255).astype(np.uint8)).resize(size, Image.LANCZOS), np.float32)
+        / 255.0
+    )
     small = np.clip(small, 0.0, 1.0)
     frame = np.zeros((28, 28), np.float32)
     top, left = _centre_of_mass_offset(small)
@@ -131,36 +141,3 @@ def _to_uint8(array: np.ndarray) -> np.ndarray:
     if array.max() <= 1.0:
         array = array * 255.0
     return np.clip(array, 0, 255).astype(np.uint8)
-
-
-# --- the same digit in each target domain's style ---------------------------------------------
-
-def render_usps_like(digit: torch.Tensor) -> torch.Tensor:
-    """USPS framing: the ink's bounding box fills a 16x16 frame, shown back at 28x28 (bilinear)."""
-    ink = digit[0]
-    rows, cols = torch.nonzero(ink > INK_LEVEL, as_tuple=True)
-    if len(rows) == 0:
-        return digit.clone()
-    crop = ink[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
-    side = max(crop.shape)
-    square = torch.zeros(side, side)
-    top, left = (side - crop.shape[0]) // 2, (side - crop.shape[1]) // 2
-    square[top : top + crop.shape[0], left : left + crop.shape[1]] = crop
-    small = F.interpolate(square[None, None], size=(16, 16), mode="bilinear", antialias=True, align_corners=False)
-    return F.interpolate(small, size=(28, 28), mode="bilinear", align_corners=False)[0].clamp(0, 1)
-
-
-def render_mnistm_like(digit: torch.Tensor, photo: np.ndarray, seed: int = 0) -> torch.Tensor:
-    """MNIST-M's blend ``|crop − digit|`` over a random 28x28 crop of ``photo (H, W, 3) uint8`` → ``(3, 28, 28)``."""
-    from .mnistm import blend_over_photos
-
-    digits = (digit[0].clamp(0, 1) * 255).round().to(torch.uint8).numpy()[None]
-    blended = blend_over_photos(digits, [photo], seed=seed)[0]
-    return torch.from_numpy(blended).permute(2, 0, 1).float() / 255.0
-
-
-def render_noisy(digit: torch.Tensor, sigma: float = DEFAULT_SIGMA, seed: int = 0) -> torch.Tensor:
-    """Noisy MNIST's corruption of one digit (seeded, so the same drawing gives the same noise)."""
-    from .noisy_mnist import add_gaussian_noise
-
-    return add_gaussian_noise(digit.unsqueeze(0), sigma, seed)[0]

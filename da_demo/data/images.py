@@ -21,7 +21,7 @@ class UnlabeledImages:
     def __len__(self) -> int:
         return self.images.shape[0]
 
-    def subset(self, count: int, seed: int = 0) -> "UnlabeledImages":
+    def subset(self, count: int, seed: int = 0) -> UnlabeledImages:
         """A reproducible random subset of ``count`` images (all of them if fewer)."""
         return UnlabeledImages(self.images[_pick(len(self), count, seed)])
 
@@ -43,7 +43,7 @@ class LabeledImages:
     def without_labels(self) -> UnlabeledImages:
         return UnlabeledImages(self.images)
 
-    def subset(self, count: int, seed: int = 0) -> "LabeledImages":
+    def subset(self, count: int, seed: int = 0) -> LabeledImages:
         """A reproducible random subset of ``count`` samples (all of them if fewer)."""
         index = _pick(len(self), count, seed)
         return LabeledImages(self.images[index], self.labels[index])
@@ -66,5 +66,9 @@ def fingerprint(*tensors: torch.Tensor) -> str:
         tensor = tensor.contiguous()
         digest.update(f"{tuple(tensor.shape)}{tensor.dtype}".encode())
         # uint8 views keep the hash exact without a float round trip
-        digest.update(tensor.view(torch.uint8).numpy().tobytes() if tensor.dtype != torch.uint8 else tensor.numpy().tobytes())
+        digest.update(
+            tensor.view(torch.uint8).numpy().tobytes()
+            if tensor.dtype != torch.uint8
+            else tensor.numpy().tobytes()
+        )
     return digest.hexdigest()[:16]

@@ -12,7 +12,22 @@ from torchvision.datasets import MNIST
 from .images import LabeledImages
 from .locations import LAYOUT_HELP, DataMissingError, cache_dir, data_dir
 
-RAW_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+RAW_FILES = (
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+)
+
+
+def load(train: bool, data_directory: str | Path | None = None) -> LabeledImages:
+    """This domain's split (see ``domains.Domain``)."""
+    return load_mnist(train, data_directory)
+
+
+def render(digit: torch.Tensor, photos=()) -> torch.Tensor:
+    """A drawn digit is already framed as MNIST frames its digits."""
+    return digit
 
 
 def load_mnist(train: bool, data_directory: str | Path | None = None) -> LabeledImages:

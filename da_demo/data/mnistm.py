@@ -33,7 +33,9 @@ def bsds_photo_paths(data_directory: str | Path | None = None) -> list[Path]:
     if photos:
         return photos
     if directory is not None:
-        raise DataMissingError(f"The BSDS500 photos for MNIST-M are missing: no *.jpg in {folder}.\n{LAYOUT_HELP}")
+        raise DataMissingError(
+            f"The BSDS500 photos for MNIST-M are missing: no *.jpg in {folder}.\n{LAYOUT_HELP}"
+        )
     try:
         download_and_extract_archive(BSDS_URL, str(cache_dir() / "downloads"))
     except Exception as error:
@@ -66,6 +68,22 @@ def blend_over_photos(digits: np.ndarray, photos: list[np.ndarray], seed: int) -
     return blended
 
 
+def load(train: bool, data_directory: str | Path | None = None) -> LabeledImages:
+    """This domain's split (see ``domains.Domain``)."""
+    return load_mnistm(train, data_directory)
+
+
+def render(digit: torch.Tensor, photos=()) -> torch.Tensor | None:
+    """MNIST-M's blend over a crop of one of ``photos`` (uint8 ``(H, W, 3)``) → ``(3, 28, 28)``; the
+    same drawing always gets the same photo and crop. None without photos."""
+    if not len(photos):
+        return None
+    seed = int(digit.sum().item() * 1000) % 10_000
+    digits = (digit[0].clamp(0, 1) * 255).round().to(torch.uint8).numpy()[None]
+    blended = blend_over_photos(digits, [photos[seed % len(photos)]], seed=seed)[0]
+    return torch.from_numpy(blended).permute(2, 0, 1).float() / 255.0
+
+
 def load_mnistm(train: bool, data_directory: str | Path | None = None, seed: int = 0) -> LabeledImages:
     """MNIST-M as float32 ``(N, 3, 28, 28)`` in [0, 1], labels from MNIST; built once, then cached."""
     split = "train" if train else "test"
@@ -78,7 +96,10 @@ def load_mnistm(train: bool, data_directory: str | Path | None = None, seed: int
         blended = blend_over_photos(digits, photos, seed=seed * 2 + (0 if train else 1))
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_suffix(".partial")
-        save_file({"images": torch.from_numpy(blended).permute(0, 3, 1, 2).contiguous(), "labels": mnist.labels}, partial)
+        save_file(
+            {"images": torch.from_numpy(blended).permute(0, 3, 1, 2).contiguous(), "labels": mnist.labels},
+            partial,
+        )
         partial.replace(path)
     tensors = load_file(path)
     return LabeledImages(tensors["images"].float().div_(255.0), tensors["labels"].long())

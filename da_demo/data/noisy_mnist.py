@@ -21,9 +21,21 @@ def add_gaussian_noise(images: torch.Tensor, sigma: float, seed: int) -> torch.T
     return (images + sigma * noise).clamp_(0.0, 1.0)
 
 
+def load(train: bool, data_directory: str | Path | None = None) -> LabeledImages:
+    """This domain's split (see ``domains.Domain``)."""
+    return load_noisy_mnist(train, data_directory)
+
+
+def render(digit: torch.Tensor, photos=(), sigma: float = DEFAULT_SIGMA, seed: int = 0) -> torch.Tensor:
+    """Noisy MNIST's corruption of one digit (seeded, so the same drawing gets the same noise)."""
+    return add_gaussian_noise(digit.unsqueeze(0), sigma, seed)[0]
+
+
 def load_noisy_mnist(
     train: bool, data_directory: str | Path | None = None, sigma: float = DEFAULT_SIGMA, seed: int = 0
 ) -> LabeledImages:
     """MNIST with noise of standard deviation ``sigma``, float32 ``(N, 1, 28, 28)``."""
     mnist = load_mnist(train, data_directory)
-    return LabeledImages(add_gaussian_noise(mnist.images, sigma, seed * 2 + (0 if train else 1)), mnist.labels)
+    return LabeledImages(
+        add_gaussian_noise(mnist.images, sigma, seed * 2 + (0 if train else 1)), mnist.labels
+    )

@@ -29,8 +29,9 @@ def domain_probe_accuracy(source: np.ndarray, target: np.ndarray, seed: int = 0)
 
     features = np.concatenate([source, target])
     domains = np.concatenate([np.zeros(len(source)), np.ones(len(target))])
-    train_x, test_x, train_y, test_y = train_test_split(features, domains, test_size=0.5, random_state=seed,
-                                                        stratify=domains)
+    train_x, test_x, train_y, test_y = train_test_split(
+        features, domains, test_size=0.5, random_state=seed, stratify=domains
+    )
     scaler = StandardScaler().fit(train_x)
     probe = LogisticRegression(max_iter=2000).fit(scaler.transform(train_x), train_y)
     return float(probe.score(scaler.transform(test_x), test_y))
@@ -50,18 +51,25 @@ def sinkhorn_distance(source: np.ndarray, target: np.ndarray, reg: float = 1e-2)
 
 @dataclass
 class TransportView:
-    plan: np.ndarray                 # (n_s, n_t), rows and columns sorted by class
-    source_labels: np.ndarray        # sorted
-    target_labels: np.ndarray        # sorted (evaluation only)
-    same_class_mass: float           # share of the plan's mass on pairs of the same class
-    knn_before: float                # 1-NN accuracy of target against source features
-    knn_after: float                 # ... against the source features mapped by the plan
+    plan: np.ndarray  # (n_s, n_t), rows and columns sorted by class
+    source_labels: np.ndarray  # sorted
+    target_labels: np.ndarray  # sorted (evaluation only)
+    same_class_mass: float  # share of the plan's mass on pairs of the same class
+    knn_before: float  # 1-NN accuracy of target against source features
+    knn_after: float  # ... against the source features mapped by the plan
 
 
-def transport_view(source: np.ndarray, source_labels: np.ndarray, target: np.ndarray, target_labels: np.ndarray,
-                   reg: float = 1e-2) -> TransportView:
+def transport_view(
+    source: np.ndarray,
+    source_labels: np.ndarray,
+    target: np.ndarray,
+    target_labels: np.ndarray,
+    reg: float = 1e-2,
+) -> TransportView:
     """Fit POT's Sinkhorn transport source → target and describe it (see module docstring)."""
-    transport = ot.da.SinkhornTransport(reg_e=reg, norm="max", method="sinkhorn", out_of_sample_map="ferradans")
+    transport = ot.da.SinkhornTransport(
+        reg_e=reg, norm="max", method="sinkhorn", out_of_sample_map="ferradans"
+    )
     transport.fit(Xs=source.astype(np.float64), Xt=target.astype(np.float64))
     plan = np.asarray(transport.coupling_)
     mapped = np.asarray(transport.transform(Xs=source.astype(np.float64)))
@@ -72,6 +80,11 @@ def transport_view(source: np.ndarray, source_labels: np.ndarray, target: np.nda
         nearest = ot.dist(target.astype(np.float64), references).argmin(axis=1)
         return float((source_labels[nearest] == target_labels).mean())
 
-    return TransportView(plan[order_s][:, order_t], source_labels[order_s], target_labels[order_t],
-                         float(plan[same_class].sum() / plan.sum()), nearest_accuracy(source.astype(np.float64)),
-                         nearest_accuracy(mapped))
+    return TransportView(
+        plan[order_s][:, order_t],
+        source_labels[order_s],
+        target_labels[order_t],
+        float(plan[same_class].sum() / plan.sum()),
+        nearest_accuracy(source.astype(np.float64)),
+        nearest_accuracy(mapped),
+    )

@@ -9,7 +9,9 @@ DEFAULT_MULTIPLIERS = (0.25, 0.5, 1.0, 2.0, 4.0)
 
 
 def gaussian_kernels(
-    source: torch.Tensor, target: torch.Tensor, multipliers: tuple[float, ...] = DEFAULT_MULTIPLIERS,
+    source: torch.Tensor,
+    target: torch.Tensor,
+    multipliers: tuple[float, ...] = DEFAULT_MULTIPLIERS,
     bandwidth: float | torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Sum of Gaussian kernels ``Σ_m exp(−‖a − b‖² / (m·σ²))`` over all rows of ``[source; target]``.
@@ -26,8 +28,12 @@ def gaussian_kernels(
     return sum(torch.exp(-squared / (bandwidth * multiplier)) for multiplier in multipliers)
 
 
-def mmd_loss(source: torch.Tensor, target: torch.Tensor, multipliers: tuple[float, ...] = DEFAULT_MULTIPLIERS,
-             bandwidth: float | None = None) -> torch.Tensor:
+def mmd_loss(
+    source: torch.Tensor,
+    target: torch.Tensor,
+    multipliers: tuple[float, ...] = DEFAULT_MULTIPLIERS,
+    bandwidth: float | None = None,
+) -> torch.Tensor:
     """Unbiased estimate of ``MMD² = E k(s, s') + E k(t, t') − 2 E k(s, t)``.
 
     ``source (n, d)``, ``target (m, d)`` → scalar. Near 0 (either sign) for samples of one
@@ -43,8 +49,12 @@ def mmd_loss(source: torch.Tensor, target: torch.Tensor, multipliers: tuple[floa
 
 
 def lmmd_loss(
-    source: torch.Tensor, target: torch.Tensor, source_labels: torch.Tensor, target_probabilities: torch.Tensor,
-    multipliers: tuple[float, ...] = DEFAULT_MULTIPLIERS, bandwidth: float | None = None,
+    source: torch.Tensor,
+    target: torch.Tensor,
+    source_labels: torch.Tensor,
+    target_probabilities: torch.Tensor,
+    multipliers: tuple[float, ...] = DEFAULT_MULTIPLIERS,
+    bandwidth: float | None = None,
 ) -> torch.Tensor:
     """Local (class-wise) MMD: the mean over classes of a weighted MMD² between class ``c`` of each domain.
 
@@ -62,15 +72,22 @@ def lmmd_loss(
     n, num_classes = source.shape[0], target_probabilities.shape[1]
     source_weights = torch.nn.functional.one_hot(source_labels, num_classes).float()
     target_weights = target_probabilities.float().detach()
-    present = (source_weights.sum(0) > 0) & (torch.bincount(target_weights.argmax(1), minlength=num_classes) > 0)
+    present = (source_weights.sum(0) > 0) & (
+        torch.bincount(target_weights.argmax(1), minlength=num_classes) > 0
+    )
     if not present.any():
         return source.sum() * 0.0
     source_weights = source_weights[:, present] / source_weights[:, present].sum(0, keepdim=True)
-    target_weights = target_weights[:, present] / target_weights[:, present].sum(0, keepdim=True).clamp(min=1e-8)
+    target_weights = target_weights[:, present] / target_weights[:, present].sum(0, keepdim=True).clamp(
+        min=1e-8
+    )
     kernels = gaussian_kernels(source, target, multipliers, bandwidth)
     ss, tt, st = kernels[:n, :n], kernels[n:, n:], kernels[:n, n:]
-    per_class = _weighted_within(ss, source_weights) + _weighted_within(tt, target_weights) \
+    per_class = (
+        _weighted_within(ss, source_weights)
+        + _weighted_within(tt, target_weights)
         - 2 * ((source_weights.T @ st) * target_weights.T).sum(1)
+    )
     return per_class.mean()
 
 

@@ -6,7 +6,9 @@ import torch
 import torch.nn.functional as F
 
 
-def confident_pseudo_labels(logits: torch.Tensor, threshold: float = 0.9) -> tuple[torch.Tensor, torch.Tensor]:
+def confident_pseudo_labels(
+    logits: torch.Tensor, threshold: float = 0.9
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Indices and labels of the samples whose top softmax probability is at least ``threshold``.
 
     ``logits (B, K)`` → ``(indices (M,), labels (M,))`` with ``M ≤ B``; no sample below the

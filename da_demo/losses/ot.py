@@ -8,8 +8,9 @@ import torch
 import torch.nn.functional as F
 
 
-def exact_plan(cost: torch.Tensor, source_weights: torch.Tensor | None = None,
-               target_weights: torch.Tensor | None = None) -> torch.Tensor:
+def exact_plan(
+    cost: torch.Tensor, source_weights: torch.Tensor | None = None, target_weights: torch.Tensor | None = None
+) -> torch.Tensor:
     """Exact OT plan ``γ = argmin_{γ ∈ Π(a, b)} ⟨γ, C⟩`` for a cost ``(n, m)`` (POT's network simplex).
 
     ``a``, ``b`` default to uniform weights; the rows of ``γ`` sum to ``a`` and its columns to ``b``.
@@ -23,8 +24,12 @@ def exact_plan(cost: torch.Tensor, source_weights: torch.Tensor | None = None,
 
 
 def jdot_cost(
-    source_features: torch.Tensor, target_features: torch.Tensor, source_labels: torch.Tensor,
-    target_logits: torch.Tensor, feature_weight: float, label_weight: float,
+    source_features: torch.Tensor,
+    target_features: torch.Tensor,
+    source_labels: torch.Tensor,
+    target_logits: torch.Tensor,
+    feature_weight: float,
+    label_weight: float,
 ) -> torch.Tensor:
     """DeepJDOT's joint cost ``C_ij = α‖f_i^S − f_j^T‖² + λ_t · CE(y_i^S, g(f_j^T))``.
 
@@ -33,5 +38,5 @@ def jdot_cost(
     """
     distances = torch.cdist(source_features.float(), target_features.float()).pow(2)
     target_log_probabilities = F.log_softmax(target_logits.float(), dim=1)  # (m, K)
-    label_cost = -target_log_probabilities[:, source_labels].T               # (n, m): -log p_j(y_i)
+    label_cost = -target_log_probabilities[:, source_labels].T  # (n, m): -log p_j(y_i)
     return feature_weight * distances + label_weight * label_cost

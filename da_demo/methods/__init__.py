@@ -1,6 +1,7 @@
 """Adaptation methods, one module each, found by name through a small registry.
 
-Adding a method means adding one module with a ``Method`` subclass decorated by ``@register``.
+Adding a method means adding one module, named as the method, with a ``Method`` subclass decorated
+by ``@register``; the engine, the command line, pretraining, the sweep and the app pick it up.
 """
 
 from __future__ import annotations
@@ -8,12 +9,18 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-from .base import HyperparameterSet, Hyperparameters, Method, SourceBatch
+from .base import FittedMethod, Hyperparameters, HyperparameterSet, Method, SettingInfo, SourceBatch, setting
 
 METHODS: dict[str, type[Method]] = {}
+_HELPERS = ("base",)  # modules of this package that define no method
 
 
 def register(method_class: type[Method]) -> type[Method]:
+    module = method_class.__module__.rsplit(".", 1)[-1]
+    if module != method_class.name:
+        raise TypeError(
+            f"method {method_class.name!r} must live in a module of the same name, not {module}.py"
+        )
     METHODS[method_class.name] = method_class
     return method_class
 
@@ -23,7 +30,7 @@ def get_method(name: str) -> type[Method]:
     _discover()
     key = name.replace("-", "_").lower()
     if key not in METHODS:
-        raise ValueError(f"Unknown method {name!r}; choose one of: {', '.join(METHODS)}")
+        raise ValueError(f"Unknown method {name!r}; choose one of: {', '.join(method_names())}")
     return METHODS[key]
 
 
@@ -35,8 +42,20 @@ def method_names() -> list[str]:
 
 def _discover() -> None:
     for module in pkgutil.iter_modules(__path__):
-        if module.name not in ("base",):
+        if module.name not in _HELPERS:
             importlib.import_module(f"{__name__}.{module.name}")
 
 
-__all__ = ["METHODS", "HyperparameterSet", "Hyperparameters", "Method", "SourceBatch", "get_method", "method_names", "register"]
+__all__ = [
+    "METHODS",
+    "FittedMethod",
+    "HyperparameterSet",
+    "Hyperparameters",
+    "Method",
+    "SettingInfo",
+    "SourceBatch",
+    "get_method",
+    "method_names",
+    "register",
+    "setting",
+]

@@ -1,26 +1,32 @@
-"""What every adaptation method is: explicit hyperparameters and one ``training_step``.
+"""What every adaptation method is: explicit hyperparameters, and either one ``training_step`` or a ``fit``.
 
-A method owns the classifier it adapts, its extra networks and its optimizers. The trainer hands
-it a labeled source batch and an **unlabeled** target batch (images only) per step, plus the
-training progress ``p`` in [0, 1] for schedules. It returns its named losses and metrics.
+A method owns the classifier it adapts, its extra networks and its optimizers. It knows nothing of
+the loop that drives it (``da_demo.engine``):
+
+* a **step-trained** method (``Method``) gets a labeled source batch and an **unlabeled** target
+  batch (images only) per step, plus the training progress ``p`` in [0, 1] for schedules, and
+  returns its named losses and metrics;
+* a **fitted** method (``FittedMethod``) gets the labeled source training set and the unlabeled
+  target training set once and fits itself in a few stages, yielding its metrics after each.
+
+Either way the method never sees a target label: the types it is handed have none.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
-from typing import TYPE_CHECKING, Any, ClassVar, Iterator, NamedTuple
+from collections.abc import Iterator
+from dataclasses import MISSING, asdict, dataclass, field, fields
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..data import DomainPair
 from ..losses import entropy_loss
 from ..models import DigitClassifier
 
 if TYPE_CHECKING:
-    from ..artifacts.checkpoints import Checkpoint
-    from ..engine.trainer import ProgressEvent
+    from ..data.images import LabeledImages, UnlabeledImages
 
 
 class SourceBatch(NamedTuple):
@@ -30,52 +36,104 @@ class SourceBatch(NamedTuple):
     labels: torch.Tensor
 
 
+def setting(
+    default: Any, low: float | None = None, high: float | None = None, *, label: str, help: str = ""
+) -> Any:
+    """A hyperparameter field that carries its own valid range and a plain-language label, so
+    validation, the command line and the app's controls all read the same numbers."""
+    return field(default=default, metadata={"low": low, "high": high, "label": label, "help": help})
+
+
+def entropy_weight_setting(default: float) -> Any:
+    """The target-entropy weight every method that has the term declares the same way."""
+    return setting(
+        default,
+        0.0,
+        10.0,
+        label="Target entropy weight",
+        help="pushes target predictions to be confident; 0 gives the plain method",
+    )
+
+
+@dataclass(frozen=True)
+class SettingInfo:
+    """What the app and the CLI know about one hyperparameter."""
+
+    name: str
+    label: str
+    help: str
+    kind: type
+    default: Any
+    low: float | None
+    high: float | None
+
+
 @dataclass
 class HyperparameterSet:
-    """A method's explicit settings: a dataclass that converts from and to plain dicts."""
+    """A method's explicit settings: a dataclass that converts from and to plain dicts and checks
+    every value against the range its field declares (see ``setting``)."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> "HyperparameterSet":
+    def settings(cls) -> dict[str, SettingInfo]:
+        """Every field, with its label, type, default and range."""
+        infos = {}
+        for item in fields(cls):
+            default = item.default if item.default is not MISSING else item.default_factory()  # type: ignore[misc]
+            # a subclass that only changes a default (``steps: int = 6000``) keeps the label and range
+            meta = next(
+                (
+                    base.__dataclass_fields__[item.name].metadata
+                    for base in cls.__mro__
+                    if item.name in getattr(base, "__dataclass_fields__", {})
+                    and base.__dataclass_fields__[item.name].metadata
+                ),
+                {},
+            )
+            infos[item.name] = SettingInfo(
+                item.name,
+                meta.get("label", item.name.replace("_", " ")),
+                meta.get("help", ""),
+                type(default),
+                default,
+                meta.get("low"),
+                meta.get("high"),
+            )
+        return infos
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> HyperparameterSet:
         """Build from a dict, converting types and refusing unknown or invalid names with a clear message."""
-        known = {field.name: field for field in fields(cls)}
+        known = cls.settings()
         unknown = sorted(set(values) - set(known))
         if unknown:
-            raise ValueError(f"Unknown hyperparameter(s) {', '.join(unknown)}; this method takes: {', '.join(known)}")
+            raise ValueError(
+                f"Unknown hyperparameter(s) {', '.join(unknown)}; this method takes: {', '.join(known)}"
+            )
         converted = {}
         for name, value in values.items():
-            default = getattr(cls(), name)
             try:
-                converted[name] = _convert(value, type(default))
+                converted[name] = _convert(value, known[name].kind)
             except (TypeError, ValueError) as error:
-                raise ValueError(f"Hyperparameter {name}={value!r} is not a valid {type(default).__name__}") from error
+                raise ValueError(
+                    f"Hyperparameter {name}={value!r} is not a valid {known[name].kind.__name__}"
+                ) from error
         params = cls(**converted)
         params.validate()
         return params
 
     def validate(self) -> None:
-        """Raise ValueError with a clear message for values out of range."""
-
-
-@dataclass
-class Hyperparameters(HyperparameterSet):
-    """Settings of every method trained by steps; each method extends this with its own."""
-
-    steps: int = 1000
-    batch_size: int = 128
-    lr: float = 1e-3
-    #: learning-rate annealing ``lr_p = lr / (1 + lr_anneal · p)^0.75`` (DANN paper); 0 keeps it constant
-    lr_anneal: float = 0.0
-
-    def validate(self) -> None:
-        if self.steps < 1:
-            raise ValueError(f"steps must be at least 1, got {self.steps}")
-        if self.batch_size < 2:
-            raise ValueError(f"batch_size must be at least 2, got {self.batch_size}")
-        if not self.lr > 0:
-            raise ValueError(f"lr must be positive, got {self.lr}")
+        """Raise ValueError with a clear message for values out of their declared range. Subclasses
+        add checks that involve several fields (and call this first)."""
+        for info in self.settings().values():
+            value = getattr(self, info.name)
+            if info.low is not None and info.high is not None and not info.low <= value <= info.high:
+                raise ValueError(
+                    f"{info.name} ({info.label}) must be between {info.low:g} and {info.high:g}, "
+                    f"got {value:g}"
+                )
 
 
 def _convert(value: Any, kind: type) -> Any:
@@ -89,11 +147,33 @@ def _convert(value: Any, kind: type) -> Any:
         return bool(value)
     if kind is int and isinstance(value, float) and not value.is_integer():
         raise ValueError(value)
-    return kind(value)
+    if kind in (int, float) and isinstance(value, bool):
+        raise ValueError(value)
+    converted = kind(value)
+    if kind is float and converted != converted:  # NaN passes every range check silently
+        raise ValueError(value)
+    return converted
+
+
+@dataclass
+class Hyperparameters(HyperparameterSet):
+    """Settings of every method trained by steps; each method extends this with its own."""
+
+    steps: int = setting(1000, 1, 200_000, label="Training steps")
+    batch_size: int = setting(128, 2, 1024, label="Batch size (per domain)")
+    lr: float = setting(1e-3, 1e-6, 1.0, label="Learning rate")
+    lr_anneal: float = setting(
+        0.0,
+        0.0,
+        100.0,
+        label="Learning-rate decay",
+        help="lr_p = lr / (1 + decay · p)^0.75 over progress p (DANN paper); 0 keeps it constant",
+    )
 
 
 class Method(nn.Module):
-    """Base class: subclasses set the class attributes and implement ``training_step``."""
+    """Base class of every method: subclasses set the class attributes and implement ``training_step``
+    (step-trained) or derive from ``FittedMethod``."""
 
     name: ClassVar[str]
     title: ClassVar[str]
@@ -102,11 +182,9 @@ class Method(nn.Module):
     hyperparameters_class: ClassVar[type[HyperparameterSet]] = Hyperparameters
     #: for the Learn tab: the idea in a few sentences, its formula (LaTeX) and when to prefer it
     learn: ClassVar[str] = ""
-    #: published accuracy (%) for a pair, and where it comes from, shown beside ours
-    published: ClassVar[dict[str, tuple[float, str]]] = {}
     #: tuned settings per domain pair, over the dataclass defaults (e.g. more steps on a harder pair)
     pair_defaults: ClassVar[dict[str, dict[str, Any]]] = {}
-    #: the hyperparameter the app offers as "alignment weight" (None: the method has none)
+    #: the hyperparameter the app offers as the method's key weight (None: the method has none)
     alignment_parameter: ClassVar[str | None] = None
     #: the hyperparameter the app offers as "warm-up steps" (None: the method has none)
     warmup_parameter: ClassVar[str | None] = None
@@ -115,30 +193,31 @@ class Method(nn.Module):
     late_metrics: ClassVar[tuple[str, ...]] = ()
     #: adversarial training is unstable even with a fixed seed: pretraining runs several seeds
     adversarial: ClassVar[bool] = False
+    trained_by_steps: ClassVar[bool] = True
 
     @classmethod
     def hyperparameters_for(cls, pair: str, overrides: dict[str, Any] | None = None) -> HyperparameterSet:
         """The settings for ``pair``: dataclass defaults, then ``pair_defaults[pair]``, then ``overrides``."""
         return cls.hyperparameters_class.from_dict({**cls.pair_defaults.get(pair, {}), **(overrides or {})})
 
+    @classmethod
+    def total_steps(cls, hparams: HyperparameterSet) -> int:
+        """How many steps (or fitting stages) a run of these settings takes."""
+        return hparams.steps
+
     def __init__(self, classifier: DigitClassifier, hparams: HyperparameterSet) -> None:
         super().__init__()
         self.classifier = classifier
         self.hparams = hparams
 
-    def fit(self, pair: DomainPair, **train_options) -> Iterator[ProgressEvent]:
-        """Train on ``pair``, yielding progress. The default is the trainer's step loop calling
-        ``training_step``; a method fitted another way (e.g. a transport map) overrides this."""
-        from ..engine.trainer import train
-
-        return train(self, pair, **train_options)
-
-    def training_step(self, source: SourceBatch, target_images: torch.Tensor, progress: float) -> dict[str, torch.Tensor | float]:
+    def training_step(
+        self, source: SourceBatch, target_images: torch.Tensor, progress: float
+    ) -> dict[str, torch.Tensor | float]:
         """One optimisation step on a labeled source batch and an unlabeled target batch."""
         raise NotImplementedError
 
     def set_progress(self, progress: float) -> None:
-        """Called by the trainer before each step: applies the learning-rate annealing."""
+        """Called before each step: applies the learning-rate annealing."""
         factor = (1.0 + self.hparams.lr_anneal * progress) ** -0.75
         for optimizer in self._optimizers():
             for group in optimizer.param_groups:
@@ -159,8 +238,9 @@ class Method(nn.Module):
         return {}
 
     @classmethod
-    def inference_model(cls, checkpoint: "Checkpoint") -> nn.Module:
-        """The network that predicts with a stored model of this method: ``images → (logits, features)``."""
+    def inference_model(cls, checkpoint) -> nn.Module:
+        """The network that predicts with a stored model of this method: ``images → (logits, features)``.
+        ``checkpoint`` is an ``artifacts.checkpoints.Checkpoint`` (classifier, metadata, extras)."""
         return checkpoint.classifier.eval()
 
     @classmethod
@@ -175,6 +255,38 @@ class Method(nn.Module):
         """The network whose ``(logits, features)`` are evaluated (the classifier itself by default)."""
         return self.classifier
 
+    def reference_classifiers(self) -> dict[str, nn.Module]:
+        """Other networks worth scoring beside the method's own (e.g. a baseline it improves on):
+        the evaluation reports ``<name>_target_acc`` for each."""
+        return {}
+
+
+class FittedMethod(Method):
+    """A method fitted in a few stages on whole training sets instead of trained by steps."""
+
+    trained_by_steps: ClassVar[bool] = False
+    #: how many stages ``fit`` yields
+    stages: ClassVar[int] = 1
+
+    @classmethod
+    def total_steps(cls, hparams: HyperparameterSet) -> int:
+        return cls.stages
+
+    def fit(
+        self,
+        source: LabeledImages,
+        target: UnlabeledImages,
+        *,
+        seed: int = 0,
+        device: torch.device | None = None,
+    ) -> Iterator[dict[str, float]]:
+        """Fit on the labeled source and the unlabeled target training sets, yielding the stage's
+        metrics after each of ``stages`` stages. The model must be usable after any of them."""
+        raise NotImplementedError
+
+    def set_progress(self, progress: float) -> None:
+        pass
+
 
 @dataclass
 class AlignmentHyperparameters(Hyperparameters):
@@ -185,7 +297,7 @@ class AlignmentHyperparameters(Hyperparameters):
     lr_anneal: float = 10.0
     #: weight of the target-entropy term ``H(softmax(g(f(x_T))))`` (0 turns it off), as DANN's option;
     #: it took DeepCORAL from 86.1% to 92.9% on MNIST → USPS (Morerio et al.'s minimal-entropy alignment)
-    entropy_weight: float = 0.1
+    entropy_weight: float = entropy_weight_setting(0.1)
 
 
 class FeatureAlignmentMethod(Method):
@@ -202,8 +314,9 @@ class FeatureAlignmentMethod(Method):
         super().__init__(classifier, hparams)
         self.optimizer = torch.optim.Adam(self.classifier.parameters(), lr=hparams.lr)
 
-    def alignment(self, source: SourceBatch, logits: torch.Tensor, features: torch.Tensor,
-                  progress: float) -> tuple[torch.Tensor | float, dict[str, torch.Tensor]]:
+    def alignment(
+        self, source: SourceBatch, logits: torch.Tensor, features: torch.Tensor, progress: float
+    ) -> tuple[torch.Tensor | float, dict[str, torch.Tensor]]:
         """``(weighted term, metrics)`` for ``logits``/``features`` of ``[source; target]``."""
         raise NotImplementedError
 
@@ -213,7 +326,7 @@ class FeatureAlignmentMethod(Method):
         term, metrics = self.alignment(source, logits, features, progress)
         loss = class_loss + term
         if self.hparams.entropy_weight > 0:
-            target_entropy = entropy_loss(logits[source.images.shape[0]:])
+            target_entropy = entropy_loss(logits[source.images.shape[0] :])
             loss = loss + self.hparams.entropy_weight * target_entropy
             metrics = {**metrics, "target_entropy": target_entropy.detach()}
         self.optimizer.zero_grad(set_to_none=True)

@@ -22,26 +22,27 @@ from torch import nn
 from ..losses import cycle_consistency_loss, identity_loss, least_squares_gan_loss
 from ..models.cyclegan import Generator, PatchDiscriminator
 from . import register
-from .base import Hyperparameters, Method, SourceBatch
+from .base import Hyperparameters, Method, SourceBatch, setting
 
 
 @dataclass
 class CycleGANHyperparameters(Hyperparameters):
     steps: int = 4000
-    gan_fraction: float = 0.6      # share of the steps spent on the GAN; the rest fine-tunes the classifier
+    gan_fraction: float = setting(
+        0.6,
+        0.0,
+        1.0,
+        label="Share of steps training the GAN",
+        help="the rest fine-tunes the classifier on translated source images",
+    )
     batch_size: int = 32
-    lr: float = 2e-4               # generators and discriminators (Adam, β1 = 0.5)
-    beta1: float = 0.5
-    cycle_weight: float = 10.0
-    identity_weight: float = 3.0
-    classifier_lr: float = 1e-4
-    generator_width: int = 16
-    residual_blocks: int = 2
-
-    def validate(self) -> None:
-        super().validate()
-        if not 0.0 <= self.gan_fraction <= 1.0:
-            raise ValueError(f"gan_fraction must be between 0 and 1, got {self.gan_fraction}")
+    lr: float = 2e-4  # generators and discriminators (Adam, β1 = 0.5)
+    beta1: float = setting(0.5, 0.0, 0.999, label="Adam β1 (GAN)")
+    cycle_weight: float = setting(10.0, 0.0, 1000.0, label="Cycle-consistency weight")
+    identity_weight: float = setting(3.0, 0.0, 1000.0, label="Identity weight")
+    classifier_lr: float = setting(1e-4, 1e-6, 1.0, label="Classifier learning rate")
+    generator_width: int = setting(16, 4, 128, label="Generator width (channels)")
+    residual_blocks: int = setting(2, 0, 9, label="Generator residual blocks")
 
 
 @register
@@ -66,7 +67,6 @@ Then the classifier is trained on $G(s)$ with the source labels: labeled images 
 **When to prefer it:** the shift is about appearance (colour, texture, stroke style) and you want to *see*
 the adaptation. It struggles with geometric changes such as digit size, and it is the slowest to train.
 """
-    published = {"mnist-usps": (89.8, "lecture")}
 
     def __init__(self, classifier, hparams: CycleGANHyperparameters) -> None:
         super().__init__(classifier, hparams)
@@ -77,9 +77,13 @@ the adaptation. It struggles with geometric changes such as digit size, and it i
         self.source_critic = PatchDiscriminator(channels)
         betas = (hparams.beta1, 0.999)
         self.generator_optimizer = torch.optim.Adam(
-            [*self.source_to_target.parameters(), *self.target_to_source.parameters()], lr=hparams.lr, betas=betas)
+            [*self.source_to_target.parameters(), *self.target_to_source.parameters()],
+            lr=hparams.lr,
+            betas=betas,
+        )
         self.critic_optimizer = torch.optim.Adam(
-            [*self.target_critic.parameters(), *self.source_critic.parameters()], lr=hparams.lr, betas=betas)
+            [*self.target_critic.parameters(), *self.source_critic.parameters()], lr=hparams.lr, betas=betas
+        )
         self.classifier_optimizer = torch.optim.Adam(classifier.parameters(), lr=hparams.classifier_lr)
 
     def extra_state(self) -> dict[str, nn.Module]:
@@ -94,12 +98,21 @@ the adaptation. It struggles with geometric changes such as digit size, and it i
         hp = self.hparams
         fake_target = self.source_to_target(source_images)
         fake_source = self.target_to_source(target_images)
-        adversarial = least_squares_gan_loss(self.target_critic(fake_target), real=True) + \
-            least_squares_gan_loss(self.source_critic(fake_source), real=True)
-        cycle = cycle_consistency_loss(source_images, self.target_to_source(fake_target),
-                                       target_images, self.source_to_target(fake_source))
-        identity = identity_loss(source_images, self.target_to_source(source_images),
-                                 target_images, self.source_to_target(target_images))
+        adversarial = least_squares_gan_loss(
+            self.target_critic(fake_target), real=True
+        ) + least_squares_gan_loss(self.source_critic(fake_source), real=True)
+        cycle = cycle_consistency_loss(
+            source_images,
+            self.target_to_source(fake_target),
+            target_images,
+            self.source_to_target(fake_source),
+        )
+        identity = identity_loss(
+            source_images,
+            self.target_to_source(source_images),
+            target_images,
+            self.source_to_target(target_images),
+        )
         generator_loss = adversarial + hp.cycle_weight * cycle + hp.identity_weight * identity
         self.generator_optimizer.zero_grad(set_to_none=True)
         generator_loss.backward()
@@ -114,8 +127,13 @@ the adaptation. It struggles with geometric changes such as digit size, and it i
         self.critic_optimizer.zero_grad(set_to_none=True)
         critic_loss.backward()
         self.critic_optimizer.step()
-        return {"loss": generator_loss.detach(), "adversarial_loss": adversarial.detach(), "cycle_loss": cycle.detach(),
-                "identity_loss": identity.detach(), "critic_loss": critic_loss.detach()}
+        return {
+            "loss": generator_loss.detach(),
+            "adversarial_loss": adversarial.detach(),
+            "cycle_loss": cycle.detach(),
+            "identity_loss": identity.detach(),
+            "critic_loss": critic_loss.detach(),
+        }
 
     def _classifier_step(self, source: SourceBatch) -> dict:
         with torch.no_grad():
@@ -128,18 +146,24 @@ the adaptation. It struggles with geometric changes such as digit size, and it i
         return {"loss": class_loss.detach(), "class_loss": class_loss.detach()}
 
 
-def load_generators(extras: dict[str, dict[str, torch.Tensor]], hyperparameters: dict, channels: int) -> tuple[Generator, Generator]:
+def load_generators(
+    extras: dict[str, dict[str, torch.Tensor]], hyperparameters: dict, channels: int
+) -> tuple[Generator, Generator]:
     """Rebuild ``(source_to_target, target_to_source)`` from a CycleGAN checkpoint's extras (eval mode)."""
     generators = []
     for name in ("source_to_target", "target_to_source"):
-        generator = Generator(channels, hyperparameters["generator_width"], hyperparameters["residual_blocks"])
+        generator = Generator(
+            channels, hyperparameters["generator_width"], hyperparameters["residual_blocks"]
+        )
         generator.load_state_dict(extras[name])
         generators.append(generator.eval())
     return generators[0], generators[1]
 
 
 @torch.no_grad()
-def translate(forward: Generator, backward: Generator, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def translate(
+    forward: Generator, backward: Generator, images: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """One domain to the other and back: ``images (B, C, H, W)`` or ``(C, H, W)`` in [0, 1] →
     ``(translated, reconstructed)`` of the same shape and range."""
     single = images.dim() == 3

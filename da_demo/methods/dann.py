@@ -19,20 +19,26 @@ import torch.nn.functional as F
 from ..losses import entropy_loss
 from ..models import domain_classifier, grl_lambda, reverse_gradient
 from . import register
-from .base import Hyperparameters, Method, SourceBatch
+from .base import Hyperparameters, Method, SourceBatch, entropy_weight_setting, setting
 
 
 @dataclass
 class DANNHyperparameters(Hyperparameters):
     steps: int = 6000
-    lr: float = 1e-4            # feature extractor
-    head_lr: float = 1e-4       # label head
-    domain_lr: float = 3e-3     # domain head
-    lr_anneal: float = 10.0     # lr / (1 + 10 p)^0.75, as in the DANN paper
-    domain_weight: float = 1.0
-    lambda_max: float = 1.0
-    entropy_weight: float = 0.1  # target entropy term (0 turns it off)
-    warm_start: bool = True      # start from the source-only model
+    lr: float = 1e-4  # feature extractor
+    head_lr: float = setting(1e-4, 1e-6, 1.0, label="Label-head learning rate")
+    domain_lr: float = setting(3e-3, 1e-6, 1.0, label="Domain-head learning rate")
+    lr_anneal: float = 10.0  # lr / (1 + 10 p)^0.75, as in the DANN paper
+    domain_weight: float = setting(1.0, 0.0, 100.0, label="Domain-loss weight")
+    lambda_max: float = setting(
+        1.0,
+        0.0,
+        10.0,
+        label="Gradient-reversal strength λ",
+        help="the reversed gradient's final scale; λ(p) grows from 0 to it",
+    )
+    entropy_weight: float = entropy_weight_setting(0.1)
+    warm_start: bool = setting(True, label="Start from the source-only model")
 
 
 @register
@@ -56,16 +62,17 @@ $\lambda$ grows from 0 over training progress $p$, so the domain head learns bef
 optional entropy term makes confident target predictions. **When to prefer it:** a strong, general
 default when the label sets match; watch the domain-classifier accuracy fall towards 50%.
 """
-    published = {"mnist-usps": (94.3, "lecture"), "mnist-mnistm": (82.1, "lecture / DANN report 71")}
 
     def __init__(self, classifier, hparams: DANNHyperparameters) -> None:
         super().__init__(classifier, hparams)
         self.domain_head = domain_classifier(classifier.feature_dim)
-        self.optimizer = torch.optim.Adam([
-            {"params": classifier.extractor.parameters(), "lr": hparams.lr},
-            {"params": classifier.head.parameters(), "lr": hparams.head_lr},
-            {"params": self.domain_head.parameters(), "lr": hparams.domain_lr},
-        ])
+        self.optimizer = torch.optim.Adam(
+            [
+                {"params": classifier.extractor.parameters(), "lr": hparams.lr},
+                {"params": classifier.head.parameters(), "lr": hparams.head_lr},
+                {"params": self.domain_head.parameters(), "lr": hparams.domain_lr},
+            ]
+        )
 
     @classmethod
     def warm_start_from(cls, hparams: DANNHyperparameters) -> str | None:
@@ -82,7 +89,9 @@ default when the label sets match; watch the domain-classifier accuracy fall tow
 
         grl_scale = grl_lambda(progress, hp.lambda_max)
         domain_logits = self.domain_head(reverse_gradient(features, grl_scale)).float().squeeze(1)
-        domain_labels = torch.cat([torch.zeros(count), torch.ones(target_images.shape[0])]).to(domain_logits.device)
+        domain_labels = torch.cat([torch.zeros(count), torch.ones(target_images.shape[0])]).to(
+            domain_logits.device
+        )
         domain_loss = F.binary_cross_entropy_with_logits(domain_logits, domain_labels)
 
         loss = class_loss + hp.domain_weight * domain_loss

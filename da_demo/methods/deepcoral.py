@@ -12,12 +12,12 @@ from dataclasses import dataclass
 
 from ..losses import coral_loss
 from . import register
-from .base import AlignmentHyperparameters, FeatureAlignmentMethod, SourceBatch
+from .base import AlignmentHyperparameters, FeatureAlignmentMethod, SourceBatch, setting
 
 
 @dataclass
 class DeepCORALHyperparameters(AlignmentHyperparameters):
-    coral_weight: float = 1000.0
+    coral_weight: float = setting(1000.0, 0.0, 100_000.0, label="CORAL weight")
 
 
 @register
@@ -38,10 +38,10 @@ $$\mathcal{L} = \mathrm{CE}(y^S, g(f(x^S))) + w \cdot \frac{1}{4d^2}\,\lVert C_S
 
 No adversary, no extra network: stable and cheap. Here, as in minimal-entropy correlation
 alignment, a small target-entropy term (weight 0.1) joins it: aligned covariances alone leave
-target points near class boundaries (not on MNIST-M, where it drove every target image into one class). **When to prefer it:** a quick, steady first try;
+target points near class boundaries (not on MNIST-M, where it drove every target image into one class).
+**When to prefer it:** a quick, steady first try;
 it aligns only means-free second moments, so it closes less of a large gap than DANN or MMD.
 """
-    published = {"mnist-usps": (90.4, "lecture")}
 
     def alignment(self, source: SourceBatch, logits, features, progress: float):
         count = source.images.shape[0]

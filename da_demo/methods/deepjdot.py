@@ -16,14 +16,14 @@ from dataclasses import dataclass
 
 from ..losses import exact_plan, jdot_cost
 from . import register
-from .base import AlignmentHyperparameters, FeatureAlignmentMethod, SourceBatch
+from .base import AlignmentHyperparameters, FeatureAlignmentMethod, SourceBatch, setting
 
 
 @dataclass
 class DeepJDOTHyperparameters(AlignmentHyperparameters):
     lr: float = 1e-4
-    feature_weight: float = 0.01   # α
-    label_weight: float = 0.5      # λ_t
+    feature_weight: float = setting(0.01, 0.0, 100.0, label="Feature-distance weight α")
+    label_weight: float = setting(0.5, 0.0, 100.0, label="Label-loss weight λ_t")
 
 
 @register
@@ -43,12 +43,17 @@ and the network then lowers $\sum_{ij}\gamma_{ij} C_{ij}$: target features move 
 samples they are coupled with, and take their labels. **When to prefer it:** you want OT's
 class-aware matching inside deep training rather than on frozen features.
 """
-    published = {"mnist-usps": (95.7, "DeepJDOT paper")}
 
     def alignment(self, source: SourceBatch, logits, features, progress: float):
         hp = self.hparams
         count = source.images.shape[0]
-        cost = jdot_cost(features[:count], features[count:], source.labels, logits[count:],
-                         hp.feature_weight, hp.label_weight)
+        cost = jdot_cost(
+            features[:count],
+            features[count:],
+            source.labels,
+            logits[count:],
+            hp.feature_weight,
+            hp.label_weight,
+        )
         transport = (exact_plan(cost) * cost).sum()
         return transport, {"transport_loss": transport.detach()}

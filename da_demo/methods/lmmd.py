@@ -19,14 +19,21 @@ import torch.nn.functional as F
 from ..losses import lmmd_loss
 from ..models import grl_lambda
 from . import register
-from .base import AlignmentHyperparameters, FeatureAlignmentMethod, SourceBatch
+from .base import AlignmentHyperparameters, FeatureAlignmentMethod, SourceBatch, setting
 
 
 @dataclass
 class LMMDHyperparameters(AlignmentHyperparameters):
-    lmmd_weight: float = 1.0
-    warmup_steps: int = 200       # source-only steps before the alignment starts
-    warm_start: bool = True       # start from the source-only model
+    lmmd_weight: float = setting(1.0, 0.0, 1000.0, label="LMMD weight")
+    warmup_steps: int = setting(
+        200,
+        0,
+        200_000,
+        label="Warm-up steps",
+        help="source-only steps before the class-wise alignment starts (none if the "
+        "warm-up is as long as the run)",
+    )
+    warm_start: bool = setting(True, label="Start from the source-only model")
 
 
 @register
@@ -47,7 +54,6 @@ Because the weights of each class sum to one per domain, different class proport
 matter. A warm-up lets the predictions become sensible before they are trusted. **When to prefer
 it:** the classes are well separated already and you want alignment without mixing classes.
 """
-    published = {"mnist-noisy": (97.0, "MMD vs LMMD tutorial, 97.x")}
 
     @classmethod
     def warm_start_from(cls, hparams: LMMDHyperparameters) -> str | None:
@@ -56,11 +62,15 @@ it:** the classes are well separated already and you want alignment without mixi
     def alignment(self, source: SourceBatch, logits, features, progress: float):
         hp = self.hparams
         count = source.images.shape[0]
-        start = hp.warmup_steps / hp.steps  # alignment ramps up from where the warm-up ends
+        start = min(hp.warmup_steps / hp.steps, 1.0)  # alignment ramps up from where the warm-up ends
         target_probabilities = F.softmax(logits[count:].float().detach(), dim=1)
         if progress < start:
             with torch.no_grad():  # reported during the warm-up, not yet minimised
-                return 0.0, {"lmmd_loss": lmmd_loss(features[:count], features[count:], source.labels, target_probabilities)}
+                return 0.0, {
+                    "lmmd_loss": lmmd_loss(
+                        features[:count], features[count:], source.labels, target_probabilities
+                    )
+                }
         alignment = lmmd_loss(features[:count], features[count:], source.labels, target_probabilities)
         ramp = grl_lambda((progress - start) / max(1.0 - start, 1e-6))
         return hp.lmmd_weight * ramp * alignment, {"lmmd_loss": alignment.detach()}

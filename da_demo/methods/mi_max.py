@@ -19,21 +19,16 @@ import torch
 from ..losses import confident_pseudo_labels, jsd_mi_bound
 from ..models import SeparableCritic
 from . import register
-from .base import SourceBatch
+from .base import SourceBatch, setting
 from .dann import DANN, DANNHyperparameters
 
 
 @dataclass
 class MIMaxHyperparameters(DANNHyperparameters):
-    mi_weight: float = 0.1
-    confidence_threshold: float = 0.9
-    projection_dim: int = 64
-    critic_lr: float = 1e-3
-
-    def validate(self) -> None:
-        super().validate()
-        if not 0.0 < self.confidence_threshold <= 1.0:
-            raise ValueError(f"confidence_threshold must be in (0, 1], got {self.confidence_threshold}")
+    mi_weight: float = setting(0.1, 0.0, 100.0, label="Mutual-information weight")
+    confidence_threshold: float = setting(0.9, 0.01, 1.0, label="Pseudo-label confidence threshold")
+    projection_dim: int = setting(64, 2, 1024, label="Critic projection size")
+    critic_lr: float = setting(1e-3, 1e-6, 1.0, label="Critic learning rate")
 
 
 @register
@@ -51,12 +46,12 @@ Start from DANN, then pull same-class source and target features together by **m
 information**. Target samples the model predicts with confidence $\geq 0.9$ get pseudo-labels; a critic
 $T$ scores every (source, target) pair, and the Jensen-Shannon bound
 
-$$\hat I_{JSD} = \mathbb{E}_{\text{same class}}\big[-\mathrm{sp}(-T)\big] - \mathbb{E}_{\text{different class}}\big[\mathrm{sp}(T)\big]$$
+$$\hat I_{JSD} = \mathbb{E}_{\text{same class}}\big[-\mathrm{sp}(-T)\big]
+ - \mathbb{E}_{\text{different class}}\big[\mathrm{sp}(T)\big]$$
 
 is maximised together with DANN's losses. **When to prefer it:** after a first alignment, when
 many target predictions are already confident and you want to sharpen the classes.
 """
-    published = {"mnist-mnistm": (87.0, "MaNi README")}
 
     def __init__(self, classifier, hparams: MIMaxHyperparameters) -> None:
         super().__init__(classifier, hparams)

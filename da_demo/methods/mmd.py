@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from ..losses import mmd_loss
 from ..models import grl_lambda
 from . import register
-from .base import AlignmentHyperparameters, FeatureAlignmentMethod, SourceBatch
+from .base import AlignmentHyperparameters, FeatureAlignmentMethod, SourceBatch, setting
 
 
 @dataclass
 class MMDHyperparameters(AlignmentHyperparameters):
-    mmd_weight: float = 1.0
+    mmd_weight: float = setting(1.0, 0.0, 1000.0, label="MMD weight")
 
 
 @register
@@ -39,9 +39,10 @@ Several bandwidths at once (multi-kernel) make it sensitive at every scale. **Wh
 a non-adversarial, stable alignment of the whole distribution; it ignores labels, so it may pull a
 target 3 towards a source 8 if that makes the clouds overlap.
 """
-    published = {"mnist-noisy": (96.0, "MMD vs LMMD tutorial, 96.x")}
 
     def alignment(self, source: SourceBatch, logits, features, progress: float):
         count = source.images.shape[0]
         discrepancy = mmd_loss(features[:count], features[count:])
-        return self.hparams.mmd_weight * grl_lambda(progress) * discrepancy, {"mmd_loss": discrepancy.detach()}
+        return self.hparams.mmd_weight * grl_lambda(progress) * discrepancy, {
+            "mmd_loss": discrepancy.detach()
+        }

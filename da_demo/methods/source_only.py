@@ -29,7 +29,6 @@ source's look (stroke width, digit size, a black background) can fail on the tar
 **When to use it:** always, as the baseline. The gap between its source and target accuracy *is* the
 domain shift every other method tries to close.
 """
-    published = {"mnist-usps": (74.1, "lecture"), "mnist-mnistm": (46.7, "lecture / DANN paper 52.25")}
 
     def __init__(self, classifier, hparams: Hyperparameters) -> None:
         super().__init__(classifier, hparams)

@@ -3,8 +3,19 @@
 from .backbones import BACKBONES, DigitClassifier, build_classifier, lean_cnn, lecture_cnn
 from .grl import GradientReversal, grl_lambda, reverse_gradient
 from .heads import SeparableCritic, domain_classifier
+from .inference import accuracy, predict
 
 __all__ = [
-    "BACKBONES", "DigitClassifier", "GradientReversal", "SeparableCritic", "build_classifier", "domain_classifier",
-    "grl_lambda", "lean_cnn", "lecture_cnn", "reverse_gradient",
+    "BACKBONES",
+    "DigitClassifier",
+    "GradientReversal",
+    "SeparableCritic",
+    "accuracy",
+    "build_classifier",
+    "domain_classifier",
+    "grl_lambda",
+    "lean_cnn",
+    "lecture_cnn",
+    "predict",
+    "reverse_gradient",
 ]

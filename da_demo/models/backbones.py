@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -19,7 +19,9 @@ from torch import nn
 class DigitClassifier(nn.Module):
     """``features = extractor(images)`` (a ``feature_dim`` vector), ``logits = head(features)``."""
 
-    def __init__(self, extractor: nn.Module, feature_dim: int, num_classes: int, in_channels: int, image_size: int) -> None:
+    def __init__(
+        self, extractor: nn.Module, feature_dim: int, num_classes: int, in_channels: int, image_size: int
+    ) -> None:
         super().__init__()
         self.feature_dim = feature_dim
         self.num_classes = num_classes
@@ -38,9 +40,15 @@ def lecture_cnn(in_channels: int = 1, num_classes: int = 10, image_size: int = 2
     """The lecture network: two 7x7 convolutions with max pooling, then FC 128 → FC ``num_classes``."""
     pooled = image_size // 4
     extractor = nn.Sequential(
-        nn.Conv2d(in_channels, 32, kernel_size=7, padding=3), nn.ReLU(inplace=True), nn.MaxPool2d(2),
-        nn.Conv2d(32, 64, kernel_size=7, padding=3), nn.ReLU(inplace=True), nn.MaxPool2d(2),
-        nn.Flatten(), nn.Linear(64 * pooled * pooled, 128), nn.ReLU(inplace=True),
+        nn.Conv2d(in_channels, 32, kernel_size=7, padding=3),
+        nn.ReLU(inplace=True),
+        nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, kernel_size=7, padding=3),
+        nn.ReLU(inplace=True),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(64 * pooled * pooled, 128),
+        nn.ReLU(inplace=True),
     )
     return DigitClassifier(extractor, 128, num_classes, in_channels, image_size)
 
@@ -53,14 +61,21 @@ def _conv_bn_relu(in_channels: int, out_channels: int) -> list[nn.Module]:
     ]
 
 
-def lean_cnn(in_channels: int = 1, num_classes: int = 10, image_size: int = 28, width: int = 16) -> DigitClassifier:
+def lean_cnn(
+    in_channels: int = 1, num_classes: int = 10, image_size: int = 28, width: int = 16
+) -> DigitClassifier:
     """Three conv-BN-ReLU blocks (``width``, 2·``width``, 4·``width`` channels) each halving the size, FC 128."""
     pooled = image_size // 8
     extractor = nn.Sequential(
-        *_conv_bn_relu(in_channels, width), nn.MaxPool2d(2),
-        *_conv_bn_relu(width, 2 * width), nn.MaxPool2d(2),
-        *_conv_bn_relu(2 * width, 4 * width), nn.MaxPool2d(2),
-        nn.Flatten(), nn.Linear(4 * width * pooled * pooled, 128), nn.ReLU(inplace=True),
+        *_conv_bn_relu(in_channels, width),
+        nn.MaxPool2d(2),
+        *_conv_bn_relu(width, 2 * width),
+        nn.MaxPool2d(2),
+        *_conv_bn_relu(2 * width, 4 * width),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(4 * width * pooled * pooled, 128),
+        nn.ReLU(inplace=True),
     )
     return DigitClassifier(extractor, 128, num_classes, in_channels, image_size)
 
@@ -70,10 +85,16 @@ def wide_cnn(in_channels: int = 1, num_classes: int = 10, image_size: int = 28) 
     return lean_cnn(in_channels, num_classes, image_size, width=32)
 
 
-BACKBONES: dict[str, Callable[..., DigitClassifier]] = {"lecture": lecture_cnn, "lean": lean_cnn, "wide": wide_cnn}
+BACKBONES: dict[str, Callable[..., DigitClassifier]] = {
+    "lecture": lecture_cnn,
+    "lean": lean_cnn,
+    "wide": wide_cnn,
+}
 
 
-def build_classifier(backbone: str, in_channels: int, num_classes: int = 10, image_size: int = 28) -> DigitClassifier:
+def build_classifier(
+    backbone: str, in_channels: int, num_classes: int = 10, image_size: int = 28
+) -> DigitClassifier:
     if backbone not in BACKBONES:
         raise ValueError(f"Unknown backbone {backbone!r}; choose one of: {', '.join(BACKBONES)}")
     return BACKBONES[backbone](in_channels=in_channels, num_classes=num_classes, image_size=image_size)

@@ -17,8 +17,11 @@ class ResidualBlock(nn.Module):
     def __init__(self, channels: int) -> None:
         super().__init__()
         self.body = nn.Sequential(
-            nn.Conv2d(channels, channels, 3, padding=1), nn.InstanceNorm2d(channels, affine=True), nn.ReLU(inplace=True),
-            nn.Conv2d(channels, channels, 3, padding=1), nn.InstanceNorm2d(channels, affine=True),
+            nn.Conv2d(channels, channels, 3, padding=1),
+            nn.InstanceNorm2d(channels, affine=True),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(channels, channels, 3, padding=1),
+            nn.InstanceNorm2d(channels, affine=True),
         )
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
@@ -32,11 +35,16 @@ class Generator(nn.Module):
         super().__init__()
         self.channels, self.width, self.residual_blocks = channels, width, residual_blocks
         self.net = nn.Sequential(
-            nn.Conv2d(channels, width, 7, padding=3), nn.InstanceNorm2d(width, affine=True), nn.ReLU(inplace=True),
-            nn.Conv2d(width, 2 * width, 3, stride=2, padding=1), nn.InstanceNorm2d(2 * width, affine=True), nn.ReLU(inplace=True),
+            nn.Conv2d(channels, width, 7, padding=3),
+            nn.InstanceNorm2d(width, affine=True),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(width, 2 * width, 3, stride=2, padding=1),
+            nn.InstanceNorm2d(2 * width, affine=True),
+            nn.ReLU(inplace=True),
             *[ResidualBlock(2 * width) for _ in range(residual_blocks)],
             nn.ConvTranspose2d(2 * width, width, 3, stride=2, padding=1, output_padding=1),
-            nn.InstanceNorm2d(width, affine=True), nn.ReLU(inplace=True),
+            nn.InstanceNorm2d(width, affine=True),
+            nn.ReLU(inplace=True),
             nn.Conv2d(width, channels, 7, padding=3),
         )
 
@@ -50,10 +58,13 @@ class PatchDiscriminator(nn.Module):
     def __init__(self, channels: int = 1, width: int = 32) -> None:
         super().__init__()
         self.net = nn.Sequential(
-            nn.Conv2d(channels, width, 4, stride=2, padding=1), nn.LeakyReLU(0.2, inplace=True),
-            nn.Conv2d(width, 2 * width, 4, stride=2, padding=1), nn.InstanceNorm2d(2 * width, affine=True),
+            nn.Conv2d(channels, width, 4, stride=2, padding=1),
             nn.LeakyReLU(0.2, inplace=True),
-            nn.Conv2d(2 * width, 4 * width, 3, padding=1), nn.InstanceNorm2d(4 * width, affine=True),
+            nn.Conv2d(width, 2 * width, 4, stride=2, padding=1),
+            nn.InstanceNorm2d(2 * width, affine=True),
+            nn.LeakyReLU(0.2, inplace=True),
+            nn.Conv2d(2 * width, 4 * width, 3, padding=1),
+            nn.InstanceNorm2d(4 * width, affine=True),
             nn.LeakyReLU(0.2, inplace=True),
             nn.Conv2d(4 * width, 1, 3, padding=1),
         )

@@ -9,8 +9,10 @@ from torch import nn
 def domain_classifier(feature_dim: int, hidden: int = 256) -> nn.Sequential:
     """MLP ``features (B, feature_dim) → domain logit (B, 1)``; logit > 0 means "target"."""
     return nn.Sequential(
-        nn.Linear(feature_dim, hidden), nn.ReLU(inplace=True),
-        nn.Linear(hidden, hidden), nn.ReLU(inplace=True),
+        nn.Linear(feature_dim, hidden),
+        nn.ReLU(inplace=True),
+        nn.Linear(hidden, hidden),
+        nn.ReLU(inplace=True),
         nn.Linear(hidden, 1),
     )
 
@@ -23,8 +25,10 @@ class SeparableCritic(nn.Module):
 
     def __init__(self, feature_dim: int, projection_dim: int = 64, hidden: int = 128) -> None:
         super().__init__()
-        self.projection = nn.Sequential(nn.Linear(feature_dim, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, projection_dim))
-        self.scale = projection_dim ** -0.5
+        self.projection = nn.Sequential(
+            nn.Linear(feature_dim, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, projection_dim)
+        )
+        self.scale = projection_dim**-0.5
 
     def forward(self, source: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return self.projection(source) @ self.projection(target).T * self.scale

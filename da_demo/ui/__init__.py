@@ -36,30 +36,39 @@ def build_demo(zoo: ModelZoo | None = None, data: AppData | None = None, warm_up
 
     with gr.Blocks(title="Domain Adaptation Playground") as demo:
         gr.Markdown(INTRO)
-        pair = gr.Dropdown(choices=[(spec.title, name) for name, spec in PAIRS.items()], value="mnist-usps",
-                           label="Domain pair", elem_id="pair", interactive=True)
+        pair = gr.Dropdown(
+            choices=[(spec.title, name) for name, spec in PAIRS.items()],
+            value="mnist-usps",
+            label="Domain pair",
+            elem_id="pair",
+            interactive=True,
+        )
         notes = zoo.notes()
         if notes:
             gr.Markdown("Model source: " + "; ".join(notes))
         context = AppContext(zoo=zoo, data=data, session=gr.State(Session()), pair=pair)
         with gr.Tabs():
             with gr.Tab("Try it", elem_id="tab-try"):
-                examples, example_gallery = try_it.build(context)
+                try_tab = try_it.build(context)
             with gr.Tab("Translate", elem_id="tab-translate"):
                 translate.build(context)
             with gr.Tab("Adapt", elem_id="tab-adapt"):
-                describe, adapt_inputs, adapt_fields, _ = adapt.build(context)
+                adapt_tab = adapt.build(context)
             with gr.Tab("Feature space", elem_id="tab-features") as features_tab:
-                draw_features, feature_inputs, feature_outputs = features.build(context)
+                feature_view = features.build(context)
             with gr.Tab("Results", elem_id="tab-results"):
                 results.build(context)
             with gr.Tab("Learn", elem_id="tab-learn"):
                 learn.build(context)
         api.build(context)
-        gr.Markdown(f"<small>da_demo {__version__} · data: MNIST, USPS, BSDS500 (see README for terms)</small>")
-        demo.load(example_gallery, pair, examples, api_visibility="private")
-        demo.load(describe, adapt_inputs, adapt_fields, api_visibility="private")
-        features_tab.select(draw_features, feature_inputs, feature_outputs, api_visibility="private")
+        gr.Markdown(
+            f"<small>da_demo {__version__} · data: MNIST, USPS, BSDS500 (see README for terms)</small>"
+        )
+        demo.load(try_tab.example_gallery, pair, try_tab.examples, api_visibility="private")
+        demo.load(adapt_tab.describe, adapt_tab.inputs, adapt_tab.fields, api_visibility="private")
+        features_tab.select(
+            feature_view.draw, feature_view.inputs, feature_view.outputs, api_visibility="private"
+        )
     demo.queue(default_concurrency_limit=4, max_size=64)
     return demo
 

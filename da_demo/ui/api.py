@@ -1,11 +1,14 @@
-"""The stable endpoints for programs (gradio_client): ``/predict`` and ``/translate``.
+"""The endpoints for programs (gradio_client), backed by the same serving functions as the tabs:
 
     from gradio_client import Client, handle_file
     client = Client("http://127.0.0.1:7860/")
-    client.predict(handle_file("digit.png"), "mnist-usps", api_name="/predict")   # → JSON
-    client.predict(handle_file("digit.png"), "mnist-usps", api_name="/translate") # → 2 image files
+    client.predict(handle_file("digit.png"), "mnist-usps", api_name="/predict")     # → JSON
+    client.predict(handle_file("digit.png"), "mnist-usps", api_name="/translate")   # → 2 image files
+    job = client.submit("mnist-usps", "dann", {"steps": 300, "lambda_max": 0.5, "seed": 0}, api_name="/adapt")
+    client.predict(api_name="/stop")                                                # stops your run
 
-Bad input raises ``gradio.Error`` with a short message (the client sees it as the error text).
+Bad input raises ``gradio.Error`` with a short message (the client sees it as the error text);
+``/adapt`` answers bad settings with a "Not started: ..." status instead.
 """
 
 from __future__ import annotations
@@ -14,11 +17,18 @@ import gradio as gr
 
 from ..data import PAIRS
 from ..data.digit_input import DigitInputError
+from .adapt import run_adaptation
 from .context import AppContext
 from .render import digit_image, friendly
+from .serving import (
+    TRAINING_SLOTS,
+    adaptable_methods,
+    predict_picture,
+    prepare_picture,
+    stop_adaptation,
+    translate_digit,
+)
 from .session import Session
-from .translate import translate_digit
-from .try_it import digit_from_picture, digit_inputs, predict_rows, style_renderings
 
 
 def _pair(pair: str | None) -> str:
@@ -33,19 +43,26 @@ def predict_payload(context: AppContext, picture, pair: str | None, session: Ses
     """Per-model class probabilities for one picture, on the digit as drawn and in the target style."""
     pair = _pair(pair)
     try:
-        digit, notes = digit_from_picture(picture)
+        prediction = predict_picture(context.zoo, context.data, session or Session(), pair, picture)
     except DigitInputError as error:
         raise gr.Error(str(error)) from error
-    inputs = digit_inputs(pair, digit, style_renderings(digit, context.data))
-    rows, seconds = predict_rows(context.zoo, session or Session(), pair, inputs)
     return {
         "pair": pair,
-        "inputs": list(inputs),
-        "models": [{"method": row["method"], "title": row["title"], "owner": row["owner"],
-                    "predictions": {name: {"class": int(probs.argmax()), "probabilities": [round(float(p), 5) for p in probs]}
-                                    for name, probs in row["probabilities"].items()}} for row in rows],
-        "notes": notes,
-        "model_ms": round(1000 * seconds, 2),
+        "inputs": list(prediction.inputs),
+        "models": [
+            {
+                "method": model.method,
+                "title": model.title,
+                "owner": model.owner,
+                "predictions": {
+                    name: {"class": int(probs.argmax()), "probabilities": [round(float(p), 5) for p in probs]}
+                    for name, probs in model.probabilities.items()
+                },
+            }
+            for model in prediction.models
+        ],
+        "notes": prediction.notes,
+        "model_ms": round(1000 * prediction.seconds, 2),
     }
 
 
@@ -53,7 +70,7 @@ def predict_payload(context: AppContext, picture, pair: str | None, session: Ses
 def translate_payload(context: AppContext, picture, pair: str | None, session: Session | None = None):
     pair = _pair(pair)
     try:
-        digit, _ = digit_from_picture(picture)
+        digit, _ = prepare_picture(picture)
         translated, reconstructed = translate_digit(context.zoo, pair, digit, session=session)
     except DigitInputError as error:
         raise gr.Error(str(error)) from error
@@ -65,13 +82,48 @@ def build(context: AppContext) -> None:
     with gr.Row(visible=False):
         picture = gr.File(type="filepath", label="image")
         pair = gr.Dropdown(choices=list(PAIRS), value="mnist-usps", label="pair")
+        method = gr.Dropdown(choices=adaptable_methods(), value="dann", label="method")
+        settings = gr.JSON(value={}, label="settings")
         result = gr.JSON(label="per-model probabilities")
         translated = gr.Image(label="translated", type="numpy")
         reconstructed = gr.Image(label="reconstructed", type="numpy")
+        status = gr.Textbox(label="status")
+        losses = gr.LinePlot(x="step", y="value", color="series", label="losses")
+        accuracy = gr.LinePlot(x="step", y="value", color="series", label="accuracy")
+        model_file = gr.File(label="trained model")
         predict_button = gr.Button("predict")
         translate_button = gr.Button("translate")
-    predict_button.click(lambda image, pair, session: predict_payload(context, image, pair, session),
-                         [picture, pair, context.session], result, api_name="predict", concurrency_limit=8)
-    translate_button.click(lambda image, pair, session: translate_payload(context, image, pair, session),
-                           [picture, pair, context.session],
-                           [translated, reconstructed], api_name="translate", concurrency_limit=8)
+        adapt_button = gr.Button("adapt")
+        stop_button = gr.Button("stop")
+
+    @friendly
+    def adapt_endpoint(pair, method, settings, session, progress=gr.Progress()):
+        yield from run_adaptation(
+            context, pair, method, settings if isinstance(settings, dict) else {}, session, progress
+        )
+
+    predict_button.click(
+        lambda image, pair, session: predict_payload(context, image, pair, session),
+        [picture, pair, context.session],
+        result,
+        api_name="predict",
+        concurrency_limit=8,
+    )
+    translate_button.click(
+        lambda image, pair, session: translate_payload(context, image, pair, session),
+        [picture, pair, context.session],
+        [translated, reconstructed],
+        api_name="translate",
+        concurrency_limit=8,
+    )
+    adapt_button.click(
+        adapt_endpoint,
+        [pair, method, settings, context.session],
+        [status, losses, accuracy, model_file, context.session],
+        api_name="adapt",
+        concurrency_limit=TRAINING_SLOTS,
+        concurrency_id="training",
+    )
+    stop_button.click(
+        stop_adaptation, context.session, status, api_name="stop", concurrency_limit=None, queue=False
+    )

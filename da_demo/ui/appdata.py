@@ -10,8 +10,9 @@ import threading
 
 import numpy as np
 
-from ..data import DataMissingError, DomainPair, load_pair
+from ..data import DataMissingError
 from ..data.mnistm import bsds_photo_paths, load_photos
+from ..data.pairs import DomainPair, load_pair
 
 PHOTOS_FOR_RENDERING = 12
 

@@ -12,7 +12,7 @@ from .zoo import ModelZoo
 
 @dataclass
 class AppContext:
-    zoo: ModelZoo          # shipped models, loaded once, read-only
-    data: AppData          # test sets and photos, loaded once, read-only
-    session: gr.State      # per visitor: ui.session.Session
-    pair: gr.Dropdown      # the domain pair chosen at the top of the page
+    zoo: ModelZoo  # shipped models, loaded once, read-only
+    data: AppData  # test sets and photos, loaded once, read-only
+    session: gr.State  # per visitor: ui.session.Session
+    pair: gr.Dropdown  # the domain pair chosen at the top of the page

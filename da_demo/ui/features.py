@@ -4,26 +4,28 @@ projected to 2-D, with alignment figures and the optimal-transport view."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import gradio as gr
 import numpy as np
 
-from ..artifacts.projections import (ProjectionCache, alignment_figures, feature_sample, model_features,
-                                     read_projection_cache)
+from ..artifacts.projections import ProjectionCache, read_projection_cache
 from ..artifacts.store import SHIPPED_DIRECTORY
-from ..data import DOMAINS, PAIRS
+from ..data import PAIRS
 from ..engine.alignment import transport_view
 from ..methods import get_method
 from ..viz.figures import before_after_figure, plan_figure
 from ..viz.projections import project
-from .adapt import adaptable_methods
+from ..workflows.projections import alignment_figures, feature_sample, model_features
 from .context import AppContext
 from .render import friendly, message
+from .serving import adaptable_methods
 from .session import Session
 
 PROJECTION_CHOICES = [("UMAP", "umap"), ("PCA", "pca"), ("t-SNE", "tsne")]
 LECTURE_DIGITS = [1, 2, 7]
-TRANSPORT_SAMPLES = 300   # per domain, for the plan shown
+TRANSPORT_SAMPLES = 300  # per domain, for the plan shown
 
 
 class FeatureViews:
@@ -49,7 +51,9 @@ class FeatureViews:
             return own
         return next((entry for entry in self.context.zoo.pair(pair).models if entry.method == method), None)
 
-    def view(self, pair: str, method: str, kind: str, session: Session) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
+    def view(
+        self, pair: str, method: str, kind: str, session: Session
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
         """``(coordinates, labels, domains, alignment figures)`` for one model and projection."""
         entry = self.model(pair, method, session)
         if entry is None:
@@ -59,14 +63,19 @@ class FeatureViews:
             return cache.coordinates[method, kind], cache.labels, cache.domains, cache.alignment[method]
         loaded = self.context.data.pair(pair)
         if loaded is None:
-            raise LookupError(f"The test data is not available here ({self.context.data.errors.get(pair, '')}).")
+            raise LookupError(
+                f"The test data is not available here ({self.context.data.errors.get(pair, '')})."
+            )
         sample = feature_sample(loaded)
         key = (pair, method, kind)
         if entry.owner == "shipped" and key in self._computed:
             coordinates, figures = self._computed[key]
         else:
             source, target = model_features(method, entry.model, sample)
-            coordinates, figures = project(np.concatenate([source, target]), kind), alignment_figures(source, target)
+            coordinates, figures = (
+                project(np.concatenate([source, target]), kind),
+                alignment_figures(source, target),
+            )
             if entry.owner == "shipped":
                 self._computed[key] = (coordinates, figures)
         return coordinates, sample.labels, sample.domains, figures
@@ -75,7 +84,9 @@ class FeatureViews:
         """Transport views of source-only features and of the adapted features, on a small sample."""
         loaded = self.context.data.pair(pair)
         if loaded is None:
-            raise LookupError(f"The test data is not available here ({self.context.data.errors.get(pair, '')}).")
+            raise LookupError(
+                f"The test data is not available here ({self.context.data.errors.get(pair, '')})."
+            )
         sample = feature_sample(loaded, TRANSPORT_SAMPLES, seed=1)
         source_labels, target_labels = sample.labels[sample.domains == 0], sample.labels[sample.domains == 1]
         views = []
@@ -87,32 +98,56 @@ class FeatureViews:
 
 
 def alignment_markdown(before: dict, after: dict, title: str) -> str:
-    rows = [("domain-classifier accuracy (probe; 50% = indistinguishable)", "domain_acc", "{:.1%}"),
-            ("MMD² between the feature clouds", "mmd", "{:.4f}"),
-            ("Sinkhorn distance (cost scaled to max 1)", "sinkhorn", "{:.4f}")]
+    rows = [
+        ("domain-classifier accuracy (probe; 50% = indistinguishable)", "domain_acc", "{:.1%}"),
+        ("MMD² between the feature clouds", "mmd", "{:.4f}"),
+        ("Sinkhorn distance (cost scaled to max 1)", "sinkhorn", "{:.4f}"),
+    ]
     lines = [f"| alignment | source-only | {title} |", "| --- | --- | --- |"]
-    lines += [f"| {label} | {fmt.format(before[key])} | {fmt.format(after[key])} |" for label, key, fmt in rows]
+    lines += [
+        f"| {label} | {fmt.format(before[key])} | {fmt.format(after[key])} |" for label, key, fmt in rows
+    ]
     return "\n".join(lines)
 
 
 def transport_markdown(before, after, title: str) -> str:
-    return "\n".join([
-        f"| optimal transport ({TRANSPORT_SAMPLES} test digits per domain) | source-only features | {title} |",
-        "| --- | --- | --- |",
-        f"| plan mass on same-class pairs | {before.same_class_mass:.1%} | {after.same_class_mass:.1%} |",
-        f"| 1-NN target accuracy, source features as they are | {before.knn_before:.1%} | {after.knn_before:.1%} |",
-        f"| 1-NN target accuracy, source features mapped by the plan | {before.knn_after:.1%} | {after.knn_after:.1%} |",
-        "", "Target labels are used here only to score the plan, never to fit it."])
+    return "\n".join(
+        [
+            f"| optimal transport ({TRANSPORT_SAMPLES} test digits per domain) | source-only features | {title} |",
+            "| --- | --- | --- |",
+            f"| plan mass on same-class pairs | {before.same_class_mass:.1%} | {after.same_class_mass:.1%} |",
+            f"| 1-NN target accuracy, source features as they are | {before.knn_before:.1%} | {after.knn_before:.1%} |",
+            f"| 1-NN target accuracy, source features mapped by the plan | {before.knn_after:.1%} | {after.knn_after:.1%} |",
+            "",
+            "Target labels are used here only to score the plan, never to fit it.",
+        ]
+    )
 
 
-def build(context: AppContext):
+@dataclass
+class FeaturesTab:
+    #: ``draw(pair, method, projection, digits, session)`` → (plot, alignment table, status)
+    draw: Callable
+    inputs: list
+    outputs: list
+
+
+def build(context: AppContext) -> FeaturesTab:
     views = FeatureViews(context)
     with gr.Row():
-        method = gr.Dropdown(choices=[(get_method(name).title, name) for name in adaptable_methods()], value="dann",
-                             label="Adapted model", elem_id="features_method")
+        method = gr.Dropdown(
+            choices=[(get_method(name).title, name) for name in adaptable_methods()],
+            value="dann",
+            label="Adapted model",
+            elem_id="features_method",
+        )
         kind = gr.Radio(PROJECTION_CHOICES, value="umap", label="Projection", elem_id="features_projection")
-        digits = gr.CheckboxGroup([str(d) for d in range(10)], value=[str(d) for d in range(10)],
-                                  label="Digits shown", elem_id="features_digits")
+        digits = gr.CheckboxGroup(
+            [str(d) for d in range(10)],
+            value=[str(d) for d in range(10)],
+            label="Digits shown",
+            elem_id="features_digits",
+        )
         with gr.Column(min_width=120):
             lecture = gr.Button("Lecture's 1, 2, 7", size="sm", elem_id="btn_lecture_digits")
             everything = gr.Button("All digits", size="sm")
@@ -134,9 +169,15 @@ def build(context: AppContext):
         entry = views.model(pair, name, session)
         spec = PAIRS[pair]
         title = entry.title
-        figure = before_after_figure(before, after, labels, domains, ("before: source-only", f"after: {title}"),
-                                     (DOMAINS[spec.source][2], DOMAINS[spec.target][2]),
-                                     [int(d) for d in shown] if shown else None)
+        figure = before_after_figure(
+            before,
+            after,
+            labels,
+            domains,
+            ("before: source-only", f"after: {title}"),
+            (spec.source.title, spec.target.title),
+            [int(d) for d in shown] if shown else None,
+        )
         note = "" if shown else message("No digit selected: showing all of them.")
         return figure, alignment_markdown(before_figures, after_figures, title), note
 
@@ -147,8 +188,9 @@ def build(context: AppContext):
         except LookupError as error:
             return None, str(error)
         title = views.model(pair, name, session).title
-        return plan_figure(after.plan, after.source_labels, after.target_labels, f"{PAIRS[pair].title}, {title}"), \
-            transport_markdown(before, after, title)
+        return plan_figure(
+            after.plan, after.source_labels, after.target_labels, f"{PAIRS[pair].title}, {title}"
+        ), transport_markdown(before, after, title)
 
     inputs = [context.pair, method, kind, digits, context.session]
     outputs = [plot, alignment, status]
@@ -156,6 +198,10 @@ def build(context: AppContext):
         trigger(draw, inputs, outputs, api_visibility="private")
     lecture.click(lambda: [str(d) for d in LECTURE_DIGITS], None, digits, api_visibility="private")
     everything.click(lambda: [str(d) for d in range(10)], None, digits, api_visibility="private")
-    show_transport.click(draw_transport, [context.pair, method, context.session], [transport_plot, transport_table],
-                         api_visibility="private")
-    return draw, inputs, outputs
+    show_transport.click(
+        draw_transport,
+        [context.pair, method, context.session],
+        [transport_plot, transport_table],
+        api_visibility="private",
+    )
+    return FeaturesTab(draw, inputs, outputs)

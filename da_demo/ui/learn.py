@@ -9,7 +9,7 @@ from .context import AppContext
 
 LATEX = [{"left": "$$", "right": "$$", "display": True}, {"left": "$", "right": "$", "display": False}]
 
-INTRODUCTION = """
+INTRODUCTION = r"""
 **Unsupervised domain adaptation**: we have labeled images from a *source* domain (MNIST) and
 unlabeled images from a *target* domain (USPS, MNIST-M, noisy MNIST). A classifier trained on the
 source alone loses accuracy on the target because the images look different. Each method below uses

@@ -30,25 +30,31 @@ def _bars(probabilities: torch.Tensor, predicted: int) -> str:
     cells = []
     for label, value in enumerate(probabilities.tolist()):
         colour = "#2563eb" if label == predicted else "#94a3b8"
-        cells.append(f'<div class="da-bar" title="{label}: {100 * value:.1f}%"><div style="height:{max(2, round(40 * value))}px;'
-                     f'background:{colour}"></div><span>{label}</span></div>')
+        cells.append(
+            f'<div class="da-bar" title="{label}: {100 * value:.1f}%"><div style="height:{max(2, round(40 * value))}px;'
+            f'background:{colour}"></div><span>{label}</span></div>'
+        )
     return '<div class="da-bars">' + "".join(cells) + "</div>"
 
 
-def prediction_table(rows: list[dict], columns: list[str]) -> str:
+def prediction_table(models: list, columns: list[str]) -> str:
     """HTML: one row per model, one column per input variant, each cell the predicted class, its
-    probability and bars for all ten classes. ``rows``: ``{"title", "note", "probabilities": {column: (10,)}}``."""
+    probability and bars for all ten classes. ``models``: ``serving.ModelPrediction``s (``title``,
+    ``note``, ``probabilities``: column → (10,))."""
     head = "".join(f"<th>{html.escape(column)}</th>" for column in columns)
     body = []
-    for row in rows:
+    for row in models:
         cells = []
         for column in columns:
-            probabilities = row["probabilities"][column]
+            probabilities = row.probabilities[column]
             predicted = int(probabilities.argmax())
-            cells.append(f'<td><div class="da-cell"><div class="da-pred"><b>{predicted}</b> '
-                         f'<small>{100 * float(probabilities[predicted]):.0f}%</small></div>{_bars(probabilities, predicted)}</div></td>')
-        note = f'<br><small>{html.escape(row["note"])}</small>' if row.get("note") else ""
-        body.append(f"<tr><td><b>{html.escape(row['title'])}</b>{note}</td>{''.join(cells)}</tr>")
+            cells.append(
+                f'<td><div class="da-cell"><div class="da-pred"><b>{predicted}</b> '
+                f"<small>{100 * float(probabilities[predicted]):.0f}%</small></div>"
+                f"{_bars(probabilities, predicted)}</div></td>"
+            )
+        note = f"<br><small>{html.escape(row.note)}</small>" if row.note else ""
+        body.append(f"<tr><td><b>{html.escape(row.title)}</b>{note}</td>{''.join(cells)}</tr>")
     return f'<table class="da-table"><thead><tr><th>model</th>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
 
 
@@ -59,7 +65,8 @@ CSS = """
 .da-pred { min-width: 64px; }
 .da-pred b { font-size: 1.5em; }
 .da-bars { display: inline-flex; gap: 2px; align-items: flex-end; height: 52px; }
-.da-bar { display: flex; flex-direction: column; align-items: center; justify-content: flex-end; width: 12px; font-size: 9px; }
+.da-bar { display: flex; flex-direction: column; align-items: center; justify-content: flex-end;
+          width: 12px; font-size: 9px; }
 .da-bar div { width: 10px; border-radius: 2px 2px 0 0; }
 .da-message { padding: 6px 10px; border-radius: 6px; background: #fef3c7; color: #92400e; }
 """
@@ -81,9 +88,12 @@ def friendly(handler):
 
     def explain() -> gr.Error:
         logging.getLogger("da_demo.ui").exception("handler %s failed", handler.__name__)
-        return gr.Error("Something went wrong on our side; please try again. (The details are in the server log.)")
+        return gr.Error(
+            "Something went wrong on our side; please try again. (The details are in the server log.)"
+        )
 
     if inspect.isgeneratorfunction(handler):
+
         @functools.wraps(handler)
         def generator_wrapper(*args, **kwargs):
             try:
@@ -92,6 +102,7 @@ def friendly(handler):
                 raise
             except Exception as error:
                 raise explain() from error
+
         return generator_wrapper
 
     @functools.wraps(handler)
@@ -102,4 +113,5 @@ def friendly(handler):
             raise
         except Exception as error:
             raise explain() from error
+
     return wrapper

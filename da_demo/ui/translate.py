@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 
 import gradio as gr
 import matplotlib
@@ -11,38 +12,27 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 
-from ..data import DOMAINS, PAIRS  # noqa: E402
+from ..data import PAIRS  # noqa: E402
 from ..data.digit_input import DigitInputError  # noqa: E402
-from ..methods.cyclegan import translate  # noqa: E402
 from .context import AppContext  # noqa: E402
-from .render import digit_image, friendly, message, with_channels  # noqa: E402
+from .render import digit_image, friendly, message  # noqa: E402
+from .serving import examples_for, prepare_picture, translate_digit  # noqa: E402
 from .session import Session  # noqa: E402
-from .try_it import digit_from_picture, examples_for  # noqa: E402
 from .zoo import ModelZoo  # noqa: E402
-
-
-def translate_digit(zoo: ModelZoo, pair: str, image: torch.Tensor, to_target: bool = True, session: Session | None = None):
-    """``image (C, 28, 28)`` → (translated, reconstructed) with the pair's CycleGAN generators: the
-    visitor's own when they trained one, else the shipped ones.
-
-    Raises ``DigitInputError`` (a visitor-facing message) when the pair has no CycleGAN model."""
-    own = session.trained.get((pair, "cyclegan")) if session else None
-    generators = own.generators if own else zoo.pair(pair).generators
-    if generators is None:
-        raise DigitInputError(f"There is no trained CycleGAN for {PAIRS[pair].title} yet: train it with "
-                              f"`python -m da_demo pretrain --pairs {pair} --methods cyclegan`.")
-    forward, backward = generators if to_target else generators[::-1]
-    return translate(forward, backward, with_channels(image, PAIRS[pair].channels))
 
 
 def lecture_grid(zoo: ModelZoo, pair: str, examples, session: Session | None = None) -> plt.Figure:
     """Rows: original source, original target, generated target G(s), reconstructed source F(G(s))."""
     spec = PAIRS[pair]
-    source = [example.image for example in examples if example.domain == spec.source]
-    target = [example.image for example in examples if example.domain == spec.target]
+    source = [example.image for example in examples if example.domain == spec.source.name]
+    target = [example.image for example in examples if example.domain == spec.target.name]
     translated, reconstructed = translate_digit(zoo, pair, torch.stack(source), session=session)
-    rows = [("source", source), ("target", target), ("generated target G(s)", translated),
-            ("reconstructed F(G(s))", reconstructed)]
+    rows = [
+        ("source", source),
+        ("target", target),
+        ("generated target G(s)", translated),
+        ("reconstructed F(G(s))", reconstructed),
+    ]
     figure, axes = plt.subplots(4, len(source), figsize=(len(source) * 0.9, 4 * 0.95))
     for row, (name, images) in enumerate(rows):
         for column, image in enumerate(images):
@@ -57,20 +47,38 @@ def lecture_grid(zoo: ModelZoo, pair: str, examples, session: Session | None = N
     return figure
 
 
-def build(context: AppContext):
+@dataclass
+class TranslateTab:
+    grid: gr.Plot
+
+
+def build(context: AppContext) -> TranslateTab:
     zoo, data = context.zoo, context.data
-    gr.Markdown("CycleGAN learns two translators without paired images: **G** from the source style to the target "
-                "style and **F** back. Translating and coming back should return the original (cycle consistency).")
+    gr.Markdown(
+        "CycleGAN learns two translators without paired images: **G** from the source style to the target "
+        "style and **F** back. Translating and coming back should return the original (cycle consistency)."
+    )
     with gr.Row():
         with gr.Column(scale=1):
             use_drawing = gr.Button("Use my digit from Try it", elem_id="btn_use_drawing")
             sample_source = gr.Button("Random source test digit", elem_id="btn_sample_source")
-            sample_target = gr.Button("Random target test digit (goes back with F)", elem_id="btn_sample_target")
-            upload = gr.File(label="…or upload a digit", file_types=["image"], type="filepath", elem_id="translate_upload")
+            sample_target = gr.Button(
+                "Random target test digit (goes back with F)", elem_id="btn_sample_target"
+            )
+            upload = gr.File(
+                label="…or upload a digit", file_types=["image"], type="filepath", elem_id="translate_upload"
+            )
         original = gr.Image(label="input", interactive=False, height=190, buttons=[], elem_id="tr_input")
-        translated = gr.Image(label="translated", interactive=False, height=190, buttons=[], elem_id="tr_translated")
-        reconstructed = gr.Image(label="reconstructed (translated back)", interactive=False, height=190, buttons=[],
-                                 elem_id="tr_reconstructed")
+        translated = gr.Image(
+            label="translated", interactive=False, height=190, buttons=[], elem_id="tr_translated"
+        )
+        reconstructed = gr.Image(
+            label="reconstructed (translated back)",
+            interactive=False,
+            height=190,
+            buttons=[],
+            elem_id="tr_reconstructed",
+        )
     status = gr.HTML(elem_id="translate_status")
     grid_button = gr.Button("Show the grid: one digit of each class", elem_id="btn_grid")
     grid = gr.Plot(label="CycleGAN grid", elem_id="grid")
@@ -82,9 +90,14 @@ def build(context: AppContext):
         except DigitInputError as error:
             return None, None, None, message(str(error))
         spec = PAIRS[pair]
-        names = [DOMAINS[spec.source][2], DOMAINS[spec.target][2]]
+        names = [spec.source.title, spec.target.title]
         direction = " → ".join(names if to_target else names[::-1])
-        return digit_image(image), digit_image(forward), digit_image(back), f"<small>{caption}: {direction} → back.</small>"
+        return (
+            digit_image(image),
+            digit_image(forward),
+            digit_image(back),
+            f"<small>{caption}: {direction} → back.</small>",
+        )
 
     @friendly
     def from_session(pair, session):
@@ -95,7 +108,7 @@ def build(context: AppContext):
     @friendly
     def from_upload(path, pair, session):
         try:
-            digit, _ = digit_from_picture(path)
+            digit, _ = prepare_picture(path)
         except DigitInputError as error:
             return None, None, None, message(str(error))
         return show(pair, digit, True, "Your upload", session)
@@ -104,12 +117,22 @@ def build(context: AppContext):
     def sample(pair, session, to_target: bool):
         loaded = data.pair(pair)
         if loaded is None:
-            return None, None, None, message(f"The test data is not available here ({data.errors.get(pair, '')}).")
+            return (
+                None,
+                None,
+                None,
+                message(f"The test data is not available here ({data.errors.get(pair, '')})."),
+            )
         split = loaded.source_test if to_target else loaded.target_test
         index = random.randrange(len(split))
         domain = PAIRS[pair].source if to_target else PAIRS[pair].target
-        return show(pair, split.images[index], to_target,
-                    f"{DOMAINS[domain][2]} test digit #{index} (label {int(split.labels[index])})", session)
+        return show(
+            pair,
+            split.images[index],
+            to_target,
+            f"{domain.title} test digit #{index} (label {int(split.labels[index])})",
+            session,
+        )
 
     @friendly
     def grid_figure(pair, session):
@@ -125,8 +148,17 @@ def build(context: AppContext):
 
     use_drawing.click(from_session, [context.pair, context.session], outputs, api_visibility="private")
     upload.upload(from_upload, [upload, context.pair, context.session], outputs, api_visibility="private")
-    sample_source.click(lambda pair, session: sample(pair, session, True), [context.pair, context.session], outputs,
-                        api_visibility="private")
-    sample_target.click(lambda pair, session: sample(pair, session, False), [context.pair, context.session], outputs,
-                        api_visibility="private")
+    sample_source.click(
+        lambda pair, session: sample(pair, session, True),
+        [context.pair, context.session],
+        outputs,
+        api_visibility="private",
+    )
+    sample_target.click(
+        lambda pair, session: sample(pair, session, False),
+        [context.pair, context.session],
+        outputs,
+        api_visibility="private",
+    )
     grid_button.click(grid_figure, [context.pair, context.session], grid, api_visibility="private")
+    return TranslateTab(grid)

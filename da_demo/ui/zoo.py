@@ -46,8 +46,8 @@ class ZooModel:
 @dataclass
 class PairModels:
     models: list[ZooModel] = field(default_factory=list)
-    missing: dict[str, str] = field(default_factory=dict)   # method → why it is not there
-    generators: tuple[Generator, Generator] | None = None   # CycleGAN: (source→target, target→source)
+    missing: dict[str, str] = field(default_factory=dict)  # method → why it is not there
+    generators: tuple[Generator, Generator] | None = None  # CycleGAN: (source→target, target→source)
 
 
 class ModelZoo:
@@ -90,9 +90,12 @@ def zoo_model(checkpoint, origin: str, owner: str = "shipped") -> ZooModel:
         parameter.requires_grad_(False)
     generators = None
     if method == "cyclegan":
-        generators = load_generators(checkpoint.extras, checkpoint.metadata["hyperparameters"],
-                                     checkpoint.metadata["in_channels"])
-    return ZooModel(checkpoint.metadata["pair"], method, model, checkpoint.metadata, origin, owner, generators)
+        generators = load_generators(
+            checkpoint.extras, checkpoint.metadata["hyperparameters"], checkpoint.metadata["in_channels"]
+        )
+    return ZooModel(
+        checkpoint.metadata["pair"], method, model, checkpoint.metadata, origin, owner, generators
+    )
 
 
 @torch.no_grad()

@@ -10,31 +10,53 @@ import numpy as np  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 
 CLASS_COLOURS = plt.get_cmap("tab10")
-DOMAIN_MARKERS = {0: "o", 1: "^"}   # 0 = source, 1 = target
+DOMAIN_MARKERS = {0: "o", 1: "^"}  # 0 = source, 1 = target
 
 
-def scatter_features(axis, coordinates: np.ndarray, labels: np.ndarray, domains: np.ndarray,
-                     digits: list[int] | None = None, title: str = "") -> None:
+def scatter_features(
+    axis,
+    coordinates: np.ndarray,
+    labels: np.ndarray,
+    domains: np.ndarray,
+    digits: list[int] | None = None,
+    title: str = "",
+) -> None:
     """Colour = class, marker = domain (circle source, triangle target); only ``digits`` if given."""
     shown = np.isin(labels, digits) if digits else np.ones(len(labels), bool)
     for domain, marker in DOMAIN_MARKERS.items():
         chosen = shown & (domains == domain)
-        axis.scatter(coordinates[chosen, 0], coordinates[chosen, 1], c=[CLASS_COLOURS(int(label)) for label in labels[chosen]],
-                     marker=marker, s=9 if domain == 0 else 12, alpha=0.65, linewidths=0)
+        axis.scatter(
+            coordinates[chosen, 0],
+            coordinates[chosen, 1],
+            c=[CLASS_COLOURS(int(label)) for label in labels[chosen]],
+            marker=marker,
+            s=9 if domain == 0 else 12,
+            alpha=0.65,
+            linewidths=0,
+        )
     axis.set_title(title, fontsize=10)
     axis.set_xticks([])
     axis.set_yticks([])
 
 
-def before_after_figure(before: np.ndarray, after: np.ndarray, labels: np.ndarray, domains: np.ndarray,
-                        titles: tuple[str, str], domain_names: tuple[str, str], digits: list[int] | None = None):
+def before_after_figure(
+    before: np.ndarray,
+    after: np.ndarray,
+    labels: np.ndarray,
+    domains: np.ndarray,
+    titles: tuple[str, str],
+    domain_names: tuple[str, str],
+    digits: list[int] | None = None,
+):
     figure, axes = plt.subplots(1, 2, figsize=(11, 5))
     scatter_features(axes[0], before, labels, domains, digits, titles[0])
     scatter_features(axes[1], after, labels, domains, digits, titles[1])
     shown = sorted(set(digits)) if digits else list(range(10))
     handles = [Line2D([], [], marker="s", ls="", color=CLASS_COLOURS(d), label=str(d)) for d in shown]
-    handles += [Line2D([], [], marker=DOMAIN_MARKERS[0], ls="", color="grey", label=domain_names[0]),
-                Line2D([], [], marker=DOMAIN_MARKERS[1], ls="", color="grey", label=domain_names[1])]
+    handles += [
+        Line2D([], [], marker=DOMAIN_MARKERS[0], ls="", color="grey", label=domain_names[0]),
+        Line2D([], [], marker=DOMAIN_MARKERS[1], ls="", color="grey", label=domain_names[1]),
+    ]
     figure.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8, frameon=False)
     figure.tight_layout(rect=(0, 0.06, 1, 1))
     return figure
@@ -44,9 +66,13 @@ def plan_figure(plan: np.ndarray, source_labels: np.ndarray, target_labels: np.n
     """The coupling γ (rows: source, columns: target, both sorted by class) on a log scale."""
     figure, axis = plt.subplots(figsize=(5.6, 5))
     floor = plan[plan > 0].min() if (plan > 0).any() else 1e-12
-    image = axis.imshow(np.log10(np.maximum(plan, floor)), cmap="magma", aspect="auto", interpolation="nearest")
-    for boundaries, line in ((np.flatnonzero(np.diff(source_labels)) + 0.5, axis.axhline),
-                             (np.flatnonzero(np.diff(target_labels)) + 0.5, axis.axvline)):
+    image = axis.imshow(
+        np.log10(np.maximum(plan, floor)), cmap="magma", aspect="auto", interpolation="nearest"
+    )
+    for boundaries, line in (
+        (np.flatnonzero(np.diff(source_labels)) + 0.5, axis.axhline),
+        (np.flatnonzero(np.diff(target_labels)) + 0.5, axis.axvline),
+    ):
         for position in boundaries:
             line(position, color="white", lw=0.4, alpha=0.6)
     axis.set_xlabel("target samples (sorted by true class)")

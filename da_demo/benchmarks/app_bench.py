@@ -1,4 +1,4 @@
-"""Timing of the app's own work on this machine: ``python -m da_demo.app_bench``.
+"""Timing of the app's own work on this machine: ``python -m da_demo.benchmarks.app_bench``.
 
 Prints a table of:
 * start-up: seconds from ``python app.py`` to its first page (checkpoints loaded);
@@ -25,11 +25,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .benchmark import format_markdown
-from .data import PAIRS
+from ..data import PAIRS
+from ..reporting import format_markdown
 from .loadtest import digit_picture, free_port
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def startup_seconds() -> float:
@@ -37,8 +37,9 @@ def startup_seconds() -> float:
     port = free_port()
     env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_ANALYTICS_ENABLED": "False"}
     started = time.perf_counter()
-    process = subprocess.Popen([sys.executable, "app.py"], cwd=REPO, env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [sys.executable, "app.py"], cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         while True:
             try:
@@ -46,7 +47,7 @@ def startup_seconds() -> float:
                     return time.perf_counter() - started
             except OSError:
                 if process.poll() is not None or time.perf_counter() - started > 120:
-                    raise RuntimeError("app.py did not start")
+                    raise RuntimeError("app.py did not start") from None
                 time.sleep(0.05)
     finally:
         process.terminate()
@@ -57,22 +58,31 @@ def live_session_row(client, steps: int) -> list[str]:
     """A DANN session through /adapt, watched as the page watches it: when the streamed target
     accuracy (on 1,000 test images) first reaches 90%, and where the run ends."""
     started = time.perf_counter()
-    job = client.submit("mnist-usps", "dann", steps, None, None, None, None, 64, 0, api_name="/adapt")
+    job = client.submit(
+        "mnist-usps", "dann", {"steps": steps, "batch_size": 64, "seed": 0}, api_name="/adapt"
+    )
     reached, status = None, ""
     for outputs in job:
         status = outputs[0]
         accuracy = re.search(r"target ([0-9.]+)%", status)
         if reached is None and accuracy and float(accuracy.group(1)) >= 90:
-            reached = f"90% reached {time.perf_counter() - started:.0f} s after Start ({status.split(': ', 1)[-1]})"
+            reached = (
+                f"90% reached {time.perf_counter() - started:.0f} s after Start ({status.split(': ', 1)[-1]})"
+            )
     ended = status.split(". ")[1] if ". " in status else status
-    return [f"live DANN session, MNIST → USPS, {steps} steps via /adapt",
-            f"{reached or '90% not reached'}; ended after {time.perf_counter() - started:.0f} s: {ended}",
-            "≥ 90% USPS within 60 s"]
+    return [
+        f"live DANN session, MNIST → USPS, {steps} steps via /adapt",
+        f"{reached or '90% not reached'}; ended after {time.perf_counter() - started:.0f} s: {ended}",
+        "≥ 90% USPS within 60 s",
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m da_demo.app_bench", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m da_demo.benchmarks.app_bench",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--repeats", type=int, default=30)
     parser.add_argument("--session-steps", type=int, default=2500, help="steps of the live DANN session")
     args = parser.parse_args(argv)
@@ -81,24 +91,29 @@ def main(argv: list[str] | None = None) -> int:
 
     from gradio_client import Client, handle_file
 
-    from .data.digit_input import prepare_digit
-    from .ui import build_demo, launch_options
-    from .ui.appdata import AppData
-    from .ui.session import Session
-    from .ui.try_it import digit_inputs, predict_rows, style_renderings
-    from .ui.zoo import ModelZoo
+    from ..data.digit_input import prepare_digit
+    from ..ui import build_demo, launch_options
+    from ..ui.appdata import AppData
+    from ..ui.serving import digit_inputs, predict_digit, style_renderings
+    from ..ui.session import Session
+    from ..ui.zoo import ModelZoo
 
     zoo, data = ModelZoo(), AppData(os.environ.get("DA_DEMO_DATA_DIR"))
     picture = digit_picture(Path(tempfile.mkdtemp()), 7, 0)
     digit, _ = prepare_digit(picture)
     demo = build_demo(zoo, data)
-    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True,
-                            **launch_options())
+    _, url, _ = demo.launch(
+        server_name="127.0.0.1",
+        server_port=free_port(),
+        prevent_thread_lock=True,
+        quiet=True,
+        **launch_options(),
+    )
     client = Client(url, verbose=False)
     for pair in PAIRS:
         inputs = digit_inputs(pair, digit, style_renderings(digit, data))
-        predict_rows(zoo, Session(), pair, inputs)  # warm-up
-        model_ms = [1000 * predict_rows(zoo, Session(), pair, inputs)[1] for _ in range(args.repeats)]
+        predict_digit(zoo, Session(), pair, inputs)  # warm-up
+        model_ms = [1000 * predict_digit(zoo, Session(), pair, inputs).seconds for _ in range(args.repeats)]
         client.predict(handle_file(picture), pair, api_name="/predict")
         end_to_end = []
         for _ in range(args.repeats):
@@ -106,11 +121,15 @@ def main(argv: list[str] | None = None) -> int:
             client.predict(handle_file(picture), pair, api_name="/predict")
             end_to_end.append(1000 * (time.perf_counter() - started))
         count = len(zoo.pair(pair).models)
-        rows.append([f"{PAIRS[pair].title}: one digit (as drawn + target style) through all {count} models",
-                     f"model {statistics.median(model_ms):.1f} ms; end to end {statistics.median(end_to_end):.0f} ms",
-                     "≤ 100 ms (model)"])
+        rows.append(
+            [
+                f"{PAIRS[pair].title}: one digit (as drawn + target style) through all {count} models",
+                f"model {statistics.median(model_ms):.1f} ms; end to end {statistics.median(end_to_end):.0f} ms",
+                "≤ 100 ms (model)",
+            ]
+        )
 
-    from .viz.projections import project
+    from ..viz.projections import project
 
     features = np.random.default_rng(0).normal(size=(2000, 128)).astype(np.float32)
     timings = []
@@ -118,7 +137,9 @@ def main(argv: list[str] | None = None) -> int:
         started = time.perf_counter()
         project(features, "umap")
         timings.append(time.perf_counter() - started)
-    rows.append(["UMAP of 2,000 × 128 features", f"first {timings[0]:.1f} s; warm {timings[1]:.1f} s", "≤ 5 s warm"])
+    rows.append(
+        ["UMAP of 2,000 × 128 features", f"first {timings[0]:.1f} s; warm {timings[1]:.1f} s", "≤ 5 s warm"]
+    )
 
     rows.append(live_session_row(client, args.session_steps))
     demo.close()

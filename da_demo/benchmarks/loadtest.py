@@ -1,4 +1,4 @@
-"""Many visitors at once: ``python -m da_demo.loadtest [--visitors 20] [--seconds 240]``.
+"""Many visitors at once: ``python -m da_demo.benchmarks.loadtest [--visitors 20] [--seconds 240]``.
 
 Launches the app in this process on loopback, then runs one gradio_client per visitor in threads:
 two visitors train (one of them stops its run part-way, the other lets it finish), a third asks to
@@ -23,8 +23,8 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
-from .data import PAIRS
-from .ui.adapt import MAX_SECONDS
+from ..data import PAIRS
+from ..ui.serving import MAX_SECONDS
 
 
 @dataclass
@@ -40,8 +40,9 @@ def digit_picture(folder: Path, digit: int, seed: int) -> str:
     """A digit written with PIL's default font at a random size and place (no dataset images)."""
     rng = random.Random(seed)
     image = Image.new("RGB", (200, 200), "white")
-    ImageDraw.Draw(image).text((rng.randint(20, 60), rng.randint(0, 30)), str(digit), fill="black",
-                               font_size=rng.randint(120, 160))
+    ImageDraw.Draw(image).text(
+        (rng.randint(20, 60), rng.randint(0, 30)), str(digit), fill="black", font_size=rng.randint(120, 160)
+    )
     path = folder / f"digit-{digit}-{seed}.png"
     image.save(path)
     return str(path)
@@ -66,12 +67,14 @@ def predictor(url: str, report: VisitorReport, folder: Path, until: threading.Ev
         time.sleep(rng.uniform(0.2, 1.0))
 
 
-def trainer(url: str, report: VisitorReport, method: str, steps: int, stop_after: float | None, folder: Path) -> None:
+def trainer(
+    url: str, report: VisitorReport, method: str, steps: int, stop_after: float | None, folder: Path
+) -> None:
     from gradio_client import Client, handle_file
 
     client = Client(url, verbose=False)
     try:
-        job = client.submit("mnist-usps", method, steps, None, None, None, None, 64, 0, api_name="/adapt")
+        job = client.submit("mnist-usps", method, {"steps": steps, "batch_size": 64}, api_name="/adapt")
         if stop_after is not None:
             time.sleep(stop_after)
             report.notes.append(client.predict(api_name="/stop"))
@@ -91,14 +94,16 @@ def waiting_trainer(url: str, report: VisitorReport, folder: Path) -> None:
     time.sleep(4)  # let the two trainings take both slots
     client = Client(url, verbose=False)
     try:
-        job = client.submit("mnist-usps", "mmd", 50, None, None, None, None, 64, 0, api_name="/adapt")
+        job = client.submit("mnist-usps", "mmd", {"steps": 50, "batch_size": 64}, api_name="/adapt")
         ranks = []
         while not job.done():
             status = job.status()
             if status.code == Status.IN_QUEUE and status.rank is not None:
                 ranks.append(status.rank)
             time.sleep(0.2)
-        report.notes.append(f"waited in line (places seen: {sorted(set(ranks))})" if ranks else "never waited")
+        report.notes.append(
+            f"waited in line (places seen: {sorted(set(ranks))})" if ranks else "never waited"
+        )
         report.notes.append(job.result()[0])
         result = client.predict(handle_file(digit_picture(folder, 4, 2)), "mnist-usps", api_name="/predict")
         report.own_models_seen |= {model["method"] for model in result["models"] if model["owner"] == "yours"}
@@ -112,7 +117,9 @@ def bad_trainer(url: str, report: VisitorReport) -> None:
 
     client = Client(url, verbose=False)
     try:
-        outputs = client.predict("mnist-usps", "dann", 5, -3.0, None, None, 50.0, 64, 0, api_name="/adapt")
+        outputs = client.predict(
+            "mnist-usps", "dann", {"steps": 5, "lambda_max": -3.0, "lr": 50.0}, api_name="/adapt"
+        )
         report.notes.append(outputs[0])
     except Exception as error:  # noqa: BLE001
         report.notes.append(f"refused: {error}")
@@ -130,19 +137,30 @@ def free_port() -> int:
 
 
 def run(visitors: int = 20, seconds: float = TRAINING_WAIT_SECONDS, steps: int = 400) -> dict:
-    from .ui import build_demo, launch_options
+    from ..ui import build_demo, launch_options
 
     demo = build_demo(warm_up=True)
-    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True,
-                            **launch_options())
+    _, url, _ = demo.launch(
+        server_name="127.0.0.1",
+        server_port=free_port(),
+        prevent_thread_lock=True,
+        quiet=True,
+        **launch_options(),
+    )
     folder = Path(tempfile.mkdtemp(prefix="da-demo-load-"))
     until = threading.Event()
     special = ("trainer-finishes", "trainer-stops", "trainer-waits", "bad-settings")
     reports = {name: VisitorReport(name) for name in special}
-    threads = [threading.Thread(target=trainer, args=(url, reports["trainer-finishes"], "dann", steps, None, folder)),
-               threading.Thread(target=trainer, args=(url, reports["trainer-stops"], "deepcoral", steps, 8.0, folder)),
-               threading.Thread(target=waiting_trainer, args=(url, reports["trainer-waits"], folder)),
-               threading.Thread(target=bad_trainer, args=(url, reports["bad-settings"]))]
+    threads = [
+        threading.Thread(
+            target=trainer, args=(url, reports["trainer-finishes"], "dann", steps, None, folder)
+        ),
+        threading.Thread(
+            target=trainer, args=(url, reports["trainer-stops"], "deepcoral", steps, 8.0, folder)
+        ),
+        threading.Thread(target=waiting_trainer, args=(url, reports["trainer-waits"], folder)),
+        threading.Thread(target=bad_trainer, args=(url, reports["bad-settings"])),
+    ]
     for index in range(max(visitors - len(special), 0)):
         reports[f"visitor-{index}"] = report = VisitorReport(f"visitor-{index}")
         threads.append(threading.Thread(target=predictor, args=(url, report, folder, until, index)))
@@ -152,7 +170,7 @@ def run(visitors: int = 20, seconds: float = TRAINING_WAIT_SECONDS, steps: int =
     for thread in threads[: len(special)]:
         thread.join(timeout=seconds)
     until.set()
-    for thread in threads[len(special):]:
+    for thread in threads[len(special) :]:
         thread.join(timeout=60)
     elapsed = time.perf_counter() - started
     demo.close()
@@ -165,17 +183,24 @@ def run(visitors: int = 20, seconds: float = TRAINING_WAIT_SECONDS, steps: int =
         "p50_ms": round(1000 * statistics.median(latencies), 1) if latencies else None,
         "p95_ms": round(1000 * latencies[int(0.95 * (len(latencies) - 1))], 1) if latencies else None,
         "errors": {name: report.errors for name, report in reports.items() if report.errors},
-        "own_models": {name: sorted(report.own_models_seen) for name, report in reports.items() if report.own_models_seen},
+        "own_models": {
+            name: sorted(report.own_models_seen) for name, report in reports.items() if report.own_models_seen
+        },
         "trainer_notes": {name: reports[name].notes for name in special},
     }
     return summary
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m da_demo.loadtest", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m da_demo.benchmarks.loadtest",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--visitors", type=int, default=20)
-    parser.add_argument("--seconds", type=float, default=TRAINING_WAIT_SECONDS, help="cap on the trainings' wait")
+    parser.add_argument(
+        "--seconds", type=float, default=TRAINING_WAIT_SECONDS, help="cap on the trainings' wait"
+    )
     parser.add_argument("--steps", type=int, default=400, help="steps of each training visitor's run")
     args = parser.parse_args(argv)
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -184,7 +209,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{key}: {value}")
     expected = {"trainer-finishes": ["dann"], "trainer-stops": ["deepcoral"], "trainer-waits": ["mmd"]}
     ok = not summary["errors"] and summary["own_models"] == expected
-    print("OK: every visitor got their own results and no errors" if ok else "PROBLEM: see errors / own_models above")
+    print(
+        "OK: every visitor got their own results and no errors"
+        if ok
+        else "PROBLEM: see errors / own_models above"
+    )
     return 0 if ok else 1
 
 

@@ -1,7 +1,7 @@
 """Time our DANN against SKADA 0.6's, side by side in one process on the same machine.
 
     pip install -r requirements-bench.txt
-    python -m da_demo.compare_skada --data-dir ../shared/data
+    python -m da_demo.benchmarks.compare_skada --data-dir ../shared/data
 
 Both start from the same source-only lecture CNN on MNIST → USPS, batch 128 per domain, one
 SKADA epoch (468 steps), the same domain head, learning rates and λ schedule. SKADA runs first;
@@ -21,14 +21,20 @@ import numpy as np
 import torch
 from torch import nn
 
-from .benchmark import format_markdown
-from .data import load_pair
-from .engine.evaluation import evaluate
-from .engine.runs import Run, start_model
-from .models import GradientReversal, domain_classifier, grl_lambda
+from ..data.pairs import load_pair
+from ..engine.evaluation import evaluate
+from ..models import GradientReversal, domain_classifier, grl_lambda
+from ..reporting import format_markdown
+from ..workflows.training import TrainingJob, find_start_model
 
-RECIPE = {"lr": 1e-4, "head_lr": 1e-4, "domain_lr": 1e-3, "lambda_max": 0.3, "entropy_weight": 0.0,
-          "batch_size": 128}
+RECIPE = {
+    "lr": 1e-4,
+    "head_lr": 1e-4,
+    "domain_lr": 1e-3,
+    "lambda_max": 0.3,
+    "entropy_weight": 0.0,
+    "batch_size": 128,
+}
 
 
 class LogitsOnly(nn.Module):
@@ -72,16 +78,26 @@ def run_skada(pair, start, total_steps: int) -> tuple[float, float, int]:
 
     schedule = LambdaSchedule()
     net = DANN(
-        LogitsOnly(copy.deepcopy(start.classifier)), layer_name="extractor", domain_classifier=head,
-        reg=1.0, batch_size=RECIPE["batch_size"], max_epochs=1, train_split=None, device="cpu",
-        optimizer=torch.optim.Adam, lr=RECIPE["lr"],
+        LogitsOnly(copy.deepcopy(start.classifier)),
+        layer_name="extractor",
+        domain_classifier=head,
+        reg=1.0,
+        batch_size=RECIPE["batch_size"],
+        max_epochs=1,
+        train_split=None,
+        device="cpu",
+        optimizer=torch.optim.Adam,
+        lr=RECIPE["lr"],
         optimizer__param_groups=[("domain_classifier_*", {"lr": RECIPE["domain_lr"]})],
-        callbacks=[schedule], verbose=0,
+        callbacks=[schedule],
+        verbose=0,
     )
     source_x = pair.source_train.images.numpy()
     target_x = pair.target_train.images.numpy()
     x = np.concatenate([source_x, target_x]).astype(np.float32)
-    y = np.concatenate([pair.source_train.labels.numpy(), -np.ones(len(target_x), np.int64)])  # target labels masked
+    y = np.concatenate(
+        [pair.source_train.labels.numpy(), -np.ones(len(target_x), np.int64)]
+    )  # target labels masked
     domains = np.concatenate([np.ones(len(source_x), np.int64), -2 * np.ones(len(target_x), np.int64)])
     tick = time.perf_counter()
     net.fit({"X": x, "sample_domain": domains}, y)
@@ -102,38 +118,62 @@ class LogitsAndFeatures(nn.Module):
 
 
 def run_ours(pair, start, hparams: dict, precision: str, steps: int, eval_every: int, bar: float):
-    run = Run(pair, "dann", {**hparams, "steps": steps}, backbone="lecture", device="cpu", precision=precision,
-              start_model=start)
+    job = TrainingJob(
+        pair,
+        "dann",
+        {**hparams, "steps": steps},
+        backbone="lecture",
+        device="cpu",
+        precision=precision,
+        start=start,
+    )
     reached_at = None
-    for event in run.events(eval_every=eval_every, eval_samples=len(pair.target_test), log_every=eval_every):
+    for event in job.events(eval_every=eval_every, eval_samples=len(pair.target_test), log_every=eval_every):
         accuracy = event.target_acc
         if accuracy is not None and reached_at is None and accuracy >= bar:
             reached_at = (event.step, event.train_seconds)
-    final = run.result
+    final = job.result
     return final.target_acc, final.train_seconds, final.step, reached_at
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m da_demo.compare_skada", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m da_demo.benchmarks.compare_skada",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--data-dir")
     parser.add_argument("--eval-every", type=int, default=25)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--subset", type=int, help="use this many training images per domain (a quick smoke run)")
+    parser.add_argument(
+        "--subset", type=int, help="use this many training images per domain (a quick smoke run)"
+    )
     args = parser.parse_args(argv)
     torch.manual_seed(args.seed)
 
     pair = load_pair("mnist-usps", args.data_dir)
     if args.subset:
         pair = pair.limited(train=args.subset)
-    start = start_model(pair, "source_only", "lecture", seed=args.seed, device="cpu",
-                        log=lambda line: print(line, flush=True))
+    start = find_start_model(
+        pair, "source_only", "lecture", seed=args.seed, device="cpu", log=lambda line: print(line, flush=True)
+    )
     steps = len(pair.source_train) // RECIPE["batch_size"]  # SKADA's epoch: 468 balanced batches
-    print(f"source model: USPS {100 * start.metadata['metrics']['target_acc']:.1f}%; {steps} steps per run", flush=True)
+    print(
+        f"source model: USPS {100 * start.metadata['metrics']['target_acc']:.1f}%; {steps} steps per run",
+        flush=True,
+    )
 
     skada_acc, skada_seconds, skada_steps = run_skada(pair, start, steps)
-    rows = [["SKADA 0.6 DANN (fp32)", f"{100 * skada_acc:.2f}", f"{skada_seconds:.1f}",
-             f"{1000 * skada_seconds / skada_steps:.0f}", "—", "—"]]
+    rows = [
+        [
+            "SKADA 0.6 DANN (fp32)",
+            f"{100 * skada_acc:.2f}",
+            f"{skada_seconds:.1f}",
+            f"{1000 * skada_seconds / skada_steps:.0f}",
+            "—",
+            "—",
+        ]
+    ]
     print(f"SKADA: {100 * skada_acc:.2f}% in {skada_seconds:.1f} s", flush=True)
 
     variants = [
@@ -142,15 +182,30 @@ def main(argv: list[str] | None = None) -> int:
         ("ours, default DANN settings, bf16", {"batch_size": 128}, "bf16"),
     ]
     for label, hparams, precision in variants:
-        accuracy, seconds, done_steps, reached = run_ours(pair, start, hparams, precision, steps, args.eval_every,
-                                                           skada_acc)
+        accuracy, seconds, done_steps, reached = run_ours(
+            pair, start, hparams, precision, steps, args.eval_every, skada_acc
+        )
         reached_text = f"reached at {reached[1]:.1f} s (step {reached[0]})" if reached else "not reached"
         ratio = f"{reached[1] / skada_seconds:.2f}" if reached else "—"
-        rows.append([label, f"{100 * accuracy:.2f}", f"{seconds:.1f}", f"{1000 * seconds / done_steps:.0f}",
-                     reached_text, ratio])
-        print(f"{label}: {100 * accuracy:.2f}% in {seconds:.1f} s; SKADA's accuracy: {reached_text}", flush=True)
+        rows.append(
+            [
+                label,
+                f"{100 * accuracy:.2f}",
+                f"{seconds:.1f}",
+                f"{1000 * seconds / done_steps:.0f}",
+                reached_text,
+                ratio,
+            ]
+        )
+        print(
+            f"{label}: {100 * accuracy:.2f}% in {seconds:.1f} s; SKADA's accuracy: {reached_text}", flush=True
+        )
     print()
-    print(format_markdown(["run", "USPS acc %", "wall_s", "ms_per_step", "time to SKADA's acc", "÷ SKADA wall"], rows))
+    print(
+        format_markdown(
+            ["run", "USPS acc %", "wall_s", "ms_per_step", "time to SKADA's acc", "÷ SKADA wall"], rows
+        )
+    )
     return 0
 
 

@@ -8,19 +8,20 @@ trained for the same pair (e.g. MI maximization starts from the DANN checkpoint 
 
 from __future__ import annotations
 
-import statistics
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
-from ..data import load_pair
-from ..engine.runs import EventFilter, Run, default_backbone, start_model
+from ..artifacts.checkpoints import Checkpoint, load_checkpoint
+from ..artifacts.manifest import seed_summary, update_manifest
+from ..artifacts.store import checkpoint_file, sha256
+from ..data.pairs import load_pair
+from ..engine.device import resolve_device
+from ..engine.evaluation import evaluate
 from ..engine.trainer import ProgressEvent
 from ..methods import get_method, method_names
-from .checkpoints import Checkpoint, load_checkpoint, save_checkpoint
-from .manifest import seed_summary, update_manifest
-from .store import checkpoint_file, sha256
+from .training import TrainingJob, find_start_model, resolve_settings
 
 
 def pretrain(
@@ -47,33 +48,40 @@ def pretrain(
     new_entries = []
     for pair_name in pairs:
         pair = load_pair(pair_name, data_dir)
-        backbone = default_backbone(pair_name)
         trained: dict[str, Checkpoint] = {}
         for method in methods:
             method_class = get_method(method)
-            fields = method_class.hyperparameters_class.__dataclass_fields__
-            hparams = method_class.hyperparameters_for(
-                pair_name, {name: value for name, value in (overrides or {}).items() if name in fields})
+            hparams = resolve_settings(method, pair_name, overrides, only_known=True)
             start_method = method_class.warm_start_from(hparams)
             start = None
             if start_method:
-                start = trained.get(start_method) or start_model(
-                    pair, start_method, backbone, device=device, precision=precision,
-                    show=lambda events: show(events, f"{pair_name} {start_method} (to start from)"))
+                start = trained.get(start_method) or find_start_model(
+                    pair, start_method, device=device, precision=precision, show=show
+                )
             seed_results = []
             with tempfile.TemporaryDirectory() as staging:
                 for seed in range(seeds if method_class.adversarial else 1):
-                    run = Run(pair, method, hparams, backbone=backbone, seed=seed, device=device, precision=precision,
-                              start_model=start)
+                    job = TrainingJob(
+                        pair, method, hparams, seed=seed, device=device, precision=precision, start=start
+                    )
                     started = time.perf_counter()
-                    for _ in show(run.events(), f"{pair_name} {method} seed {seed}"):
+                    for _ in show(job.events(), f"{pair_name} {method} seed {seed}"):
                         pass
-                    path = run.save(Path(staging) / f"seed{seed}.safetensors", half_precision=True)
+                    path = job.save(Path(staging) / f"seed{seed}.safetensors", half_precision=True)
                     stored = _measure_stored(path, pair, device)
-                    seed_results.append({"seed": seed, "path": path, "metadata": run.metadata(), **stored,
-                                         "wall_seconds": round(time.perf_counter() - started, 1)})
-                    log(f"{pair_name} {method} seed {seed}: target {100 * stored['target_acc']:.2f}%, "
-                        f"source {100 * stored['source_acc']:.2f}%, {run.result.train_seconds:.0f} s")
+                    seed_results.append(
+                        {
+                            "seed": seed,
+                            "path": path,
+                            "metadata": job.metadata(),
+                            **stored,
+                            "wall_seconds": round(time.perf_counter() - started, 1),
+                        }
+                    )
+                    log(
+                        f"{pair_name} {method} seed {seed}: target {100 * stored['target_acc']:.2f}%, "
+                        f"source {100 * stored['source_acc']:.2f}%, {job.result.train_seconds:.0f} s"
+                    )
                 chosen = _median_seed(seed_results)
                 final_path = directory / checkpoint_file(pair_name, method)
                 final_path.parent.mkdir(parents=True, exist_ok=True)
@@ -87,14 +95,12 @@ def pretrain(
 
 def _measure_stored(path: Path, pair, device: str) -> dict[str, float]:
     """Accuracy of the model as stored (what users get), on the full test sets."""
-    from ..engine.device import resolve_device
-    from ..engine.evaluation import evaluate
-    from ..methods import get_method as method_class_of
-
     checkpoint = load_checkpoint(path)
-    model = method_class_of(checkpoint.method).inference_model(checkpoint).to(resolve_device(device))
-    return {"source_acc": evaluate(model, pair.source_test.images, pair.source_test.labels),
-            "target_acc": evaluate(model, pair.target_test.images, pair.target_test.labels)}
+    model = get_method(checkpoint.method).inference_model(checkpoint).to(resolve_device(device))
+    return {
+        "source_acc": evaluate(model, pair.source_test.images, pair.source_test.labels),
+        "target_acc": evaluate(model, pair.target_test.images, pair.target_test.labels),
+    }
 
 
 def _median_seed(results: list[dict]) -> dict:
@@ -122,12 +128,20 @@ def _entry(pair: str, method: str, path: Path, chosen: dict, seed_results: list[
         "code_version": metadata["code_version"],
         "data_fingerprint": metadata["data_fingerprint"],
         "device": metadata["device"],
-        "extra_metrics": {k: v for k, v in metadata["metrics"].items() if k not in ("source_acc", "target_acc")},
+        "extra_metrics": {
+            k: v for k, v in metadata["metrics"].items() if k not in ("source_acc", "target_acc")
+        },
     }
     if len(seed_results) > 1:
-        entry["seeds"] = [{"seed": r["seed"], "source_acc": round(r["source_acc"], 4),
-                           "target_acc": round(r["target_acc"], 4), "train_seconds": r["metadata"]["train_seconds"]}
-                          for r in seed_results]
+        entry["seeds"] = [
+            {
+                "seed": r["seed"],
+                "source_acc": round(r["source_acc"], 4),
+                "target_acc": round(r["target_acc"], 4),
+                "train_seconds": r["metadata"]["train_seconds"],
+            }
+            for r in seed_results
+        ]
         mean, std = seed_summary([r["target_acc"] for r in seed_results])
         entry["target_acc_mean"], entry["target_acc_std"] = round(mean, 4), round(std, 4)
     return entry

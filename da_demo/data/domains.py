@@ -1,0 +1,158 @@
+"""Every digit domain and every domain pair the project knows, as records.
+
+A ``Domain`` knows its name, title, channels, how to load a split and how to render a drawn digit
+in its style; both live in its *data builder*, the module ``da_demo.data.<module>`` with
+``load(train, data_directory) -> LabeledImages`` and ``render(digit, photos) -> (C, 28, 28) | None``.
+A ``PairSpec`` knows its two domains, the backbone its models use, and the published numbers ours
+are compared with. Adding a pair is one record here (plus its target's data builder).
+
+This module imports neither torch nor the builders, so ``python -m da_demo --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import numpy as np
+    import torch
+
+    from .images import LabeledImages
+
+
+@dataclass(frozen=True)
+class Domain:
+    name: str  # "usps"
+    title: str  # "USPS"
+    channels: int  # as stored: 1 (grayscale) or 3 (colour)
+    module: str  # its data builder, a module of this package
+    #: how its look is described next to a rendered digit, e.g. "USPS-like"
+    style: str
+
+    def load(self, train: bool, data_directory: Any = None) -> LabeledImages:
+        """One split, float32 ``(N, channels, 28, 28)`` in [0, 1] with labels."""
+        return self._builder().load(train, data_directory)
+
+    def render(self, digit: torch.Tensor, photos: Sequence[np.ndarray] = ()) -> torch.Tensor | None:
+        """A prepared, MNIST-like digit ``(1, 28, 28)`` in this domain's style, or None when that
+        needs something unavailable (MNIST-M needs BSDS500 photos)."""
+        return self._builder().render(digit, photos)
+
+    def _builder(self):
+        return importlib.import_module(f"{__package__}.{self.module}")
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A published target accuracy (%) and where it comes from."""
+
+    value: float
+    source: str
+
+    def __str__(self) -> str:
+        return f"{self.value:g} ({self.source})"
+
+
+@dataclass(frozen=True, eq=False)
+class PairSpec:
+    name: str
+    source: Domain
+    target: Domain
+    title: str
+    #: what differs between the two domains, in a few words
+    shift: str
+    #: the backbone every model of this pair uses (see ``da_demo.models.backbones``)
+    backbone: str
+    #: method name → the published number ours is compared with
+    published: Mapping[str, Reference] = field(default_factory=dict)
+    #: target-accuracy goals (%) set in the project's issues: method name, or "best" over all methods.
+    #: Our own bookkeeping: benchmarks print them, students never see them.
+    goals: Mapping[str, float] = field(default_factory=dict)
+    #: goals on the gain (points) over a method's own baseline (its ``baseline_1nn_target_acc``)
+    gain_goals: Mapping[str, float] = field(default_factory=dict)
+
+    @property
+    def channels(self) -> int:
+        return max(self.source.channels, self.target.channels)
+
+
+MNIST = Domain("mnist", "MNIST", 1, "mnist", "MNIST-like")
+USPS = Domain("usps", "USPS", 1, "usps", "USPS-like")
+MNIST_M = Domain("mnistm", "MNIST-M", 3, "mnistm", "MNIST-M-like")
+NOISY_MNIST = Domain("noisy", "Noisy MNIST", 1, "noisy_mnist", "noisy")
+
+DOMAINS: dict[str, Domain] = {domain.name: domain for domain in (MNIST, USPS, MNIST_M, NOISY_MNIST)}
+
+PAIRS: dict[str, PairSpec] = {
+    spec.name: spec
+    for spec in (
+        PairSpec(
+            "mnist-usps",
+            MNIST,
+            USPS,
+            "MNIST → USPS",
+            "handwriting style, digit size and stroke width",
+            "lean",
+            published={
+                "source_only": Reference(74.1, "lecture"),
+                "cyclegan": Reference(89.8, "lecture"),
+                "dann": Reference(94.3, "lecture"),
+                "deepcoral": Reference(90.4, "lecture"),
+                "ot_sinkhorn": Reference(78.6, "OT blog, LeNet features; 1-NN baseline 71.5"),
+                "deepjdot": Reference(95.7, "DeepJDOT paper"),
+            },
+            goals={
+                "dann": 95.0,
+                "deepcoral": 92.0,
+                "cyclegan": 92.0,
+                "ot_sinkhorn": 85.0,
+                "deepjdot": 95.0,
+                "best": 97.0,
+            },
+            gain_goals={"ot_sinkhorn": 5.0},
+        ),
+        PairSpec(
+            "mnist-mnistm",
+            MNIST,
+            MNIST_M,
+            "MNIST → MNIST-M",
+            "digits blended over colour photo crops (BSDS500)",
+            "wide",
+            published={
+                "source_only": Reference(46.7, "lecture / DANN paper 52.25"),
+                "dann": Reference(82.1, "lecture / DANN report 71"),
+                "mi_max": Reference(87.0, "MaNi README"),
+            },
+            goals={"dann": 86.0, "mi_max": 90.0, "best": 95.0},
+        ),
+        PairSpec(
+            "mnist-noisy",
+            MNIST,
+            NOISY_MNIST,
+            "MNIST → Noisy MNIST",
+            "Gaussian pixel noise, σ = 0.3",
+            "lean",
+            published={
+                "mmd": Reference(96.0, "MMD vs LMMD tutorial, 96.x"),
+                "lmmd": Reference(97.0, "MMD vs LMMD tutorial, 97.x"),
+            },
+            goals={"mmd": 97.0, "lmmd": 98.5},
+        ),
+    )
+}
+
+
+def resolve_pair(name: str) -> PairSpec:
+    """The pair called ``name``; a clear error lists the known ones."""
+    if name not in PAIRS:
+        raise ValueError(f"Unknown domain pair {name!r}; choose one of: {', '.join(PAIRS)}")
+    return PAIRS[name]
+
+
+def resolve_domain(name: str) -> Domain:
+    if name not in DOMAINS:
+        raise ValueError(f"Unknown domain {name!r}; choose one of: {', '.join(DOMAINS)}")
+    return DOMAINS[name]

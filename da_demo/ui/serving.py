@@ -1,0 +1,321 @@
+"""What the app does for a visitor or a program, in one place: the tabs and the API endpoints both
+call these functions and only format their results differently.
+
+* ``prepare_picture``: a drawn canvas, an uploaded file or an array → a digit framed as MNIST's.
+* ``predict_digit``: every model of a pair (shipped, then the visitor's own) on the digit as drawn
+  and in the target's style.
+* ``translate_digit``: the pair's CycleGAN there and back.
+* ``adapt`` / ``stop_adaptation``: a capped live training session in the visitor's own state.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..artifacts.checkpoints import CheckpointError, load_checkpoint
+from ..data import DOMAINS, PAIRS
+from ..data.digit_input import DigitInputError, prepare_digit
+from ..engine.trainer import EndReason, ProgressEvent
+from ..methods import Method, get_method, method_names
+from ..methods.cyclegan import translate
+from ..workflows.training import TrainingJob
+from .appdata import AppData
+from .render import with_channels
+from .session import Session
+from .zoo import ModelZoo, probabilities, zoo_model
+
+AS_DRAWN = "as drawn (MNIST-like)"
+EXAMPLES_PER_DOMAIN = 10
+
+MAX_STEPS = 3000
+MAX_BATCH_SIZE = 256
+MAX_SECONDS = 150  # a run ends (and keeps what it learned) after this much training
+TRAINING_SLOTS = 2  # runs at once, across all visitors; later ones wait in line
+EVAL_SAMPLES = 1000  # test images per domain for the live accuracy points
+
+
+def adaptable_methods() -> list[str]:
+    return [name for name in method_names() if name != "source_only"]
+
+
+# --- digits in, predictions out ------------------------------------------------------------------
+
+
+def prepare_picture(picture) -> tuple[torch.Tensor, list[str]]:
+    """A drawn canvas (Sketchpad value), an uploaded file path or an array → prepared digit, notes.
+    Raises ``DigitInputError`` (a sentence for the visitor) when it cannot be read as a digit."""
+    if isinstance(picture, dict):  # the Sketchpad's {"background", "layers", "composite"}
+        picture = picture.get("composite")
+    if picture is None:
+        raise DigitInputError("The canvas is blank: draw a digit first.")
+    return prepare_digit(picture)
+
+
+def style_renderings(digit: torch.Tensor, data: AppData) -> dict[str, torch.Tensor]:
+    """The digit in every target domain's style (domain style → image); MNIST-M's needs the photos."""
+    photos = data.photos()
+    renderings = {}
+    for spec in PAIRS.values():
+        rendered = spec.target.render(digit, photos)
+        if rendered is not None:
+            renderings[spec.target.style] = rendered
+    return renderings
+
+
+def target_style_column(pair: str) -> str:
+    return f"in {PAIRS[pair].target.title} style"
+
+
+def digit_inputs(
+    pair: str, digit: torch.Tensor, renderings: dict[str, torch.Tensor]
+) -> dict[str, torch.Tensor]:
+    """Column name → ``(C, 28, 28)`` input for this pair's models: the digit as drawn, and in the
+    pair's target style when that can be rendered."""
+    inputs = {AS_DRAWN: digit}
+    style = PAIRS[pair].target.style
+    if style in renderings:
+        inputs[target_style_column(pair)] = renderings[style]
+    return inputs
+
+
+@dataclass
+class ModelPrediction:
+    method: str
+    title: str
+    owner: str  # "shipped" or "yours"
+    note: str  # e.g. "94.3% on the USPS test set"
+    probabilities: dict[str, torch.Tensor]  # input column → (10,)
+
+
+@dataclass
+class Prediction:
+    pair: str
+    inputs: dict[str, torch.Tensor]
+    models: list[ModelPrediction]
+    seconds: float
+    notes: list[str] = field(default_factory=list)
+
+
+def predict_digit(zoo: ModelZoo, session: Session, pair: str, inputs: dict[str, torch.Tensor]) -> Prediction:
+    """Every model of the pair (shipped, then the visitor's own) on every input."""
+    spec = PAIRS[pair]
+    batch = torch.stack([with_channels(image, spec.channels) for image in inputs.values()])
+    models = []
+    started = time.perf_counter()
+    for entry in zoo.pair(pair).models + session.own_models(pair):
+        probs = probabilities(entry.model, batch)
+        accuracy = entry.target_acc
+        note = f"{100 * accuracy:.1f}% on the {spec.target.title} test set" if accuracy is not None else ""
+        models.append(ModelPrediction(entry.method, entry.title, entry.owner, note, dict(zip(inputs, probs))))
+    return Prediction(pair, inputs, models, time.perf_counter() - started)
+
+
+def predict_picture(zoo: ModelZoo, data: AppData, session: Session, pair: str, picture) -> Prediction:
+    """``prepare_picture`` then ``predict_digit`` on the digit as drawn and in the target style."""
+    digit, notes = prepare_picture(picture)
+    prediction = predict_digit(zoo, session, pair, digit_inputs(pair, digit, style_renderings(digit, data)))
+    prediction.notes = notes
+    return prediction
+
+
+def missing_note(zoo: ModelZoo, pair: str) -> str:
+    missing = zoo.pair(pair).missing
+    if not missing:
+        return ""
+    return (
+        f"No trained model yet for {', '.join(sorted(missing))} on this pair: train one in the Adapt tab, or run "
+        f"`python -m da_demo pretrain --pairs {pair}`."
+    )
+
+
+@dataclass
+class Example:
+    image: torch.Tensor  # (C, 28, 28) as stored in the test set
+    label: int
+    domain: str  # "mnist", "usps", ...
+
+    @property
+    def caption(self) -> str:
+        return f"{DOMAINS[self.domain].title} test digit, label {self.label}"
+
+
+def examples_for(data: AppData, pair: str) -> list[Example]:
+    """One test digit of each class from the source and from the target domain ([] without data)."""
+    loaded = data.pair(pair)
+    if loaded is None:
+        return []
+    spec = PAIRS[pair]
+    picked = []
+    for split, domain in ((loaded.source_test, spec.source), (loaded.target_test, spec.target)):
+        for label in range(EXAMPLES_PER_DOMAIN):
+            index = int(torch.nonzero(split.labels == label)[0])
+            image = split.images[index]
+            picked.append(Example(image[: domain.channels], label, domain.name))
+    return picked
+
+
+# --- CycleGAN ------------------------------------------------------------------------------------
+
+
+def translate_digit(
+    zoo: ModelZoo, pair: str, image: torch.Tensor, to_target: bool = True, session: Session | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``image (C, 28, 28)`` or a batch → (translated, reconstructed) with the pair's CycleGAN
+    generators: the visitor's own when they trained one, else the shipped ones.
+
+    Raises ``DigitInputError`` (a visitor-facing message) when the pair has no CycleGAN model."""
+    own = session.trained.get((pair, "cyclegan")) if session else None
+    generators = own.generators if own else zoo.pair(pair).generators
+    if generators is None:
+        raise DigitInputError(
+            f"There is no trained CycleGAN for {PAIRS[pair].title} yet: train it with "
+            f"`python -m da_demo pretrain --pairs {pair} --methods cyclegan`."
+        )
+    forward, backward = generators if to_target else generators[::-1]
+    return translate(forward, backward, with_channels(image, PAIRS[pair].channels))
+
+
+# --- live adaptation -----------------------------------------------------------------------------
+
+
+class SettingsError(ValueError):
+    """A visitor's settings cannot be used; the message says why."""
+
+
+def adaptation_settings(pair: str, method: str, settings: Mapping[str, Any] | None) -> tuple[Any, int]:
+    """A visitor's named settings (``{"steps": 600, "lambda_max": 0.5, "seed": 0}``) → the method's
+    checked hyperparameters and the seed. Ranges come from the method's dataclass; the app adds
+    its own caps (steps, batch size) so a public Space stays responsive."""
+    if pair not in PAIRS:
+        raise SettingsError(f"Unknown pair {pair!r}: use one of {', '.join(PAIRS)}.")
+    if method not in adaptable_methods():
+        raise SettingsError(f"Unknown method {method!r}: use one of {', '.join(adaptable_methods())}.")
+    settings = {name: value for name, value in dict(settings or {}).items() if value is not None}
+    try:
+        seed = int(settings.pop("seed", 0))
+    except (TypeError, ValueError):
+        raise SettingsError("The seed must be a whole number.") from None
+    method_class = get_method(method)
+    if method_class.trained_by_steps:
+        settings.setdefault("steps", min(method_class.hyperparameters_for(pair).steps, MAX_STEPS))
+    try:
+        hparams = method_class.hyperparameters_for(pair, settings)
+    except ValueError as error:
+        raise SettingsError(str(error)) from error
+    if getattr(hparams, "steps", 0) > MAX_STEPS:
+        raise SettingsError(f"Steps must be at most {MAX_STEPS} here (a live session is capped).")
+    if getattr(hparams, "batch_size", 0) > MAX_BATCH_SIZE:
+        raise SettingsError(f"The batch size must be at most {MAX_BATCH_SIZE} here.")
+    return hparams, seed
+
+
+@dataclass
+class AdaptUpdate:
+    """One moment of a live session: a status line, the events so far, and at the end the model."""
+
+    text: str
+    method: type[Method] | None = None
+    events: list[ProgressEvent] = field(default_factory=list)
+    model_path: Path | None = None
+    started: bool = True
+
+
+ENDINGS = {
+    None: "done",
+    EndReason.STOPPED: "stopped by you",
+    EndReason.TIME_BUDGET: f"stopped at the {MAX_SECONDS} s cap",
+}
+
+
+def adapt(
+    zoo: ModelZoo,
+    data: AppData,
+    session: Session,
+    pair: str,
+    method: str,
+    settings: Mapping[str, Any] | None,
+    progress=None,
+) -> Iterator[AdaptUpdate]:
+    """A live session: train ``method`` on ``pair`` from the shipped start model, streaming updates;
+    the trained model joins the visitor's session. Bad settings end it at once with a message."""
+    try:
+        hparams, seed = adaptation_settings(pair, method, settings)
+    except SettingsError as error:
+        yield AdaptUpdate(f"Not started: {error}", started=False)
+        return
+    # armed before the slow part (data, start model), so Stop pressed while it loads is honoured
+    session.stop_signal = stop_signal = threading.Event()
+    try:
+        yield from _adapt(zoo, data, session, pair, method, hparams, seed, stop_signal, progress)
+    finally:
+        session.stop_signal = None
+
+
+def _adapt(zoo, data, session, pair, method, hparams, seed, stop_signal, progress) -> Iterator[AdaptUpdate]:
+    report = progress or (lambda *args, **kwargs: None)
+    report(0, desc="loading the data")
+    pair_data = data.pair(pair)
+    if pair_data is None:
+        yield AdaptUpdate(
+            f"Not started: the training data is not available here ({data.errors.get(pair, '')}).",
+            started=False,
+        )
+        return
+    method_class = get_method(method)
+    try:
+        job = TrainingJob(
+            pair_data, method, hparams, seed=seed, device="cpu", store=zoo.store, train_missing_start=False
+        )
+    except CheckpointError as error:
+        yield AdaptUpdate(f"Not started: {error}", started=False)
+        return
+    total = method_class.total_steps(hparams)
+    events: list[ProgressEvent] = []
+    for event in job.events(
+        eval_every=max(10, total // 12),
+        eval_samples=EVAL_SAMPLES,
+        final_eval_samples=EVAL_SAMPLES,
+        evaluate_first=True,
+        log_every=max(1, min(10, total // 30)),
+        stop=stop_signal,
+        time_budget=MAX_SECONDS,
+    ):
+        events.append(event)
+        report((event.step, event.total_steps), desc="training", unit="steps")
+        accuracy = f" · target {100 * event.target_acc:.1f}%" if event.target_acc is not None else ""
+        text = (
+            f"{PAIRS[pair].title}, {method_class.title}: step {event.step}/{event.total_steps}, "
+            f"{event.elapsed:.0f} s{accuracy}"
+        )
+        if not event.done and event.metrics:  # the first frame must already name every line (see the curves)
+            yield AdaptUpdate(text, method_class, list(events))
+    result = job.result
+    path = Path(tempfile.mkdtemp(prefix="da-demo-")) / f"{pair}-{method}-yours.safetensors"
+    job.save(path)
+    session.trained[(pair, method)] = zoo_model(
+        load_checkpoint(path), "trained in this session", owner="yours"
+    )
+    yield AdaptUpdate(
+        f"{ENDINGS[result.ended_early]}: {result.step} steps in {result.train_seconds:.0f} s. "
+        f"Source test {100 * result.source_acc:.1f}%, target test {100 * result.target_acc:.1f}% "
+        f"(on {EVAL_SAMPLES} test images each). Your model is now in the Try it, Translate (CycleGAN) "
+        "and Feature space tabs.",
+        method_class,
+        list(events),
+        path,
+    )
+
+
+def stop_adaptation(session: Session) -> str:
+    if session.stop_signal is None:
+        return "Nothing is running."
+    session.stop_signal.set()
+    return "Stopping: the run ends at the next step and keeps what it learned."

@@ -1,0 +1,224 @@
+"""Train method M on pair P: the one entry point of every caller (CLI, benchmarks, pretraining,
+sweep, the app's Adapt tab, the SKADA comparison).
+
+    job = TrainingJob(pair, "dann", {"steps": 600}, seed=0)    # settings resolved, start model found
+    for event in job.events(eval_every=100):                    # the engine's progress events
+        ...
+    job.save("runs/mnist-usps/dann.safetensors")                # weights + metadata
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from .. import __version__
+from ..artifacts.checkpoints import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
+from ..artifacts.store import ModelStore
+from ..data import cache_dir
+from ..data.pairs import DomainPair
+from ..engine.runs import Run
+from ..engine.trainer import ProgressEvent
+from ..methods import HyperparameterSet, get_method
+
+#: wraps a run's events, e.g. in a progress bar: ``show(events, "mnist-usps dann") -> events``
+EventFilter = Callable[[Iterator[ProgressEvent], str], Iterator[ProgressEvent]]
+
+
+def _unchanged(events: Iterator[ProgressEvent], label: str) -> Iterator[ProgressEvent]:
+    return events
+
+
+def _silent(line: str) -> None:
+    pass
+
+
+def resolve_settings(
+    method: str, pair: str, overrides: Mapping[str, Any] | None = None, *, only_known: bool = False
+) -> HyperparameterSet:
+    """A method's settings for a pair: dataclass defaults, then its ``pair_defaults``, then
+    ``overrides``. With ``only_known``, overrides the method does not have are left out (one
+    ``--set`` for several methods); otherwise they are a clear error."""
+    method_class = get_method(method)
+    overrides = dict(overrides or {})
+    if only_known:
+        known = method_class.hyperparameters_class.settings()
+        overrides = {name: value for name, value in overrides.items() if name in known}
+    return method_class.hyperparameters_for(pair, overrides)
+
+
+def code_version() -> str:
+    """The package version, plus the git commit when run from a checkout."""
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            cwd=Path(__file__).parent,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        commit = ""
+    return f"{__version__}+{commit}" if commit else __version__
+
+
+class TrainingJob:
+    """Method ``method`` on ``pair``: settings resolved, start model found (or trained), ready to train.
+
+    ``settings`` are overrides of the method's defaults for the pair (or a finished
+    ``HyperparameterSet``). A warm-starting method begins from ``start`` when given, else from the
+    model ``find_start_model`` finds; ``train_missing_start=False`` makes a missing one an error
+    (the app does not train a start model inside a visitor's capped session).
+    """
+
+    def __init__(
+        self,
+        pair: DomainPair,
+        method: str,
+        settings: Mapping[str, Any] | HyperparameterSet | None = None,
+        *,
+        seed: int = 0,
+        backbone: str | None = None,
+        device: str = "auto",
+        precision: str = "auto",
+        start: Checkpoint | None = None,
+        store: ModelStore | None = None,
+        train_missing_start: bool = True,
+        show: EventFilter = _unchanged,
+        log: Callable[[str], None] = _silent,
+    ) -> None:
+        self.pair = pair
+        self.method_class = get_method(method)
+        self.hparams = (
+            settings
+            if isinstance(settings, HyperparameterSet)
+            else resolve_settings(self.method_class.name, pair.name, settings)
+        )
+        self.backbone = backbone or pair.spec.backbone
+        self.show = show
+        start_method = self.method_class.warm_start_from(self.hparams)
+        if start_method and start is None:
+            start = find_start_model(
+                pair,
+                start_method,
+                self.backbone,
+                seed=seed,
+                device=device,
+                precision=precision,
+                store=store,
+                train_missing=train_missing_start,
+                show=show,
+                log=log,
+            )
+        if start_method and start is not None:
+            found = (start.method, start.pair, start.metadata["backbone"])
+            if found != (start_method, pair.name, self.backbone):
+                raise ValueError(
+                    f"{self.method_class.name} starts from {start_method} on {pair.name} with the "
+                    f"{self.backbone} backbone, not from {'/'.join(found)}"
+                )
+        self.start = start if start_method else None
+        self.run = Run(
+            pair,
+            self.method_class.name,
+            self.hparams,
+            backbone=self.backbone,
+            seed=seed,
+            device=device,
+            precision=precision,
+            start_classifier=self.start.classifier if self.start else None,
+        )
+
+    @property
+    def label(self) -> str:
+        return f"{self.pair.name} {self.method_class.name}"
+
+    @property
+    def result(self) -> ProgressEvent | None:
+        """The final event once the run has finished."""
+        return self.run.result
+
+    def events(self, **train_options) -> Iterator[ProgressEvent]:
+        """Train, yielding progress events (options as ``engine.trainer.train``)."""
+        return self.run.events(**train_options)
+
+    def run_to_end(self, **train_options) -> ProgressEvent:
+        """Train to the end (through ``show``, e.g. a progress bar) and return the final event."""
+        for _ in self.show(self.events(**train_options), self.label):
+            pass
+        return self.result
+
+    def metadata(self) -> dict[str, Any]:
+        return {**self.run.metadata(), "code_version": code_version()}
+
+    def checkpoint(self) -> Checkpoint:
+        """The trained model as a checkpoint in memory (what ``save`` would write)."""
+        method = self.run.method
+        extras = {name: module.state_dict() for name, module in method.extra_state().items()}
+        return Checkpoint(method.classifier, self.metadata(), extras)
+
+    def save(self, path: str | Path, half_precision: bool = False) -> Path:
+        """Write the trained model and its metadata (see ``artifacts.checkpoints``)."""
+        method = self.run.method
+        return save_checkpoint(path, method.classifier, self.metadata(), method.extra_state(), half_precision)
+
+
+def find_start_model(
+    pair: DomainPair,
+    method: str = "source_only",
+    backbone: str | None = None,
+    *,
+    seed: int = 0,
+    device: str = "auto",
+    precision: str = "auto",
+    store: ModelStore | None = None,
+    train_missing: bool = True,
+    show: EventFilter = _unchanged,
+    log: Callable[[str], None] = _silent,
+) -> Checkpoint:
+    """A trained ``method`` model to warm-start another method from.
+
+    The published one (Hub repo when ``DA_DEMO_HUB_REPO`` is set, else the shipped file) when it has
+    this backbone; else one cached by an earlier call; else one trained now with the method's
+    default settings (after its own start model, if it has one) and cached. ``show`` wraps the
+    events of any training done here, e.g. in a progress bar; ``log`` hears where the model came from.
+    """
+    backbone = backbone or pair.spec.backbone
+    store = store or ModelStore()
+    try:
+        published = store.load(pair.name, method)
+    except CheckpointError:
+        published = None
+    for note in store.notes:
+        log(note)
+    if published is not None and published.checkpoint.metadata["backbone"] == backbone:
+        log(f"starting from the {method} model of {published.origin}")
+        return published.checkpoint
+    cached = (
+        cache_dir() / "models" / pair.name / f"{method}-{backbone}-seed{seed}-{pair.fingerprint}.safetensors"
+    )
+    if cached.is_file():
+        log(f"starting from the {method} model cached at {cached}")
+        return load_checkpoint(cached, expect_pair=pair.name, expect_method=method)
+    if not train_missing:
+        raise CheckpointError(
+            f"There is no trained {method} model for {pair.name} ({backbone} backbone) to start from."
+        )
+    job = TrainingJob(
+        pair,
+        method,
+        seed=seed,
+        backbone=backbone,
+        device=device,
+        precision=precision,
+        store=store,
+        show=show,
+        log=log,
+    )
+    for _ in show(job.events(), f"{job.label} (to start from)"):
+        pass
+    job.save(cached)
+    log(f"trained the {method} model to start from; cached at {cached}")
+    return load_checkpoint(cached)
