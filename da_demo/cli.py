@@ -103,9 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     pretrain.add_argument("--pairs", nargs="+", default=["all"], help="pairs (default: all)")
     pretrain.add_argument("--methods", nargs="+", default=["all"], help="methods (default: all)")
-    pretrain.add_argument(
-        "--seeds", type=positive_int, default=3, help="seeds per adversarial method (median shipped)"
-    )
+    pretrain.add_argument("--seeds", type=positive_int, default=3, help="seeds per method (seed 0 shipped)")
     pretrain.add_argument("--out", default=None, help="checkpoint folder (default: the shipped checkpoints/)")
     pretrain.add_argument(
         "--steps", type=positive_int, help="steps for every method trained by steps (default: each method's)"
@@ -116,7 +114,14 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help="a hyperparameter for every method that has it (repeatable)",
+        help="a hyperparameter for every method that has it, over the picks (repeatable)",
+    )
+    pretrain.add_argument("--selection", default=None, help="the picks (default: checkpoints/selection.json)")
+    pretrain.add_argument(
+        "--records", default=None, help="the sweep's records (default: checkpoints/sweep.jsonl)"
+    )
+    pretrain.add_argument(
+        "--snapshots", default=None, help="the sweep's --snapshots folder, to reuse its seed-0 picks"
     )
     pretrain.add_argument("--data-dir")
     pretrain.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
@@ -133,6 +138,45 @@ def build_parser() -> argparse.ArgumentParser:
     what.add_argument("--write-readme", action="store_true", help="rewrite the table in README.md")
     what.add_argument(
         "--check", action="store_true", help="exit 1 if README.md's table is not the generated one"
+    )
+    what.add_argument("--goals", action="store_true", help="the goals set in the project's issues, measured")
+
+    sweep = commands.add_parser(
+        "sweep",
+        help="train every method on every pair over a grid of settings, recording label-free validator scores",
+    )
+    sweep.add_argument("--pairs", nargs="+", default=["all"], help="pairs (default: all)")
+    sweep.add_argument("--methods", nargs="+", default=["all"], help=f"methods ({methods}; default: all)")
+    sweep.add_argument("--seeds", nargs="+", type=int, default=[0], help="seeds per setting (default: 0)")
+    sweep.add_argument(
+        "--grid",
+        action="append",
+        default=[],
+        metavar="NAME=V1,V2,...",
+        help="replace a setting's values in every method's grid that has it (repeatable)",
+    )
+    sweep.add_argument(
+        "--records", default=None, help="the appendable records file (default: checkpoints/sweep.jsonl)"
+    )
+    sweep.add_argument(
+        "--workers", type=positive_int, default=1, help="trials at once, one process each (default: 1)"
+    )
+    sweep.add_argument(
+        "--snapshots",
+        default=None,
+        help="keep each validator's best model of every trial in this folder (for pretraining)",
+    )
+    sweep.add_argument("--dry-run", action="store_true", help="list the trials still to run and stop")
+    sweep.add_argument("--data-dir")
+    sweep.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    sweep.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"])
+
+    select = commands.add_parser("select", help="pick each method's settings and step without target labels")
+    select.add_argument(
+        "--records", default=None, help="the sweep's records (default: checkpoints/sweep.jsonl)"
+    )
+    select.add_argument(
+        "--write", action="store_true", help="write checkpoints/selection.json (pretraining reads it)"
     )
 
     push = commands.add_parser(
@@ -152,6 +196,8 @@ def main(argv: list[str] | None = None) -> int:
         "pretrain": pretrain_command,
         "projections": projections_command,
         "results": results_command,
+        "sweep": sweep_command,
+        "select": select_command,
         "push": push_command,
     }
     try:
@@ -311,12 +357,21 @@ def _cell(value) -> str:
 
 
 def pretrain_command(args: argparse.Namespace) -> int:
+    from .artifacts.records import read_records
     from .artifacts.store import SHIPPED_DIRECTORY
     from .methods import method_names
     from .workflows.pretrain import pretrain
+    from .workflows.selection import read_selection
+    from .workflows.sweep import DEFAULT_RECORDS
 
     pairs = expand(args.pairs, list(PAIRS), "pair")
     methods = expand(args.methods, method_names(), "method")
+    selection = read_selection(Path(args.selection)) if args.selection else read_selection()
+    if not selection:
+        log_line(
+            "no selection.json yet: every method uses its default settings (run `sweep`, then `select --write`)"
+        )
+    records_path = Path(args.records) if args.records else DEFAULT_RECORDS
     started = time.perf_counter()
     entries = pretrain(
         pairs,
@@ -326,39 +381,36 @@ def pretrain_command(args: argparse.Namespace) -> int:
         device=args.device,
         precision=args.precision,
         data_dir=args.data_dir,
+        selection=selection,
+        records=read_records(records_path),
+        snapshot_dir=Path(args.snapshots) if args.snapshots else None,
         overrides=parse_overrides(args.overrides, args.steps),
         show=with_progress_bar,
         log=log_line,
     )
-    rows = []
-    for entry in entries:
-        seeds = entry.get("seeds")
-        target = (
-            f"{100 * entry['target_acc_mean']:.2f} ± {100 * entry['target_acc_std']:.2f}"
-            if seeds
-            else f"{100 * entry['target_acc']:.2f}"
-        )
-        seconds = sum(seed["train_seconds"] for seed in seeds) if seeds else entry["train_seconds"]
-        rows.append(
-            [
-                entry["pair"],
-                entry["method"],
-                str(len(seeds) if seeds else 1),
-                target,
-                f"{100 * entry['target_acc']:.2f}",
-                f"{100 * entry['source_acc']:.2f}",
-                f"{seconds:.0f}",
-            ]
-        )
+    rows = [
+        [
+            entry["pair"],
+            entry["method"],
+            entry["validator"],
+            str(len(entry["seeds"])),
+            f"{100 * entry['target_acc_mean']:.2f} ± {100 * entry['target_acc_std']:.2f}",
+            f"{100 * entry['target_acc']:.2f}",
+            f"{100 * entry['drawn_acc_mean']:.2f}",
+            f"{sum(seed['train_seconds'] for seed in entry['seeds']):.0f}",
+        ]
+        for entry in entries
+    ]
     print(
         format_markdown(
             [
                 "pair",
                 "method",
+                "validator",
                 "seeds",
                 "target acc % (mean ± std)",
-                "shipped target %",
-                "shipped source %",
+                "shipped (seed 0) %",
+                "drawn digits % (mean)",
                 "train s (all seeds)",
             ],
             rows,
@@ -369,25 +421,28 @@ def pretrain_command(args: argparse.Namespace) -> int:
 
 
 def results_command(args: argparse.Namespace) -> int:
-    from .artifacts.manifest import replace_readme_table, results_table
-    from .artifacts.store import ModelStore
+    from .workflows.results import goals, readme_blocks, updated_readme
 
-    table = results_table(ModelStore(use_hub=False).manifest())
     readme = README.read_text()
+    if args.goals:
+        print(goals())
+        return 0
     if args.check:
-        if replace_readme_table(readme, table) != readme:
+        if updated_readme(readme) != readme:
             print(
-                "README.md's results table differs from the manifest: run `python -m da_demo results --write-readme`",
+                "README.md's results differ from the manifest and selection: run "
+                "`python -m da_demo results --write-readme`",
                 file=sys.stderr,
             )
             return 1
-        print("README.md's results table matches the manifest")
+        print("README.md's results match the manifest and selection")
         return 0
     if args.write_readme:
-        README.write_text(replace_readme_table(readme, table))
-        print(f"wrote the results table into {README}")
+        README.write_text(updated_readme(readme))
+        print(f"wrote the results into {README}")
         return 0
-    print(table)
+    blocks = readme_blocks()
+    print(blocks["results-table"] + "\n\n" + blocks["validators-table"])
     return 0
 
 
@@ -418,4 +473,75 @@ def push_command(args: argparse.Namespace) -> int:
     from .artifacts.store import SHIPPED_DIRECTORY
 
     print(f"uploaded to {push(args.repo_id, SHIPPED_DIRECTORY, token=args.token, private=args.private)}")
+    return 0
+
+
+def parse_grid(items: list[str]) -> dict[str, list[str]]:
+    """``["lambda_max=0.1,0.3"]`` → ``{"lambda_max": ["0.1", "0.3"]}`` (types are checked by the method)."""
+    grid: dict[str, list[str]] = {}
+    for item in items:
+        name, separator, values = item.partition("=")
+        if not separator or not name.strip():
+            raise ValueError(f"--grid expects NAME=V1,V2,..., got {item!r}")
+        grid[name.strip()] = [value.strip() for value in values.split(",") if value.strip()]
+    return grid
+
+
+def sweep_command(args: argparse.Namespace) -> int:
+    from tqdm.auto import tqdm
+
+    from .artifacts.records import check_writable
+    from .methods import method_names
+    from .workflows.executors import LocalExecutor, ProcessExecutor
+    from .workflows.sweep import DEFAULT_RECORDS, TrialContext, pending, plan_trials, run_sweep
+
+    trials = plan_trials(
+        expand(args.pairs, list(PAIRS), "pair"),
+        expand(args.methods, method_names(), "method"),
+        args.seeds,
+        parse_grid(args.grid),
+    )
+    records = check_writable(Path(args.records) if args.records else DEFAULT_RECORDS)
+    if args.dry_run:
+        todo = pending(trials, records)
+        print("\n".join(trial.key for trial in todo))
+        print(f"{len(todo)} of {len(trials)} trials to run")
+        return 0
+    executor = ProcessExecutor(args.workers) if args.workers > 1 else LocalExecutor()
+    context = TrialContext(
+        args.data_dir, args.device, args.precision, Path(args.snapshots) if args.snapshots else None
+    )
+    started = time.perf_counter()
+    with tqdm(total=len(pending(trials, records)), desc="sweep", unit="trial", file=sys.stderr) as bar:
+        failed = 0
+        for record in run_sweep(trials, records, executor, context=context, log=log_line):
+            bar.update(1)
+            if record["status"] != "ok":
+                failed += 1
+                log_line(f"trial {record['key']} failed: {record['error']}")
+            else:
+                final = record["points"][-1]
+                bar.set_postfix_str(
+                    f"{record['pair']} {record['method']} target {100 * final['target_acc']:.1f}% "
+                    f"in {record['wall_seconds']:.0f} s"
+                )
+    print(
+        f"sweep: {len(trials)} trials in {records} ({failed} failed this run); {time.perf_counter() - started:.0f} s"
+    )
+    return 1 if failed else 0
+
+
+def select_command(args: argparse.Namespace) -> int:
+    from .artifacts.records import read_records
+    from .methods import method_names
+    from .workflows.selection import select, selection_tables, write_selection
+    from .workflows.sweep import DEFAULT_RECORDS
+
+    records = read_records(Path(args.records) if args.records else DEFAULT_RECORDS)
+    if not records:
+        raise ValueError("No sweep records yet: run `python -m da_demo sweep` first")
+    selections, correlations = select(records, list(PAIRS), method_names())
+    print(selection_tables(selections, correlations))
+    if args.write:
+        print(f"wrote {write_selection(selections, correlations)}")
     return 0

@@ -72,7 +72,7 @@ def make_digits(count: int, seed: int, shift: bool, channels: int = 1, size: int
 
 @pytest.fixture(scope="session")
 def tiny_pair() -> DomainPair:
-    """A 300-image source / 300-image target pair made here (28x28, one channel)."""
+    """A 300-image source / 300-image target pair made here (28x28, one channel), 100-image test and validation sets."""
     source, target = make_digits(300, 1, shift=False), make_digits(300, 2, shift=True)
     return DomainPair(
         PAIRS["mnist-usps"],
@@ -80,4 +80,5 @@ def tiny_pair() -> DomainPair:
         target.without_labels(),
         make_digits(100, 3, shift=False),
         make_digits(100, 4, shift=True),
+        make_digits(100, 5, shift=False),
     )

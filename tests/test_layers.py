@@ -15,6 +15,7 @@ RANKS = {
     "losses": 0,
     "viz": 0,
     "reporting": 0,
+    "validators": 0,
     "methods": 1,
     "engine": 2,
     "artifacts": 2,

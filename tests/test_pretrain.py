@@ -1,4 +1,4 @@
-"""Pretraining on a tiny generated pair: checkpoints, manifest, seeds and the median seed."""
+"""Pretraining on a tiny generated pair: picks from a selection, three seeds, seed 0 shipped."""
 
 import pytest
 
@@ -6,40 +6,97 @@ from da_demo.artifacts.checkpoints import load_checkpoint
 from da_demo.artifacts.manifest import read_manifest, results_table
 from da_demo.artifacts.store import sha256
 from da_demo.workflows import pretrain as pretrain_module
+from da_demo.workflows.training import TrainingJob
 
 
-@pytest.fixture
-def tiny_pretrain(tmp_path, tiny_pair, monkeypatch):
+@pytest.fixture(scope="module")
+def tiny_pretrain(tmp_path_factory, tiny_pair):
+    tmp_path = tmp_path_factory.mktemp("pretrain")
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        yield run_tiny_pretrain(tmp_path, tiny_pair, monkeypatch)
+
+
+def run_tiny_pretrain(tmp_path, tiny_pair, monkeypatch):
+    start = TrainingJob(
+        tiny_pair, "source_only", {"steps": 8, "batch_size": 16}, device="cpu", precision="fp32"
+    )
+    start.run_to_end()
+    start_path = start.save(tmp_path / "start.safetensors")
     monkeypatch.setattr(pretrain_module, "load_pair", lambda name, data_dir=None: tiny_pair)
-    return pretrain_module.pretrain(
+    monkeypatch.setattr(pretrain_module, "drawn_digits", lambda test: test)
+    monkeypatch.setattr(
+        pretrain_module, "find_start_model", lambda *args, **kwargs: load_checkpoint(start_path)
+    )
+    selection = {
+        "pairs": {
+            "mnist-usps": {
+                "validator": "information_maximization",
+                "methods": {
+                    "deepcoral": {
+                        "validator": "information_maximization",
+                        "gap_points": 1.5,
+                        "pick": {
+                            "trial": "x",
+                            "settings": {"coral_weight": 100.0},
+                            "step": 6,
+                            "target_acc": 0.5,
+                        },
+                        "oracle": {"settings": {"coral_weight": 1000.0}, "step": 12, "target_acc": 0.6},
+                    }
+                },
+            }
+        }
+    }
+    entries = pretrain_module.pretrain(
         ["mnist-usps"],
         ["dann", "source_only", "deepcoral"],
-        directory=tmp_path,
+        directory=tmp_path / "out",
         seeds=3,
         device="cpu",
         precision="fp32",
-        overrides={"steps": "6", "batch_size": "16"},
+        selection=selection,
+        overrides={"steps": "12", "batch_size": "16"},
         log=lambda line: None,
     )
+    return tmp_path / "out", entries, start_path
 
 
-def test_pretrain_writes_checkpoints_and_a_manifest(tmp_path, tiny_pretrain):
-    entries = read_manifest(tmp_path)
-    assert [entry["method"] for entry in entries] == ["source_only", "dann", "deepcoral"]  # dependency order
+def test_pretrain_writes_checkpoints_and_a_manifest(tiny_pretrain):
+    directory, _, _ = tiny_pretrain
+    entries = read_manifest(directory)
+    assert [entry["method"] for entry in entries] == ["source_only", "dann", "deepcoral"]  # teaching order
     for entry in entries:
-        path = tmp_path / entry["file"]
+        path = directory / entry["file"]
         assert path.is_file() and sha256(path) == entry["sha256"]
         checkpoint = load_checkpoint(path)
         assert checkpoint.metadata["stored_dtype"] == "float16"
-        assert checkpoint.metadata["hyperparameters"]["steps"] == 6
         assert entry["warm_start_from"] == (None if entry["method"] == "source_only" else "source_only")
+        assert 0 <= entry["drawn_acc"] <= 1
     assert "MNIST → USPS" in results_table(entries)
 
 
-def test_adversarial_methods_run_three_seeds_and_ship_the_median(tmp_path, tiny_pretrain):
-    dann = next(entry for entry in read_manifest(tmp_path) if entry["method"] == "dann")
-    assert [seed["seed"] for seed in dann["seeds"]] == [0, 1, 2]
-    assert dann["target_acc"] == sorted(seed["target_acc"] for seed in dann["seeds"])[1]
-    assert abs(dann["target_acc_mean"] - sum(s["target_acc"] for s in dann["seeds"]) / 3) < 1e-3
-    source_only = next(entry for entry in read_manifest(tmp_path) if entry["method"] == "source_only")
-    assert "seeds" not in source_only
+def test_every_method_runs_three_seeds_and_ships_seed_zero(tiny_pretrain):
+    directory, entries, start_path = tiny_pretrain
+    for entry in entries:
+        assert [seed["seed"] for seed in entry["seeds"]] == [0, 1, 2]
+        assert entry["seed"] == 0 and entry["target_acc"] == entry["seeds"][0]["target_acc"]
+        mean = sum(seed["target_acc"] for seed in entry["seeds"]) / 3
+        assert abs(entry["target_acc_mean"] - mean) < 1e-3
+    source_only = next(entry for entry in entries if entry["method"] == "source_only")
+    # the shipped source-only model is the very model every other method started from
+    assert (
+        load_checkpoint(directory / source_only["file"]).metadata["created"]
+        == load_checkpoint(start_path).metadata["created"]
+    )
+
+
+def test_the_picked_settings_and_the_validators_step_are_used(tiny_pretrain):
+    _, entries, _ = tiny_pretrain
+    coral = next(entry for entry in entries if entry["method"] == "deepcoral")
+    assert (
+        coral["hyperparameters"]["coral_weight"] == 100.0 and coral["validator"] == "information_maximization"
+    )
+    assert coral["picked_by"] == "information_maximization" and coral["steps"] in (2, 4, 6, 8, 10, 12)
+    assert coral["selection"]["oracle_target_acc"] == 0.6 and coral["selection"]["gap_points"] == 1.5
+    dann = next(entry for entry in entries if entry["method"] == "dann")
+    assert dann["validator"] == "information_maximization"  # the pair's validator, defaults for settings

@@ -85,6 +85,24 @@ def save_checkpoint(
     return path
 
 
+def copy_half_precision(source: str | os.PathLike, target: str | os.PathLike) -> Path:
+    """Write ``source``'s checkpoint to ``target`` with its floating-point tensors stored as float16
+    (same metadata, atomically); a float16 checkpoint is copied as it is."""
+    metadata = read_metadata(source)
+    tensors = load_file(str(_existing(source)))
+    tensors = {
+        name: value.to(torch.float16) if value.is_floating_point() else value
+        for name, value in tensors.items()
+    }
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + ".partial")
+    header = {**metadata, "stored_dtype": "float16"}
+    save_file(tensors, partial, metadata={METADATA_KEY: json.dumps(header, sort_keys=True)})
+    partial.replace(target)
+    return target
+
+
 def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
     """Only the metadata of a checkpoint (reads the header, not the weights)."""
     path = _existing(path)

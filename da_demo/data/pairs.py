@@ -1,4 +1,10 @@
-"""A domain pair's data: labeled source, unlabeled target train, and both test sets at one shape."""
+"""A domain pair's data: labeled source training and validation splits, unlabeled target train, and
+both test sets, at one shape.
+
+The **source validation split** is a fixed part of the source training set (5,000 images, seed 0)
+that no method trains on: label-free model selection scores models on it. The target's training
+images stay unlabeled; its test set, with labels, is for reporting only.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +12,13 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
+import torch
+
 from .domains import PairSpec, resolve_domain, resolve_pair
 from .images import LabeledImages, UnlabeledImages, fingerprint
+
+SOURCE_VALIDATION_SIZE = 5000
+SOURCE_VALIDATION_SEED = 0
 
 
 @dataclass(frozen=True)
@@ -19,6 +30,8 @@ class DomainPair:
     target_train: UnlabeledImages
     source_test: LabeledImages
     target_test: LabeledImages
+    #: labeled source images held out of training, for label-free model selection
+    source_val: LabeledImages
 
     @property
     def name(self) -> str:
@@ -38,6 +51,8 @@ class DomainPair:
         return fingerprint(
             self.source_train.images,
             self.source_train.labels,
+            self.source_val.images,
+            self.source_val.labels,
             self.target_train.images,
             self.source_test.images,
             self.source_test.labels,
@@ -53,6 +68,7 @@ class DomainPair:
             self.target_train.subset(train, seed + 1) if train else self.target_train,
             self.source_test.subset(test, seed + 2) if test else self.source_test,
             self.target_test.subset(test, seed + 3) if test else self.target_test,
+            self.source_val.subset(test, seed + 4) if test else self.source_val,
         )
 
 
@@ -60,13 +76,16 @@ def load_domain(
     name: str, train: bool, data_directory: str | Path | None = None, channels: int | None = None
 ) -> LabeledImages:
     """One domain's split; grayscale domains are repeated to ``channels`` when asked (a view, no copy)."""
-    domain = resolve_domain(name)
-    split = domain.load(train, data_directory)
-    if channels is not None and channels != domain.channels:
-        if domain.channels != 1:
-            raise ValueError(f"{name} has {domain.channels} channels; cannot turn it into {channels}")
-        split = LabeledImages(split.images.expand(-1, channels, -1, -1), split.labels)
-    return split
+    return with_channels(resolve_domain(name).load(train, data_directory), name, channels)
+
+
+def with_channels(split: LabeledImages, name: str, channels: int | None) -> LabeledImages:
+    native = resolve_domain(name).channels
+    if channels is None or channels == native:
+        return split
+    if native != 1:
+        raise ValueError(f"{name} has {native} channels; cannot turn it into {channels}")
+    return LabeledImages(split.images.expand(-1, channels, -1, -1), split.labels)
 
 
 def load_pair(name: str, data_directory: str | Path | None = None) -> DomainPair:
@@ -76,10 +95,24 @@ def load_pair(name: str, data_directory: str | Path | None = None) -> DomainPair
     def split(domain: str, train: bool) -> LabeledImages:
         return load_domain(domain, train, data_directory, spec.channels)
 
+    # held out before any channel repeat, so both parts stay views of a 1-channel copy
+    source_train, source_val = hold_out(
+        load_domain(spec.source.name, True, data_directory), SOURCE_VALIDATION_SIZE, SOURCE_VALIDATION_SEED
+    )
     return DomainPair(
         spec=spec,
-        source_train=split(spec.source.name, True),
+        source_train=with_channels(source_train, spec.source.name, spec.channels),
         target_train=split(spec.target.name, True).without_labels(),
         source_test=split(spec.source.name, False),
         target_test=split(spec.target.name, False),
+        source_val=with_channels(source_val, spec.source.name, spec.channels),
+    )
+
+
+def hold_out(split: LabeledImages, count: int, seed: int) -> tuple[LabeledImages, LabeledImages]:
+    """``(rest, held out)``: a fixed random ``count`` of ``split`` set apart (both keep their order)."""
+    order = torch.randperm(len(split), generator=torch.Generator().manual_seed(seed))
+    held, rest = order[:count].sort().values, order[count:].sort().values
+    return LabeledImages(split.images[rest], split.labels[rest]), LabeledImages(
+        split.images[held], split.labels[held]
     )

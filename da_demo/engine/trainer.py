@@ -21,6 +21,7 @@ from ..data.pairs import DomainPair
 from ..methods import FittedMethod, Method, SourceBatch
 from .device import autocast
 from .evaluation import evaluate
+from .validation import ValidationSet, validator_scores
 
 
 class StopSignal(Protocol):
@@ -51,6 +52,8 @@ class ProgressEvent:
     done: bool = False
     #: why the run ended before ``total_steps`` (None: it ran them all)
     ended_early: EndReason | None = None
+    #: label-free validator scores (see ``da_demo.validators``) where the run was evaluated with them
+    validators: dict[str, float] = field(default_factory=dict)
 
     @property
     def fraction(self) -> float:
@@ -105,6 +108,7 @@ def train(
     log_every: int = 10,
     stop: StopSignal | Callable[[], bool] | None = None,
     time_budget: float | None = None,
+    validate: bool = False,
 ) -> Iterator[ProgressEvent]:
     """Train ``method`` on ``pair``, yielding a ``ProgressEvent`` every ``log_every`` steps (every
     stage for a fitted method), with source/target test accuracy (on ``eval_samples`` of each) every
@@ -114,6 +118,9 @@ def train(
 
     ``stop`` (a ``threading.Event`` or a callable) and ``time_budget`` (seconds of training, > 0) end
     the run early; the final event then says why and still evaluates what was learned.
+
+    ``validate`` adds the label-free validators' scores to every evaluated event (see
+    ``engine.validation``); target-test accuracy stays beside them, for reporting only.
     """
     if time_budget is not None and not time_budget > 0:
         raise ValueError(f"The time budget must be a positive number of seconds, got {time_budget:g}")
@@ -123,23 +130,32 @@ def train(
     clock = _Clock(time_budget)
     eval_source = pair.source_test.subset(eval_samples, seed)
     eval_target = pair.target_test.subset(eval_samples, seed + 1)
+    validation = ValidationSet.of(pair) if validate else None
 
     def measure(source_set, target_set) -> tuple[float, float, dict[str, float]]:
+        """Source and target test accuracy, and the reference classifiers' target accuracy; the
+        validators' scores go to ``scores``."""
         kwargs = {"device": device, "precision": precision}
         others = {
             f"{name}_target_acc": evaluate(model, target_set.images, target_set.labels, **kwargs)
             for name, model in method.reference_classifiers().items()
         }
         classifier = method.evaluation_classifier()
+        scores.clear()
+        if validation is not None:
+            scores.update(validator_scores(classifier, validation, **kwargs))
         return (
             evaluate(classifier, source_set.images, source_set.labels, **kwargs),
             evaluate(classifier, target_set.images, target_set.labels, **kwargs),
             others,
         )
 
+    scores: dict[str, float] = {}
+
     started = time.perf_counter()
 
     def event(step: int, running: dict, extra: dict, source_acc, target_acc, **ending) -> ProgressEvent:
+        measured = dict(scores) if source_acc is not None else {}  # scores of this very evaluation
         return ProgressEvent(
             step,
             total_steps,
@@ -149,12 +165,13 @@ def train(
             {**_average(running), **extra},
             source_acc,
             target_acc,
+            validators=measured,
             **ending,
         )
 
     if evaluate_first:
-        source_acc, target_acc, _ = measure(eval_source, eval_target)
-        yield ProgressEvent(0, total_steps, 0.0, 0.0, 0.0, {}, source_acc, target_acc)
+        source_acc, target_acc, extra = measure(eval_source, eval_target)
+        yield event(0, {}, extra, source_acc, target_acc)
     method.train()
     if isinstance(method, FittedMethod):
         work = method.fit(pair.source_train, pair.target_train, seed=seed, device=device)

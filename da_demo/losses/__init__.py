@@ -5,7 +5,7 @@ from .entropy import entropy_loss
 from .gan import cycle_consistency_loss, identity_loss, least_squares_gan_loss
 from .mmd import gaussian_kernels, lmmd_loss, mmd_loss
 from .mutual_information import confident_pseudo_labels, jsd_mi_bound
-from .ot import exact_plan, jdot_cost
+from .ot import exact_plan, jdot_cost, jdot_plan_cost
 
 __all__ = [
     "confident_pseudo_labels",
@@ -17,6 +17,7 @@ __all__ = [
     "gaussian_kernels",
     "identity_loss",
     "jdot_cost",
+    "jdot_plan_cost",
     "jsd_mi_bound",
     "least_squares_gan_loss",
     "lmmd_loss",

@@ -40,3 +40,22 @@ def jdot_cost(
     target_log_probabilities = F.log_softmax(target_logits.float(), dim=1)  # (m, K)
     label_cost = -target_log_probabilities[:, source_labels].T  # (n, m): -log p_j(y_i)
     return feature_weight * distances + label_weight * label_cost
+
+
+def jdot_plan_cost(
+    source_features: torch.Tensor,
+    target_features: torch.Tensor,
+    source_labels: torch.Tensor,
+    target_logits: torch.Tensor,
+    feature_weight: float,
+    label_weight: float,
+) -> torch.Tensor:
+    """The cost DeepJDOT's reference code couples batches with: ``α‖f_i^S − f_j^T‖² + λ_t ‖y_i^S − p_j^T‖²``
+    (one-hot labels against target softmax outputs); the loss then uses ``jdot_cost``'s cross-entropy.
+
+    Shapes as ``jdot_cost``; computed without gradient (the plan is a constant)."""
+    with torch.no_grad():
+        distances = torch.cdist(source_features.float(), target_features.float()).pow(2)
+        one_hot = F.one_hot(source_labels, target_logits.shape[1]).float()
+        label_cost = torch.cdist(one_hot, F.softmax(target_logits.float(), dim=1)).pow(2)
+    return feature_weight * distances + label_weight * label_cost

@@ -182,8 +182,11 @@ class Method(nn.Module):
     hyperparameters_class: ClassVar[type[HyperparameterSet]] = Hyperparameters
     #: for the Learn tab: the idea in a few sentences, its formula (LaTeX) and when to prefer it
     learn: ClassVar[str] = ""
-    #: tuned settings per domain pair, over the dataclass defaults (e.g. more steps on a harder pair)
+    #: settings per domain pair, over the dataclass defaults (e.g. more steps on a harder pair)
     pair_defaults: ClassVar[dict[str, dict[str, Any]]] = {}
+    #: the sweep's default grid (``python -m da_demo sweep``): setting → values to try, 4–8 settings
+    #: in all; the label-free selection picks among them (see ``workflows.selection``)
+    sweep_grid: ClassVar[dict[str, tuple[Any, ...]]] = {}
     #: the hyperparameter the app offers as the method's key weight (None: the method has none)
     alignment_parameter: ClassVar[str | None] = None
     #: the hyperparameter the app offers as "warm-up steps" (None: the method has none)
@@ -290,9 +293,11 @@ class FittedMethod(Method):
 
 @dataclass
 class AlignmentHyperparameters(Hyperparameters):
-    """Defaults measured on MNIST → USPS (see README): 6,000 steps, Adam 3e-4 annealed as in DANN."""
+    """Shared defaults: 1,500 steps of 64 source and 64 target images (what the sweep can afford on a
+    2-core CPU), Adam 3e-4 annealed as in DANN."""
 
-    steps: int = 6000
+    steps: int = 1500
+    batch_size: int = 64
     lr: float = 3e-4
     lr_anneal: float = 10.0
     #: weight of the target-entropy term ``H(softmax(g(f(x_T))))`` (0 turns it off), as DANN's option;

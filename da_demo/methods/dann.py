@@ -24,7 +24,8 @@ from .base import Hyperparameters, Method, SourceBatch, entropy_weight_setting, 
 
 @dataclass
 class DANNHyperparameters(Hyperparameters):
-    steps: int = 6000
+    steps: int = 1500
+    batch_size: int = 64
     lr: float = 1e-4  # feature extractor
     head_lr: float = setting(1e-4, 1e-6, 1.0, label="Label-head learning rate")
     domain_lr: float = setting(3e-3, 1e-6, 1.0, label="Domain-head learning rate")
@@ -48,6 +49,7 @@ class DANN(Method):
     order = 20
     hyperparameters_class = DANNHyperparameters
     alignment_parameter = "lambda_max"
+    sweep_grid = {"lambda_max": (0.3, 1.0), "entropy_weight": (0.0, 0.1)}
     adversarial = True
     learn = r"""
 Learn features that a **domain classifier cannot tell apart**. A small head $d$ predicts whether a

@@ -43,6 +43,7 @@ class LMMD(FeatureAlignmentMethod):
     order = 50
     hyperparameters_class = LMMDHyperparameters
     alignment_parameter = "lmmd_weight"
+    sweep_grid = {"lmmd_weight": (0.3, 1.0), "entropy_weight": (0.0, 0.1)}
     warmup_parameter = "warmup_steps"
     learn = r"""
 **Class-wise** MMD: align the source 3s with the target 3s, the 7s with the 7s. Source samples are

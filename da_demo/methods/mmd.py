@@ -28,6 +28,7 @@ class MMD(FeatureAlignmentMethod):
     order = 40
     hyperparameters_class = MMDHyperparameters
     alignment_parameter = "mmd_weight"
+    sweep_grid = {"mmd_weight": (0.3, 1.0), "entropy_weight": (0.0, 0.1)}
     learn = r"""
 Compare the two feature distributions through a kernel: the **maximum mean discrepancy** is the
 distance between their mean embeddings, and it is zero only when the distributions are equal.

@@ -4,6 +4,7 @@ from .backbones import BACKBONES, DigitClassifier, build_classifier, lean_cnn, l
 from .grl import GradientReversal, grl_lambda, reverse_gradient
 from .heads import SeparableCritic, domain_classifier
 from .inference import accuracy, predict
+from .norm import frozen_batch_norm_statistics
 
 __all__ = [
     "BACKBONES",
@@ -13,6 +14,7 @@ __all__ = [
     "accuracy",
     "build_classifier",
     "domain_classifier",
+    "frozen_batch_norm_statistics",
     "grl_lambda",
     "lean_cnn",
     "lecture_cnn",

@@ -8,6 +8,7 @@ import gradio as gr
 from ..artifacts.manifest import results_table
 from ..data import PAIRS
 from ..methods import get_method
+from ..workflows.selection import PROTOCOL
 from .context import AppContext
 
 
@@ -18,9 +19,8 @@ def results_markdown(entries: list[dict], origin: str) -> str:
             "to train every method and fill it."
         )
     return (
-        f"Measured on the full test sets from the stored checkpoints ({origin}). Target labels were never "
-        "used for training. Where several seeds ran (adversarial methods), the mean ± std is shown and "
-        "the median seed's model is the one the app uses.\n\n" + results_table(entries)
+        f"{PROTOCOL} Measured on the full test sets from the stored checkpoints ({origin}); three seeds "
+        "each (mean ± std), seed 0's model is the one the app uses.\n\n" + results_table(entries)
     )
 
 

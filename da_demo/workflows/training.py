@@ -9,10 +9,13 @@ sweep, the app's Adapt tab, the SKADA comparison).
 
 from __future__ import annotations
 
+import copy
 import subprocess
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
+
+import torch
 
 from .. import __version__
 from ..artifacts.checkpoints import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
@@ -22,6 +25,7 @@ from ..data.pairs import DomainPair
 from ..engine.runs import Run
 from ..engine.trainer import ProgressEvent
 from ..methods import HyperparameterSet, get_method
+from ..models import DigitClassifier
 
 #: wraps a run's events, e.g. in a progress bar: ``show(events, "mnist-usps dann") -> events``
 EventFilter = Callable[[Iterator[ProgressEvent], str], Iterator[ProgressEvent]]
@@ -152,6 +156,13 @@ class TrainingJob:
 
     def metadata(self) -> dict[str, Any]:
         return {**self.run.metadata(), "code_version": code_version()}
+
+    def snapshot(self) -> tuple[DigitClassifier, dict[str, torch.nn.Module]]:
+        """Copies of the classifier and the extra networks as they are now (for saving later)."""
+        method = self.run.method
+        return copy.deepcopy(method.classifier), {
+            name: copy.deepcopy(module) for name, module in method.extra_state().items()
+        }
 
     def checkpoint(self) -> Checkpoint:
         """The trained model as a checkpoint in memory (what ``save`` would write)."""

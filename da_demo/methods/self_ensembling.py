@@ -1,0 +1,123 @@
+"""Self-ensembling (French et al., ICLR 2018): a mean teacher for domain adaptation.
+
+A *student* classifies labeled source images and learns to agree with a *teacher*, the
+exponential moving average of its own weights, on two differently perturbed views of each target
+image. Only target images the teacher is confident about count, and a class-balance term keeps
+the student from predicting one class everywhere:
+
+    L = CE(student(s), y) + w · mean_{t: max teacher(t') ≥ τ} ‖student(t) − teacher(t')‖² + w_b · BCE(mean student(t), 1/K)
+    teacher ← α · teacher + (1 − α) · student
+
+The teacher is the model that is evaluated, saved and used in the app (as in the paper).
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from ..data.augment import augment_digits
+from . import register
+from .base import Hyperparameters, Method, SourceBatch, setting
+
+
+@dataclass
+class SelfEnsemblingHyperparameters(Hyperparameters):
+    steps: int = 1500
+    batch_size: int = 64
+    lr: float = 3e-4
+    lr_anneal: float = 0.0
+    consistency_weight: float = setting(3.0, 0.0, 100.0, label="Teacher-agreement weight")
+    confidence_threshold: float = setting(
+        0.968,
+        0.0,
+        1.0,
+        label="Teacher confidence threshold",
+        help="target images the teacher is less sure about are left out",
+    )
+    class_balance_weight: float = setting(0.01, 0.0, 10.0, label="Class-balance weight")
+    teacher_decay: float = setting(0.99, 0.0, 0.9999, label="Teacher averaging decay α")
+
+
+@register
+class SelfEnsembling(Method):
+    name = "self_ensembling"
+    title = "Self-ensembling (mean teacher)"
+    order = 90
+    hyperparameters_class = SelfEnsemblingHyperparameters
+    alignment_parameter = "consistency_weight"
+    sweep_grid = {"consistency_weight": (1.0, 3.0), "confidence_threshold": (0.9, 0.968)}
+    learn = r"""
+A **student** learns the source labels and, on target images, to agree with a **teacher** whose
+weights are the running average of the student's. The two see differently perturbed copies of each
+target image (shifted, rescaled, re-lit, noisy); only images the teacher is confident about count,
+and a class-balance term stops everything collapsing into one class:
+
+$$\mathcal{L} = \mathrm{CE}(y^S, s(x^S)) + w\,\big\lVert s(\tilde x^T) - t(\hat x^T)\big\rVert^2_{\,\max t \ge \tau}
+ + w_b\,\mathrm{BCE}\big(\overline{s(\tilde x^T)}, \tfrac{1}{K}\big),
+ \qquad \theta_t \leftarrow \alpha\,\theta_t + (1-\alpha)\,\theta_s$$
+
+The averaged teacher is steadier than any single student, and its confident answers become the
+target's training signal. **When to prefer it:** small, similar-looking domains (digits), where it
+is among the very best; it needs good augmentations.
+"""
+
+    def __init__(self, classifier, hparams: SelfEnsemblingHyperparameters) -> None:
+        super().__init__(classifier, hparams)
+        # ``classifier`` is the teacher (evaluated and saved); the student is trained by gradient
+        for parameter in classifier.parameters():
+            parameter.requires_grad_(False)
+        self.student = copy.deepcopy(classifier)
+        for parameter in self.student.parameters():
+            parameter.requires_grad_(True)
+        self.optimizer = torch.optim.Adam(self.student.parameters(), lr=hparams.lr)
+        self.generator = torch.Generator().manual_seed(torch.initial_seed() % 2**31)
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        self.classifier.eval()  # the teacher's batch-norm statistics follow the student's by averaging
+        return self
+
+    @torch.no_grad()
+    def _update_teacher(self) -> None:
+        decay = self.hparams.teacher_decay
+        for teacher, student in zip(self.classifier.parameters(), self.student.parameters()):
+            teacher.mul_(decay).add_(student.detach(), alpha=1 - decay)
+        for teacher, student in zip(self.classifier.buffers(), self.student.buffers()):
+            if teacher.is_floating_point():
+                teacher.mul_(decay).add_(student.detach(), alpha=1 - decay)
+            else:
+                teacher.copy_(student)
+
+    def training_step(self, source: SourceBatch, target_images: torch.Tensor, progress: float) -> dict:
+        hp = self.hparams
+        count = source.images.shape[0]
+        student_view = augment_digits(target_images, self.generator)
+        with torch.no_grad():
+            teacher_probabilities = F.softmax(
+                self.classifier(augment_digits(target_images, self.generator))[0].float(), 1
+            )
+        logits, _ = self.student(torch.cat([source.images, student_view]))
+        class_loss = F.cross_entropy(logits[:count].float(), source.labels)
+        student_probabilities = F.softmax(logits[count:].float(), dim=1)
+        confident = (teacher_probabilities.max(1).values >= hp.confidence_threshold).float()
+        squared = ((student_probabilities - teacher_probabilities) ** 2).sum(1)
+        consistency = (squared * confident).mean()
+        mean_prediction = student_probabilities.mean(0)
+        uniform = torch.full_like(mean_prediction, 1.0 / mean_prediction.numel())
+        balance = F.binary_cross_entropy(mean_prediction.clamp(1e-6, 1 - 1e-6), uniform)
+        loss = class_loss + hp.consistency_weight * consistency + hp.class_balance_weight * balance
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        self._update_teacher()
+        return {
+            "loss": loss.detach(),
+            "class_loss": class_loss.detach(),
+            "consistency_loss": consistency.detach(),
+            "class_balance_loss": balance.detach(),
+            "confident_fraction": confident.mean().detach(),
+        }

@@ -1,0 +1,126 @@
+"""Label-free validators: scores that rank trained models without a single target label.
+
+Each is a pure function of what can be had without target labels: predictions on the **labeled
+source validation split** (images no method trains on), predictions and features on **unlabeled
+target training images**, and source features. No signature here takes a target label, so none
+can use one. Every score is oriented so that **higher is better**.
+
+* ``source_accuracy``: accuracy on the source validation split (DomainBed's "training-domain
+  validation"): ignores the target entirely, a strong simple baseline.
+* ``target_entropy``: minus the mean prediction entropy on the target (Morerio et al., 2018):
+  confident target predictions.
+* ``information_maximization``: entropy of the mean target prediction minus the mean entropy
+  (Musgrave et al., 2022): confident *and* class-balanced.
+* ``soft_neighborhood_density``: SND (Saito et al., ICCV 2021): how densely target points cluster
+  in the space of their (normalised) softmax outputs.
+* ``deep_embedded_validation``: DEV (You et al., ICML 2019): the source validation loss weighted by
+  density ratios ``p_T(x)/p_S(x)`` from a domain classifier, with a control variate; minus that risk.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+VALIDATORS = (
+    "source_accuracy",
+    "target_entropy",
+    "information_maximization",
+    "soft_neighborhood_density",
+    "deep_embedded_validation",
+)
+TITLES = {
+    "source_accuracy": "source validation accuracy",
+    "target_entropy": "target prediction entropy (negated)",
+    "information_maximization": "information maximisation",
+    "soft_neighborhood_density": "soft neighbourhood density (SND)",
+    "deep_embedded_validation": "deep embedded validation (DEV, negated risk)",
+}
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise softmax of ``logits (N, K)``, computed stably in float64."""
+    shifted = np.asarray(logits, np.float64) - np.max(logits, axis=1, keepdims=True)
+    exponentials = np.exp(shifted)
+    return exponentials / exponentials.sum(axis=1, keepdims=True)
+
+
+def _entropy(probabilities: np.ndarray, axis: int = -1) -> np.ndarray:
+    return -(probabilities * np.log(np.clip(probabilities, 1e-12, 1.0))).sum(axis=axis)
+
+
+def source_accuracy(source_logits: np.ndarray, source_labels: np.ndarray) -> float:
+    """``mean[argmax(logits_i) = y_i]`` over the source validation split ``(N, K)``, ``(N,)``."""
+    return float((np.asarray(source_logits).argmax(axis=1) == np.asarray(source_labels)).mean())
+
+
+def target_entropy(target_logits: np.ndarray) -> float:
+    """``−(1/N) Σ_i H(p_i)``, ``H(p) = −Σ_k p_k log p_k``, over target predictions ``(N, K)``.
+    Highest (0) for one-hot predictions; ``−log K`` for uniform ones."""
+    return float(-_entropy(softmax(target_logits)).mean())
+
+
+def information_maximization(target_logits: np.ndarray) -> float:
+    """``IM = H(p̄) − (1/N) Σ_i H(p_i)`` with ``p̄ = (1/N) Σ_i p_i``: high when each prediction is
+    confident and the classes are used evenly; at most ``log K``."""
+    probabilities = softmax(target_logits)
+    return float(_entropy(probabilities.mean(axis=0)) - _entropy(probabilities).mean())
+
+
+def soft_neighborhood_density(target_logits: np.ndarray, temperature: float = 0.05) -> float:
+    """SND: with ``q_i = p_i / ‖p_i‖`` the L2-normalised softmax outputs and ``S_ij = q_i·q_j`` for
+    ``j ≠ i``, each row's neighbour distribution is ``P_ij = softmax_j(S_ij / τ)`` and
+
+        SND = (1/N) Σ_i H(P_i)
+
+    (τ = 0.05 as in the paper). A high entropy means each point has many close neighbours: dense,
+    well-separated clusters score higher than scattered points."""
+    probabilities = softmax(target_logits)
+    normalised = probabilities / np.linalg.norm(probabilities, axis=1, keepdims=True)
+    similarity = normalised @ normalised.T / temperature
+    np.fill_diagonal(similarity, -np.inf)
+    return float(_entropy(softmax(similarity)).mean())
+
+
+def deep_embedded_validation(
+    source_train_features: np.ndarray,
+    target_features: np.ndarray,
+    source_val_features: np.ndarray,
+    source_val_logits: np.ndarray,
+    source_val_labels: np.ndarray,
+    seed: int = 0,
+) -> float:
+    """DEV, negated. A logistic-regression domain classifier is fitted on source-training features
+    (label 0) against target features (label 1); for each source validation sample it gives the
+    density ratio ``w_i = (n_S / n_T) · P(T | f_i) / P(S | f_i)`` (≈ p_T(f_i) / p_S(f_i)). With the
+    validation losses ``ℓ_i = CE(y_i, p_i)``, the weighted losses ``L_i = w_i ℓ_i`` and the control
+    variate ``η = −Cov(L, w) / Var(w)``,
+
+        risk = mean(L) + η · mean(w) − η
+
+    is an unbiased, lower-variance estimate of the target risk; the score is ``−risk``. When source
+    and target look alike, ``w ≈ 1`` and the risk is the plain source validation loss."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    features = np.concatenate([source_train_features, target_features]).astype(np.float64)
+    domains = np.concatenate([np.zeros(len(source_train_features)), np.ones(len(target_features))])
+    scaler = StandardScaler().fit(features)
+    classifier = LogisticRegression(max_iter=300, tol=1e-3, random_state=seed).fit(
+        scaler.transform(features), domains
+    )
+    target_probability = classifier.predict_proba(
+        scaler.transform(np.asarray(source_val_features, np.float64))
+    )[:, 1]
+    target_probability = np.clip(target_probability, 1e-6, 1 - 1e-6)
+    weights = (
+        (len(source_train_features) / len(target_features)) * target_probability / (1 - target_probability)
+    )
+    probabilities = softmax(source_val_logits)
+    losses = -np.log(
+        np.clip(probabilities[np.arange(len(probabilities)), np.asarray(source_val_labels)], 1e-12, 1.0)
+    )
+    weighted = weights * losses
+    variance = weights.var(ddof=1)
+    eta = -np.cov(weighted, weights, ddof=1)[0, 1] / variance if variance > 1e-12 else 0.0
+    risk = weighted.mean() + eta * weights.mean() - eta
+    return float(-risk)

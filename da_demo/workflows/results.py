@@ -1,0 +1,55 @@
+"""The results as the README and the app show them, generated from the manifest and the selection
+file, never typed by hand (``python -m da_demo results --write-readme``; a test fails when the
+README and these disagree)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..artifacts.manifest import goals_table, read_manifest, replace_block, results_table
+from ..artifacts.store import SHIPPED_DIRECTORY
+from ..data import PAIRS
+from ..methods import get_method
+from ..validators import TITLES, VALIDATORS
+from .selection import PROTOCOL, read_selection
+
+
+def validators_table(selection: dict) -> str:
+    """Markdown: each validator's Spearman ρ with target accuracy over the sweep's points, per pair
+    and method, and which validator decided each pair (leave-one-pair-out)."""
+    if not selection:
+        return "No sweep has been selected from yet (`python -m da_demo sweep`, then `select --write`)."
+    header = "| pair | method | " + " | ".join(TITLES[name] for name in VALIDATORS) + " |"
+    lines = [header, "|" + " --- |" * (2 + len(VALIDATORS))]
+    for pair, chosen in selection["pairs"].items():
+        for method, entry in chosen["methods"].items():
+            rho = entry.get("rho") or {}
+            cells = ["—" if rho.get(name) is None else f"{rho[name]:+.2f}" for name in VALIDATORS]
+            lines.append(f"| {PAIRS[pair].title} | {get_method(method).title} | " + " | ".join(cells) + " |")
+    deciding = "; ".join(
+        f"{PAIRS[pair].title}: {TITLES[chosen['validator']]}" for pair, chosen in selection["pairs"].items()
+    )
+    return (
+        "\n".join(lines)
+        + f"\n\nThe validator that decided each pair (best mean ρ on the other two): {deciding}."
+    )
+
+
+def readme_blocks(directory: Path = SHIPPED_DIRECTORY, selection: dict | None = None) -> dict[str, str]:
+    """The README's generated blocks, by marker name."""
+    selection = read_selection() if selection is None else selection
+    return {
+        "results-table": results_table(read_manifest(directory)),
+        "validators-table": validators_table(selection),
+        "protocol": PROTOCOL,
+    }
+
+
+def updated_readme(readme: str, blocks: dict[str, str] | None = None) -> str:
+    for name, content in (blocks or readme_blocks()).items():
+        readme = replace_block(readme, name, content)
+    return readme
+
+
+def goals(directory: Path = SHIPPED_DIRECTORY) -> str:
+    return goals_table(read_manifest(directory))

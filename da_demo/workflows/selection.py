@@ -1,0 +1,289 @@
+"""Choosing without target labels: which trial and which step of it to ship, from the sweep's records.
+
+* ``pick``: the (trial, step) with the best score of **one validator**, among all evaluation points
+  of all trials of a pair and method. It reads validator scores only (a test shuffles and removes
+  the target accuracies and checks that no pick changes).
+* ``oracle``: the point with the best target-test accuracy: **uses target labels, reference only**,
+  to show how much a label-free choice gives away.
+* ``choose_validator``: which validator decides for a pair, itself chosen without that pair's
+  target labels: leave-one-pair-out, the validator whose scores ranked the points best (mean
+  Spearman ρ with target accuracy over methods) on the *other* pairs.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..data import PAIRS
+from ..methods import get_method
+from ..reporting import format_markdown
+from ..validators import TITLES, VALIDATORS
+
+SELECTION_FILE = Path(__file__).resolve().parents[2] / "checkpoints" / "selection.json"
+
+
+@dataclass(frozen=True)
+class Point:
+    """One evaluation point of one trial."""
+
+    key: str
+    settings: dict[str, Any]
+    seed: int
+    step: int
+    validators: dict[str, float | None]
+    target_acc: float | None
+    source_acc: float | None
+
+
+def points_of(records: list[dict], pair: str, method: str, seed: int | None = 0) -> list[Point]:
+    """Every evaluation point of the successful trials of ``pair``/``method`` (one seed, or all)."""
+    points = []
+    for record in records:
+        if record.get("status") != "ok" or (record["pair"], record["method"]) != (pair, method):
+            continue
+        if seed is not None and record["seed"] != seed:
+            continue
+        for point in record["points"]:
+            points.append(
+                Point(
+                    record["key"],
+                    record["settings"],
+                    record["seed"],
+                    point["step"],
+                    point["validators"],
+                    point.get("target_acc"),
+                    point.get("source_acc"),
+                )
+            )
+    return points
+
+
+def _score(point: Point, validator: str) -> float:
+    value = point.validators.get(validator)
+    return value if value is not None and math.isfinite(value) else -math.inf
+
+
+def pick(points: list[Point], validator: str) -> Point | None:
+    """The point with the highest score of ``validator`` (the earliest step of the first trial on ties).
+    Reads nothing but validator scores."""
+    candidates = [point for point in points if _score(point, validator) > -math.inf]
+    if not candidates:
+        return None
+    return max(candidates, key=lambda point: (_score(point, validator), -point.step))
+
+
+def oracle(points: list[Point]) -> Point | None:
+    """The point with the best target-test accuracy. Uses target labels: reference only."""
+    measured = [point for point in points if point.target_acc is not None]
+    return max(measured, key=lambda point: (point.target_acc, -point.step)) if measured else None
+
+
+def spearman(points: list[Point], validator: str) -> float | None:
+    """Spearman's ρ between a validator's scores and target accuracy over ``points`` (None if undefined)."""
+    from scipy.stats import spearmanr
+
+    pairs = [
+        (_score(p, validator), p.target_acc)
+        for p in points
+        if p.target_acc is not None and _score(p, validator) > -math.inf
+    ]
+    if len(pairs) < 3 or len({score for score, _ in pairs}) < 2 or len({acc for _, acc in pairs}) < 2:
+        return None
+    rho = spearmanr([score for score, _ in pairs], [acc for _, acc in pairs]).statistic
+    return float(rho) if math.isfinite(rho) else None
+
+
+def correlations(
+    records: list[dict], pairs: list[str], methods: list[str]
+) -> dict[tuple[str, str], dict[str, float | None]]:
+    """ρ of every validator with target accuracy, per (pair, method), over all points of all trials."""
+    return {
+        (pair, method): {
+            validator: spearman(points_of(records, pair, method), validator) for validator in VALIDATORS
+        }
+        for pair in pairs
+        for method in methods
+    }
+
+
+def choose_validator(
+    rhos: dict[tuple[str, str], dict[str, float | None]], pair: str
+) -> tuple[str, dict[str, float]]:
+    """Leave-one-pair-out: the validator with the highest mean ρ over every method of the *other*
+    pairs; with the mean ρ of each validator. Source accuracy wins ties (it needs no target data)."""
+    means = {}
+    for validator in VALIDATORS:
+        values = [
+            scores[validator]
+            for (other, _), scores in rhos.items()
+            if other != pair and scores.get(validator) is not None
+        ]
+        means[validator] = statistics.fmean(values) if values else -math.inf
+    best = max(VALIDATORS, key=lambda validator: (means[validator], validator == "source_accuracy"))
+    return best, means
+
+
+@dataclass
+class Selection:
+    pair: str
+    method: str
+    validator: str
+    pick: Point | None
+    oracle: Point | None
+    by_validator: dict[str, Point | None]
+
+    @property
+    def gap(self) -> float | None:
+        """Oracle minus label-free target accuracy, in points (how much choosing without labels cost)."""
+        if self.pick is None or self.oracle is None or self.pick.target_acc is None:
+            return None
+        return 100 * (self.oracle.target_acc - self.pick.target_acc)
+
+    def to_dict(self) -> dict[str, Any]:
+        def point(p: Point | None) -> dict[str, Any] | None:
+            if p is None:
+                return None
+            return {
+                "trial": p.key,
+                "settings": p.settings,
+                "seed": p.seed,
+                "step": p.step,
+                "target_acc": p.target_acc,
+                "source_acc": p.source_acc,
+                "validators": p.validators,
+            }
+
+        return {
+            "validator": self.validator,
+            "pick": point(self.pick),
+            "oracle": point(self.oracle),
+            "gap_points": None if self.gap is None else round(self.gap, 2),
+            "by_validator": {name: point(p) for name, p in self.by_validator.items()},
+        }
+
+
+def select(records: list[dict], pairs: list[str], methods: list[str]) -> tuple[dict, dict]:
+    """Every (pair, method)'s label-free pick by its pair's leave-one-pair-out validator, every
+    validator's own pick and the oracle; and the ρ table. Returns ``(selections, correlations)``."""
+    rhos = correlations(records, pairs, methods)
+    chosen = {pair: choose_validator(rhos, pair) for pair in pairs}
+    selections = {}
+    for pair in pairs:
+        validator, _ = chosen[pair]
+        for method in methods:
+            points = points_of(records, pair, method)
+            if not points:
+                continue
+            selections[pair, method] = Selection(
+                pair,
+                method,
+                validator,
+                pick(points, validator),
+                oracle(points),
+                {name: pick(points, name) for name in VALIDATORS},
+            )
+    return selections, {
+        "rho": rhos,
+        "validator": {
+            pair: {"chosen": name, "mean_rho_other_pairs": means} for pair, (name, means) in chosen.items()
+        },
+    }
+
+
+def _percent(value: float | None) -> str:
+    return "—" if value is None else f"{100 * value:.1f}"
+
+
+def selection_tables(selections: dict[tuple[str, str], Selection], correlations: dict) -> str:
+    """Markdown: the label-free pick beside the oracle per pair and method; every validator's pick;
+    and each validator's Spearman ρ with target accuracy."""
+    rows = []
+    for (pair, method), chosen in selections.items():
+        p, o = chosen.pick, chosen.oracle
+        rows.append(
+            [
+                PAIRS[pair].title,
+                get_method(method).title,
+                chosen.validator,
+                f"{p.settings} @ {p.step}" if p else "—",
+                _percent(p.target_acc if p else None),
+                _percent(o.target_acc if o else None),
+                "—" if chosen.gap is None else f"{chosen.gap:.1f}",
+            ]
+        )
+    picks = format_markdown(
+        [
+            "pair",
+            "method",
+            "validator (leave-one-pair-out)",
+            "label-free pick (settings @ step)",
+            "its target %",
+            "oracle target % (uses target labels)",
+            "gap",
+        ],
+        rows,
+    )
+    every = []
+    for (pair, method), chosen in selections.items():
+        every.append(
+            [PAIRS[pair].title, get_method(method).title]
+            + [_percent(point.target_acc if point else None) for point in chosen.by_validator.values()]
+        )
+    by_validator = format_markdown(["pair", "method"] + [f"pick by {name}" for name in VALIDATORS], every)
+    rho_rows = [
+        [PAIRS[pair].title, get_method(method).title]
+        + ["—" if scores[name] is None else f"{scores[name]:+.2f}" for name in VALIDATORS]
+        for (pair, method), scores in correlations["rho"].items()
+        if any(v is not None for v in scores.values())
+    ]
+    rho = format_markdown(["pair", "method"] + [f"ρ {name}" for name in VALIDATORS], rho_rows)
+    chosen_rows = [
+        [PAIRS[pair].title, entry["chosen"]]
+        + [f"{entry['mean_rho_other_pairs'][name]:+.2f}" for name in VALIDATORS]
+        for pair, entry in correlations["validator"].items()
+    ]
+    chosen = format_markdown(
+        ["pair", "validator used"] + [f"mean ρ on other pairs: {name}" for name in VALIDATORS], chosen_rows
+    )
+    legend = "; ".join(f"{name} = {TITLES[name]}" for name in VALIDATORS)
+    return "\n\n".join([picks, chosen, by_validator, rho, legend])
+
+
+def write_selection(
+    selections: dict[tuple[str, str], Selection], correlations: dict, path: Path = SELECTION_FILE
+) -> Path:
+    """``checkpoints/selection.json``: per pair, the validator used and each method's pick (settings
+    and step), beside the oracle, every validator's pick and the ρ table; pretraining reads it."""
+    document: dict[str, Any] = {"protocol": PROTOCOL, "pairs": {}}
+    for pair, entry in correlations["validator"].items():
+        document["pairs"][pair] = {
+            "validator": entry["chosen"],
+            "mean_rho_other_pairs": entry["mean_rho_other_pairs"],
+            "methods": {},
+        }
+    for (pair, method), chosen in selections.items():
+        document["pairs"][pair]["methods"][method] = {
+            **chosen.to_dict(),
+            "rho": correlations["rho"][pair, method],
+        }
+    path.write_text(json.dumps(document, indent=1, sort_keys=True, allow_nan=False) + "\n")
+    return path
+
+
+def read_selection(path: Path = SELECTION_FILE) -> dict[str, Any]:
+    """The selection file ({} when there is none yet)."""
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+PROTOCOL = (
+    "Settings, training step and seed-0 model are chosen without target labels: each method's grid is "
+    "swept once (seed 0), every evaluation point scored by label-free validators, and each point's pick "
+    "made by the one validator that ranked points best on the other two pairs (leave-one-pair-out "
+    "Spearman correlation). Target-test accuracy is only reported; the oracle column uses it, as a "
+    "reference for what a label-free choice gives away."
+)

@@ -1,0 +1,206 @@
+"""The sweep (trials → appended records, resumable) and label-free selection, on a tiny generated pair."""
+
+import json
+import random
+
+import pytest
+
+from da_demo.artifacts.records import RecordsError, append_record, read_records
+from da_demo.validators import VALIDATORS
+from da_demo.workflows import selection
+from da_demo.workflows.executors import LocalExecutor
+from da_demo.workflows.sweep import Trial, TrialContext, pending, plan_trials, run_sweep
+from da_demo.workflows.training import TrainingJob
+
+
+@pytest.fixture(scope="module")
+def context(tiny_pair):
+    start = TrainingJob(
+        tiny_pair, "source_only", {"steps": 8, "batch_size": 32}, device="cpu", precision="fp32"
+    )
+    start.run_to_end()
+    return TrialContext(
+        device="cpu",
+        precision="fp32",
+        pairs={"mnist-usps": tiny_pair},
+        starts={("mnist-usps", "source_only"): start.checkpoint()},
+    )
+
+
+def tiny_trials():
+    return plan_trials(
+        ["mnist-usps"],
+        ["deepcoral"],
+        grid_overrides={
+            "steps": [16],
+            "batch_size": [16],
+            "coral_weight": [1.0, 100.0],
+            "entropy_weight": [0.0],
+        },
+    )
+
+
+def test_a_sweep_records_every_trial_once_and_resumes(context, tmp_path):
+    records = tmp_path / "sweep.jsonl"
+    trials = tiny_trials()
+    assert len(trials) == 2 and len({trial.key for trial in trials}) == 2
+    first = list(run_sweep(trials[:1], records, LocalExecutor(), context=context, log=lambda line: None))
+    assert [record["status"] for record in first] == ["ok"]
+    assert pending(trials, records) == trials[1:]  # an interrupted sweep resumes where it stopped
+    list(run_sweep(trials, records, LocalExecutor(), context=context, log=lambda line: None))
+    saved = read_records(records)
+    assert [record["key"] for record in saved] == [trial.key for trial in trials]
+    for record in saved:
+        steps = [point["step"] for point in record["points"]]
+        assert steps == sorted(steps) and steps[-1] == 16 and len(steps) >= 4
+        assert all(set(point["validators"]) == set(VALIDATORS) for point in record["points"])
+        assert record["settings"]["coral_weight"] in (1.0, 100.0) and record["hyperparameters"]["steps"] == 16
+    assert pending(trials, records) == []
+
+
+def test_a_trial_that_raises_is_recorded_as_failed_and_the_sweep_goes_on(context, tmp_path):
+    def sometimes_fails(trial, context):
+        if trial.settings[1][1] == 1.0:
+            raise RuntimeError("boom")
+        from da_demo.workflows.sweep import run_trial
+
+        return run_trial(trial, context)
+
+    def guarded(trial, context):
+        try:
+            return sometimes_fails(trial, context)
+        except RuntimeError as error:
+            return {
+                "key": trial.key,
+                "status": "failed",
+                "error": str(error),
+                "pair": trial.pair,
+                "method": trial.method,
+            }
+
+    records = tmp_path / "sweep.jsonl"
+    results = list(
+        run_sweep(tiny_trials(), records, LocalExecutor(guarded), context=context, log=lambda line: None)
+    )
+    assert sorted(record["status"] for record in results) == ["failed", "ok"]
+    assert len(pending(tiny_trials(), records)) == 1  # the failed one is tried again next time
+
+
+def test_bad_sweep_requests_get_one_clear_sentence_before_training():
+    with pytest.raises(ValueError, match="Unknown method"):
+        plan_trials(["mnist-usps"], ["danm"])
+    with pytest.raises(ValueError, match="None of the chosen methods has a setting 'lamda_max'"):
+        plan_trials(["mnist-usps"], ["dann"], grid_overrides={"lamda_max": [1]})
+    with pytest.raises(ValueError, match="grid for lambda_max is empty"):
+        plan_trials(["mnist-usps"], ["dann"], grid_overrides={"lambda_max": []})
+    with pytest.raises(ValueError, match="not a valid float"):
+        plan_trials(["mnist-usps"], ["dann"], grid_overrides={"lambda_max": ["strong"]})
+    with pytest.raises(ValueError, match="Unknown domain pair"):
+        plan_trials(["mnist-svhn"], ["dann"])
+
+
+def test_every_method_declares_a_small_grid_of_valid_settings():
+    from da_demo.methods import get_method, method_names
+    from da_demo.workflows.sweep import grid_points
+
+    for name in method_names():
+        points = grid_points(get_method(name).sweep_grid)
+        assert 1 <= len(points) <= 8, (name, len(points))
+    trials = plan_trials(["mnist-usps", "mnist-mnistm", "mnist-noisy"], method_names())
+    assert len(trials) == 3 * sum(len(grid_points(get_method(name).sweep_grid)) for name in method_names())
+
+
+def test_a_corrupt_records_line_is_reported_with_its_number(tmp_path):
+    path = tmp_path / "sweep.jsonl"
+    append_record(path, {"key": "a"})
+    with open(path, "a") as handle:
+        handle.write('{"key": "b", "points": [\n')
+    append_record(path, {"key": "c"})
+    with pytest.raises(RecordsError, match="line 2"):
+        read_records(path)
+    path.write_text('{"key": "a"}\n[1, 2]\n')
+    with pytest.raises(RecordsError, match="line 2: expected a JSON object"):
+        read_records(path)
+
+
+def fake_records(seed=0):
+    """Three pairs × two methods × three trials, four points each, with made-up scores."""
+    rng = random.Random(seed)
+    records = []
+    for pair in ("mnist-usps", "mnist-mnistm", "mnist-noisy"):
+        for method in ("dann", "mmd"):
+            for trial in range(3):
+                points = []
+                for step in (10, 20, 30, 40):
+                    quality = rng.random()
+                    points.append(
+                        {
+                            "step": step,
+                            "target_acc": quality,
+                            "source_acc": 0.99,
+                            "validators": {
+                                name: quality + rng.gauss(0, 0.3 if name == "source_accuracy" else 0.05)
+                                for name in VALIDATORS
+                            },
+                        }
+                    )
+                key = Trial.of(pair, method, {"w": trial}).key
+                records.append(
+                    {
+                        "key": key,
+                        "pair": pair,
+                        "method": method,
+                        "settings": {"w": trial},
+                        "seed": 0,
+                        "status": "ok",
+                        "points": points,
+                    }
+                )
+    return records
+
+
+def test_selection_never_reads_target_accuracy():
+    records = fake_records()
+    picks, _ = selection.select(records, ["mnist-usps", "mnist-mnistm", "mnist-noisy"], ["dann", "mmd"])
+    shuffled = json.loads(json.dumps(records))
+    rng = random.Random(1)
+    for record in shuffled:
+        for point in record["points"]:
+            point["target_acc"] = rng.random()
+    removed = json.loads(json.dumps(records))
+    for record in removed:
+        for point in record["points"]:
+            del point["target_acc"]
+    for validator in VALIDATORS:
+        for pair in ("mnist-usps", "mnist-noisy"):
+            expected = selection.pick(selection.points_of(records, pair, "dann"), validator)
+            for variant in (shuffled, removed):
+                got = selection.pick(selection.points_of(variant, pair, "dann"), validator)
+                assert (got.key, got.step) == (expected.key, expected.step)
+    assert all(chosen.pick is not None for chosen in picks.values())
+
+
+def test_the_deciding_validator_is_chosen_on_the_other_pairs_only():
+    records = fake_records()
+    rhos = selection.correlations(records, ["mnist-usps", "mnist-mnistm", "mnist-noisy"], ["dann", "mmd"])
+    # the noisier validator (source accuracy here) ranks worse on every pair
+    chosen, means = selection.choose_validator(rhos, "mnist-usps")
+    assert chosen != "source_accuracy" and means[chosen] == max(means.values())
+    # whatever the pair's own target accuracies say, its validator stays the same
+    scrambled = [
+        dict(r, points=[dict(p, target_acc=1 - p["target_acc"]) for p in r["points"]])
+        if r["pair"] == "mnist-usps"
+        else r
+        for r in records
+    ]
+    rhos_scrambled = selection.correlations(
+        scrambled, ["mnist-usps", "mnist-mnistm", "mnist-noisy"], ["dann", "mmd"]
+    )
+    assert selection.choose_validator(rhos_scrambled, "mnist-usps")[0] == chosen
+
+
+def test_the_oracle_uses_target_accuracy_and_the_gap_is_measured_against_it():
+    records = fake_records()
+    picks, _ = selection.select(records, ["mnist-usps", "mnist-mnistm", "mnist-noisy"], ["dann", "mmd"])
+    for chosen in picks.values():
+        assert chosen.oracle.target_acc >= chosen.pick.target_acc and chosen.gap >= 0

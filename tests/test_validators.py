@@ -1,0 +1,105 @@
+"""Label-free validators: an invariant each, on small generated data, and their use in training."""
+
+import inspect
+
+import numpy as np
+import pytest
+
+from da_demo import validators as v
+
+
+def logits_from(probabilities):
+    return np.log(np.clip(np.asarray(probabilities, np.float64), 1e-9, 1.0))
+
+
+def confident(labels, k=10, confidence=0.99):
+    probabilities = np.full((len(labels), k), (1 - confidence) / (k - 1))
+    probabilities[np.arange(len(labels)), labels] = confidence
+    return logits_from(probabilities)
+
+
+def test_no_validator_takes_a_target_label():
+    for name in v.VALIDATORS:
+        parameters = inspect.signature(getattr(v, name)).parameters
+        assert not any("target" in p and "label" in p for p in parameters), (name, list(parameters))
+
+
+def test_source_accuracy_counts_correct_source_predictions():
+    assert v.source_accuracy(confident(np.array([0, 1, 2, 3])), np.array([0, 1, 2, 9])) == 0.75
+
+
+def test_entropy_prefers_confident_predictions():
+    k = 10
+    uniform = np.zeros((50, k))
+    assert v.target_entropy(uniform) == pytest.approx(-np.log(k))
+    assert v.target_entropy(confident(np.arange(50) % k)) > v.target_entropy(uniform)
+
+
+def test_information_maximization_is_highest_for_confident_balanced_predictions():
+    k = 10
+    balanced = confident(np.arange(200) % k)
+    one_class = confident(np.zeros(200, int))
+    unsure = np.zeros((200, k))
+    im_balanced = v.information_maximization(balanced)
+    assert im_balanced > v.information_maximization(one_class) and im_balanced > v.information_maximization(
+        unsure
+    )
+    assert im_balanced <= np.log(k) + 1e-9
+    assert v.information_maximization(unsure) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_snd_prefers_tight_clusters():
+    rng = np.random.default_rng(0)
+    labels = np.arange(300) % 10
+    tight = confident(labels, confidence=0.95) + rng.normal(scale=0.05, size=(300, 10))
+    scattered = rng.normal(scale=2.0, size=(300, 10))
+    assert v.soft_neighborhood_density(tight) > v.soft_neighborhood_density(scattered)
+
+
+def test_dev_is_the_plain_source_validation_loss_when_the_domains_are_the_same():
+    rng = np.random.default_rng(1)
+    features = rng.normal(size=(4000, 16))
+    source_train, target, source_val = features[:1500], features[1500:3000], features[3000:]
+    labels = rng.integers(0, 10, size=len(source_val))
+    val_logits = rng.normal(size=(len(source_val), 10)) + 3 * np.eye(10)[labels]
+    plain_loss = -np.log(v.softmax(val_logits)[np.arange(len(labels)), labels]).mean()
+    score = v.deep_embedded_validation(source_train, target, source_val, val_logits, labels)
+    assert -score == pytest.approx(plain_loss, rel=0.05)
+
+
+def test_dev_weights_the_source_samples_that_look_like_the_target():
+    """Target features sit where one class of the source lies; the model is wrong on that class
+    only: DEV's risk is far above the plain validation loss, as the target's risk would be."""
+    rng = np.random.default_rng(2)
+    centres = rng.normal(scale=4, size=(10, 8))
+
+    def cloud(labels):
+        return centres[labels] + rng.normal(size=(len(labels), 8))
+
+    train_labels, val_labels = rng.integers(0, 10, 2000), rng.integers(0, 10, 2000)
+    target = cloud(np.full(1000, 3))
+    val_logits = 4 * np.eye(10)[val_labels]
+    val_logits[val_labels == 3] = 4 * np.eye(10)[5]  # always wrong on class 3
+    plain_loss = -np.log(v.softmax(val_logits)[np.arange(2000), val_labels]).mean()
+    risk = -v.deep_embedded_validation(cloud(train_labels), target, cloud(val_labels), val_logits, val_labels)
+    assert risk > 3 * plain_loss
+
+
+def test_validators_are_recorded_during_training_on_unlabeled_target_images(tiny_pair):
+    from da_demo.engine.validation import ValidationSet
+    from da_demo.workflows.training import TrainingJob
+
+    validation = ValidationSet.of(tiny_pair)
+    assert not hasattr(validation, "target_labels")
+    allowed = {row.numpy().tobytes() for row in tiny_pair.target_train.images.flatten(1)}
+    assert all(row.numpy().tobytes() in allowed for row in validation.target_images.flatten(1))
+    job = TrainingJob(
+        tiny_pair, "source_only", {"steps": 20, "batch_size": 16}, device="cpu", precision="fp32"
+    )
+    events = list(job.events(eval_every=10, validate=True))
+    evaluated = [event for event in events if event.target_acc is not None]
+    assert [event.step for event in evaluated] == [10, 20]
+    for event in evaluated:
+        assert set(event.validators) == set(v.VALIDATORS)
+        assert all(np.isfinite(score) for score in event.validators.values())
+    assert all(not event.validators for event in events if event.target_acc is None)
