@@ -76,30 +76,25 @@ is among the very best; it needs good augmentations.
         self.optimizer = torch.optim.Adam(self.student.parameters(), lr=hparams.lr)
         self.generator = torch.Generator().manual_seed(torch.initial_seed() % 2**31)
 
-    def train(self, mode: bool = True):
-        super().train(mode)
-        self.classifier.eval()  # the teacher's batch-norm statistics follow the student's by averaging
-        return self
-
     @torch.no_grad()
     def _update_teacher(self) -> None:
+        """Average the weights only: the teacher keeps batch-norm statistics of its own (see
+        ``training_step``), which match its averaged weights; the student's would not."""
         decay = self.hparams.teacher_decay
         for teacher, student in zip(self.classifier.parameters(), self.student.parameters()):
             teacher.mul_(decay).add_(student.detach(), alpha=1 - decay)
-        for teacher, student in zip(self.classifier.buffers(), self.student.buffers()):
-            if teacher.is_floating_point():
-                teacher.mul_(decay).add_(student.detach(), alpha=1 - decay)
-            else:
-                teacher.copy_(student)
 
     def training_step(self, source: SourceBatch, target_images: torch.Tensor, progress: float) -> dict:
         hp = self.hparams
         count = source.images.shape[0]
         student_view = augment_digits(target_images, self.generator)
         with torch.no_grad():
-            teacher_probabilities = F.softmax(
-                self.classifier(augment_digits(target_images, self.generator))[0].float(), 1
-            )
+            # in training mode, on the same mix of domains as the student: the teacher's batch-norm
+            # statistics stay those of its own weights on both domains
+            teacher_logits = self.classifier(
+                torch.cat([source.images, augment_digits(target_images, self.generator)])
+            )[0]
+            teacher_probabilities = F.softmax(teacher_logits[count:].float(), 1)
         logits, _ = self.student(torch.cat([source.images, student_view]))
         class_loss = F.cross_entropy(logits[:count].float(), source.labels)
         student_probabilities = F.softmax(logits[count:].float(), dim=1)

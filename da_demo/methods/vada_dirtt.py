@@ -69,9 +69,15 @@ def vat_loss(
     classifier: DigitClassifier, images: torch.Tensor, logits: torch.Tensor, radius: float, xi: float = 1e-6
 ) -> torch.Tensor:
     """Virtual adversarial loss ``KL(p(x) ‖ p(x + r_adv))`` (Miyato et al.), one power iteration.
-    The nudged passes leave batch-norm running statistics alone."""
+
+    The clean and nudged passes see the same batch (``images`` alone), so batch normalisation treats
+    them alike (the clean logits of a mixed source+target batch would not do: batch statistics
+    differ, and the loss would teach the network to undo that difference); they leave the running
+    statistics alone. ``logits`` is accepted for symmetry with the callers and not used."""
     with frozen_batch_norm_statistics(classifier):
-        return _vat(classifier, images, logits.detach(), radius, xi)
+        with torch.no_grad():
+            clean = classifier(images)[0]
+        return _vat(classifier, images, clean, radius, xi)
 
 
 def _vat(classifier: DigitClassifier, images: torch.Tensor, clean: torch.Tensor, radius: float, xi: float):
