@@ -179,6 +179,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--write", action="store_true", help="write checkpoints/selection.json (pretraining reads it)"
     )
 
+    calibrate = commands.add_parser(
+        "calibrate", help='calibrate the app\'s "is this a digit?" check on the shipped source-only models'
+    )
+    calibrate.add_argument("--data-dir")
+
     push = commands.add_parser(
         "push", help="upload checkpoints, manifest and a model card to the Hugging Face Hub"
     )
@@ -198,6 +203,7 @@ def main(argv: list[str] | None = None) -> int:
         "results": results_command,
         "sweep": sweep_command,
         "select": select_command,
+        "calibrate": calibrate_command,
         "push": push_command,
     }
     try:
@@ -544,4 +550,18 @@ def select_command(args: argparse.Namespace) -> int:
     print(selection_tables(selections, correlations))
     if args.write:
         print(f"wrote {write_selection(selections, correlations)}")
+    return 0
+
+
+def calibrate_command(args: argparse.Namespace) -> int:
+    from .artifacts.store import ModelStore
+    from .data.pairs import load_pair
+    from .workflows.digit_check import calibrate, write_calibration
+
+    store, calibrations = ModelStore(use_hub=False), {}
+    for pair_name in PAIRS:
+        model = store.load(pair_name, "source_only").checkpoint.classifier
+        calibrations[pair_name] = calibrate(load_pair(pair_name, args.data_dir), model)
+        print(f"{pair_name}: {calibrations[pair_name]}")
+    print(f"wrote {write_calibration(calibrations)}")
     return 0

@@ -65,11 +65,12 @@ def test_show_digit_predicts_with_every_model_in_both_styles(zoo, app_data, tmp_
     digit, _ = prepare_digit(seven_png(tmp_path / "seven.png"))
     session = Session()
     context = AppContext(zoo=zoo, data=app_data, session=None, pair=None)
-    view, gallery, table, status, session = show_digit(context, session, "mnist-usps", digit, [])
+    view, gallery, table, status, session = show_digit(context, session, "mnist-usps", digit, [], "your drawing")
     assert view.shape == (168, 168, 3)
-    assert {name for _, name in gallery} == {"USPS-like", "noisy", "MNIST-M-like"}
+    assert {name for _, name in gallery["value"]} == {"USPS-like", "noisy", "MNIST-M-like"}
     assert table.count("<tr>") == 1 + len(method_names())
-    assert "in USPS style" in table and "models answered in" in status
+    assert "in USPS style" in table and table.count("<img class=da-thumb") == 2  # each input shown
+    assert "Predictions for <b>your drawing</b>" in status and "models answered in" in status
     assert session.digit is not None
 
 
@@ -145,8 +146,10 @@ def test_adapt_settings_are_named_and_checked_by_the_methods_dataclass():
     assert (hparams.steps, hparams.lambda_max, hparams.lr, seed) == (100, 0.5, 1e-4, 3)
     hparams, _ = adaptation_settings("mnist-usps", "ot_sinkhorn", {"reg_e": 0.05})
     assert hparams.reg_e == 0.05
-    hparams, _ = adaptation_settings("mnist-mnistm", "deepcoral", {})
-    assert hparams.entropy_weight == 0.0 and hparams.steps <= MAX_STEPS  # the pair's own defaults, capped
+    hparams, _ = adaptation_settings("mnist-mnistm", "deepcoral", {}, picked={"entropy_weight": 0.0, "steps": 9000})
+    assert hparams.entropy_weight == 0.0 and hparams.steps == MAX_STEPS  # the label-free pick, capped
+    hparams, _ = adaptation_settings("mnist-usps", "deepjdot", {})
+    assert hparams.batch_size <= 256  # the paper's 500 is more than a live session allows
     for bad, text in [
         ({"steps": MAX_STEPS + 1}, "Steps must be at most"),
         ({"lambda_max": -1.0}, r"lambda_max \(Gradient-reversal strength λ\) must be between"),
@@ -177,27 +180,31 @@ def test_adapt_slots_map_to_each_methods_own_settings():
     assert "entropy_weight" not in settings_from_slots("cyclegan", values)  # it has no such term
 
 
-def test_live_curves_reserve_every_line_from_the_first_frame():
+def test_live_curves_have_plain_names_and_the_target_line():
     from da_demo.engine.trainer import ProgressEvent
-    from da_demo.ui.adapt import curves
+    from da_demo.ui.adapt import curves, reported_metrics
+    from da_demo.ui.glossary import explanations
 
     start = ProgressEvent(0, 100, 0, 0, 0, {}, 0.98, 0.71)  # evaluate_first: accuracies, no losses yet
-    events = [start] + [
-        ProgressEvent(step, 100, 0, 0, 0, {"class_loss": 1.0 / step}, None, None) for step in (10, 20)
-    ]
-    losses, accuracy = curves(events, late_metrics=("lmmd_loss",))
-    assert set(losses.series) == {"class_loss", "lmmd_loss"}
-    assert (losses.step.min(), losses[losses.series == "lmmd_loss"].value.isna().all()) == (0, True)
-    assert set(accuracy.series) == {"source test", "target test"}
-    assert accuracy[accuracy.step == 0].value.dropna().tolist() == [0.98, 0.71]
+    events = [start] + [ProgressEvent(step, 100, 0, 0, 0, {"class_loss": 1.0 / step, "domain_acc": 0.8, "grl_lambda": 0.5},
+                                      None, None) for step in (10, 20)]
+    events.append(ProgressEvent(30, 100, 0, 0, 0, {"class_loss": 0.01, "lmmd_loss": 0.2}, 0.99, 0.9))
+    losses, accuracy = curves(events)
+    assert set(losses) == {"source classification loss", "class-wise gap (LMMD)"}  # not grl_lambda, not code names
+    assert losses["source classification loss"] == ([10, 20, 30], [0.1, 0.05, 0.01])
+    assert accuracy["target test"] == ([0, 30], [0.71, 0.9]) and accuracy["domain classifier"][0] == [10, 20]
+    text = explanations(reported_metrics(events))
+    assert "**target test**" in text and "never used to train" in text and "**domain classifier**" in text
 
 
 def test_a_visitors_trained_model_is_theirs_alone(app_url, tmp_path):
     trainer, other = Client(app_url, verbose=False), Client(app_url, verbose=False)
-    status, *_ = trainer.predict(
+    status, curves, model_file = trainer.predict(
         "mnist-usps", "deepcoral", {"steps": 30, "batch_size": 32}, api_name="/adapt"
     )
     assert status.startswith("done: 30 steps") and "target test" in status
+    assert curves["accuracy"]["target test"]["step"][0] == 0 and model_file.endswith(".safetensors")
+    assert "source classification loss" in curves["losses"]
     seven = handle_file(seven_png(tmp_path / "seven.png"))
     mine = trainer.predict(seven, "mnist-usps", api_name="/predict")
     theirs = other.predict(seven, "mnist-usps", api_name="/predict")

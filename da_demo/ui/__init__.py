@@ -5,6 +5,7 @@ Per-visitor state lives in ``gr.State`` (``session.Session``); nothing mutable i
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 
@@ -12,7 +13,7 @@ import gradio as gr
 
 from .. import __version__
 from ..data import PAIRS
-from . import adapt, api, features, learn, results, translate, try_it
+from . import adapt, api, features, learn, lesson, results, translate, try_it
 from .appdata import AppData
 from .context import AppContext
 from .render import CSS
@@ -47,28 +48,39 @@ def build_demo(zoo: ModelZoo | None = None, data: AppData | None = None, warm_up
         if notes:
             gr.Markdown("Model source: " + "; ".join(notes))
         context = AppContext(zoo=zoo, data=data, session=gr.State(Session()), pair=pair)
-        with gr.Tabs():
-            with gr.Tab("Try it", elem_id="tab-try"):
+        with gr.Tabs() as tabs:
+            with gr.Tab("Try it", id="try", elem_id="tab-try"):
                 try_tab = try_it.build(context)
-            with gr.Tab("Translate", elem_id="tab-translate"):
+            with gr.Tab("Translate", id="translate", elem_id="tab-translate"):
                 translate.build(context)
-            with gr.Tab("Adapt", elem_id="tab-adapt"):
+            with gr.Tab("Adapt", id="adapt", elem_id="tab-adapt"):
                 adapt_tab = adapt.build(context)
-            with gr.Tab("Feature space", elem_id="tab-features") as features_tab:
+            with gr.Tab("Feature space", id="features", elem_id="tab-features") as features_tab:
                 feature_view = features.build(context)
-            with gr.Tab("Results", elem_id="tab-results"):
-                results.build(context)
-            with gr.Tab("Learn", elem_id="tab-learn"):
+            with gr.Tab("Results", id="results", elem_id="tab-results"):
+                results_tab = results.build(context)
+            with gr.Tab("Learn", id="learn", elem_id="tab-learn"):
                 learn.build(context)
+            with gr.Tab("Lesson", id="lesson", elem_id="tab-lesson"):
+                lesson_buttons = lesson.layout()
+        lesson.wire(
+            lesson_buttons, tabs, pair, context.session, try_tab, adapt_tab, feature_view, results_tab
+        )
         api.build(context)
         gr.Markdown(
             f"<small>da_demo {__version__} · data: MNIST, USPS, BSDS500 (see README for terms)</small>"
         )
         demo.load(try_tab.example_gallery, pair, try_tab.examples, api_visibility="private")
         demo.load(adapt_tab.describe, adapt_tab.inputs, adapt_tab.fields, api_visibility="private")
-        features_tab.select(
-            feature_view.draw, feature_view.inputs, feature_view.outputs, api_visibility="private"
+        demo.load(results_tab.show, pair, results_tab.outputs, api_visibility="private").then(
+            results_tab.show_selection,
+            results_tab.selection_inputs,
+            results_tab.selection_outputs,
+            api_visibility="private",
         )
+        features_tab.select(
+            feature_view.refresh_menu, feature_view.menu_inputs, feature_view.menu, api_visibility="private"
+        ).then(feature_view.draw, feature_view.inputs, feature_view.outputs, api_visibility="private")
     demo.queue(default_concurrency_limit=4, max_size=64)
     return demo
 
@@ -82,6 +94,14 @@ def _warm_up(data: AppData) -> None:
 
     data.warm_up(list(PAIRS)).join()
     project(np.random.default_rng(0).random((64, 8), dtype=np.float32), "umap")
+
+
+def configure_logging() -> None:
+    """One line per expected rejection or finished run (``da_demo.*`` at INFO); tracebacks only for
+    real failures; the HTTP clients' request lines left out."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("httpx", "httpcore", "urllib3", "gradio_client"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def launch_options() -> dict:

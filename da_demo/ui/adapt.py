@@ -14,10 +14,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import gradio as gr
-import pandas as pd
 
+from ..data import PAIRS
 from ..methods import get_method
+from ..viz.curves import accuracy_figure, loss_figure, runs_figure
 from .context import AppContext
+from .glossary import explanations, plain_name, plotted
 from .render import friendly
 from .serving import (
     MAX_BATCH_SIZE,
@@ -51,6 +53,8 @@ class AdaptTab:
     inputs: list
     fields: list
     run_event: Any
+    method: gr.Dropdown
+    steps: gr.Slider
 
 
 def slot_settings(method: str) -> dict[str, Any]:
@@ -71,56 +75,85 @@ def settings_from_slots(method: str, values: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _plotted_loss(name: str) -> bool:
-    return name.endswith("loss") or name in ("mi_bound", "target_entropy")
+Series = dict[str, tuple[list[int], list[float]]]
 
 
-def curves(events: list, late_metrics: tuple[str, ...] = ()) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Long-form tables for the two live plots: losses by step, and accuracies by step.
-
-    Every series gets a blank (NaN) point at the first step: Gradio's LinePlot fixes its set of
-    lines at the first frame it draws, so a line that appears later would never show."""
-    first = events[0].step if events else 0
-    reported = next((event.metrics for event in events if event.metrics), {})
-    expected = [name for name in (*reported, *late_metrics) if _plotted_loss(name)]
-    losses = [{"step": first, "series": name, "value": float("nan")} for name in dict.fromkeys(expected)]
-    losses += [
-        {"step": event.step, "series": name, "value": value}
-        for event in events
-        for name, value in event.metrics.items()
-        if _plotted_loss(name)
-    ]
-    accuracy = [
-        {"step": first, "series": name, "value": float("nan")} for name in ("source test", "target test")
-    ]
+def curves(events: list) -> tuple[Series, Series]:
+    """The two live plots' lines from the events so far: losses by plain-language name, and
+    accuracies ("target test", "source test", "domain classifier"), each as (steps, values)."""
+    losses: Series = {}
+    accuracy: Series = {name: ([], []) for name in ("target test", "source test")}
     for event in events:
+        for name, value in event.metrics.items():
+            if plotted(name):
+                steps, values = losses.setdefault(plain_name(name), ([], []))
+                steps.append(event.step)
+                values.append(value)
         if event.target_acc is not None:
-            accuracy += [
-                {"step": event.step, "series": "source test", "value": event.source_acc},
-                {"step": event.step, "series": "target test", "value": event.target_acc},
-            ]
+            for name, value in (("target test", event.target_acc), ("source test", event.source_acc)):
+                accuracy[name][0].append(event.step)
+                accuracy[name][1].append(value)
         if "domain_acc" in event.metrics:
-            accuracy.append(
-                {"step": event.step, "series": "domain classifier", "value": event.metrics["domain_acc"]}
-            )
-    empty = pd.DataFrame(
-        {"step": pd.Series(dtype=int), "series": pd.Series(dtype=str), "value": pd.Series(dtype=float)}
+            steps, values = accuracy.setdefault("domain classifier", ([], []))
+            steps.append(event.step)
+            values.append(event.metrics["domain_acc"])
+    return losses, accuracy
+
+
+def reported_metrics(events: list) -> list[str]:
+    """The metrics a run has reported so far, for the legend's explanations."""
+    names = ["target_acc", "source_acc"]
+    for event in events:
+        names += [name for name in event.metrics if plotted(name) or name == "domain_acc"]
+    return list(dict.fromkeys(names))
+
+
+def figures(update: AdaptUpdate) -> tuple:
+    """``(loss figure, accuracy figure, explanations)`` for the page."""
+    losses, accuracy = curves(update.events)
+    title = f"{update.method.title}" if update.method else ""
+    return (
+        loss_figure(losses, f"Losses: {title}"),
+        accuracy_figure(accuracy, f"Accuracy: {title}"),
+        explanations(reported_metrics(update.events)),
     )
-    return (pd.DataFrame(losses) if losses else empty), (pd.DataFrame(accuracy) if accuracy else empty)
 
 
-def update_outputs(update: AdaptUpdate) -> tuple:
-    """``(status, losses, accuracy, file)`` for the Adapt tab's components (and the /adapt endpoint)."""
-    if not update.events:
-        return update.text, gr.skip(), gr.skip(), gr.skip()
-    losses, accuracy = curves(update.events, update.method.late_metrics)
-    return update.text, losses, accuracy, str(update.model_path) if update.model_path else gr.skip()
+def curves_json(update: AdaptUpdate) -> dict:
+    """The curves for programs (the /adapt endpoint): ``{"losses": {name: {"step": [...], "value": [...]}}, ...}``."""
+    losses, accuracy = curves(update.events)
+    return {
+        group: {name: {"step": steps, "value": values} for name, (steps, values) in series.items()}
+        for group, series in (("losses", losses), ("accuracy", accuracy))
+    }
+
+
+def runs_plot(session, pair: str):
+    """This visitor's finished runs on ``pair``, target-test accuracy overlaid (None before the first)."""
+    runs = [(run.label, run.steps, run.target) for run in session.runs if run.pair == pair]
+    return runs_figure(runs, f"Your runs on {PAIRS[pair].title}: target test accuracy") if runs else None
 
 
 def run_adaptation(context: AppContext, pair: str, method: str, settings: dict, session, progress):
-    """The live session as the page and the API both stream it: outputs, then the session."""
+    """The live session on the page: status, loss plot, accuracy plot, explanations, model file,
+    the visitor's runs compared, then the session."""
     for update in adapt(context.zoo, context.data, session, pair, method, settings, progress):
-        yield (*update_outputs(update), session)
+        if not update.events:
+            yield update.text, gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), session
+            continue
+        loss, accuracy, glossary = figures(update)
+        model = str(update.model_path) if update.model_path else gr.skip()
+        runs = runs_plot(session, pair) if update.model_path else gr.skip()
+        yield update.text, loss, accuracy, glossary, model, runs, session
+
+
+def run_adaptation_for_programs(
+    context: AppContext, pair: str, method: str, settings: dict, session, progress
+):
+    """The live session as /adapt streams it: status, curves (JSON), model file, then the session."""
+    for update in adapt(context.zoo, context.data, session, pair, method, settings, progress):
+        curves = curves_json(update) if update.events else gr.skip()
+        yield update.text, curves, str(update.model_path) if update.model_path else gr.skip(), session
 
 
 def build(context: AppContext) -> AdaptTab:
@@ -154,18 +187,12 @@ def build(context: AppContext) -> AdaptTab:
             stop = gr.Button("Stop", variant="stop", elem_id="btn_stop")
     status = gr.Textbox(label="Progress", interactive=False, elem_id="adapt_status", lines=2)
     with gr.Row():
-        loss_plot = gr.LinePlot(
-            x="step", y="value", color="series", label="losses", height=330, elem_id="loss_plot"
+        accuracy_plot = gr.Plot(
+            label="Accuracy (target test in red: the number that matters)", elem_id="accuracy_plot"
         )
-        accuracy_plot = gr.LinePlot(
-            x="step",
-            y="value",
-            color="series",
-            label="accuracy",
-            height=330,
-            y_lim=[0, 1],
-            elem_id="accuracy_plot",
-        )
+        loss_plot = gr.Plot(label="Losses", elem_id="loss_plot")
+    glossary = gr.Markdown(elem_id="adapt_glossary")
+    runs = gr.Plot(label="Compare your runs (finished runs on this pair)", elem_id="runs_plot")
     download = gr.File(
         label="Your model (safetensors with its metadata)",
         interactive=False,
@@ -183,7 +210,7 @@ def build(context: AppContext) -> AdaptTab:
 
     def describe(name: str, pair: str):
         """Each slot labelled, bounded and filled from the method's setting for it (greyed out where it has none)."""
-        defaults = get_method(name).hyperparameters_for(pair)
+        defaults = get_method(name).hyperparameters_for(pair, context.zoo.picked_settings(pair, name))
         updates = []
         for slot, info in slot_settings(name).items():
             if info is None:
@@ -213,7 +240,7 @@ def build(context: AppContext) -> AdaptTab:
     run_event = start.click(
         run_session,
         [context.pair, method, *fields, seed, context.session],
-        [status, loss_plot, accuracy_plot, download, context.session],
+        [status, loss_plot, accuracy_plot, glossary, download, runs, context.session],
         api_visibility="private",
         concurrency_limit=TRAINING_SLOTS,
         concurrency_id="training",
@@ -227,4 +254,4 @@ def build(context: AppContext) -> AdaptTab:
         concurrency_limit=None,
         queue=False,
     )
-    return AdaptTab(describe, [method, context.pair], fields, run_event)
+    return AdaptTab(describe, [method, context.pair], fields, run_event, method, steps)

@@ -17,9 +17,9 @@ import gradio as gr
 
 from ..data import PAIRS
 from ..data.digit_input import DigitInputError
-from .adapt import run_adaptation
+from .adapt import run_adaptation_for_programs
 from .context import AppContext
-from .render import digit_image, friendly
+from .render import digit_image, friendly, rejection
 from .serving import (
     TRAINING_SLOTS,
     adaptable_methods,
@@ -34,7 +34,7 @@ from .session import Session
 def _pair(pair: str | None) -> str:
     pair = pair or "mnist-usps"
     if pair not in PAIRS:
-        raise gr.Error(f"Unknown pair {pair!r}: use one of {', '.join(PAIRS)}.")
+        raise rejection(f"Unknown pair {pair!r}: use one of {', '.join(PAIRS)}.")
     return pair
 
 
@@ -45,7 +45,7 @@ def predict_payload(context: AppContext, picture, pair: str | None, session: Ses
     try:
         prediction = predict_picture(context.zoo, context.data, session or Session(), pair, picture)
     except DigitInputError as error:
-        raise gr.Error(str(error)) from error
+        raise rejection(str(error)) from error
     return {
         "pair": pair,
         "inputs": list(prediction.inputs),
@@ -63,6 +63,10 @@ def predict_payload(context: AppContext, picture, pair: str | None, session: Ses
         ],
         "notes": prediction.notes,
         "model_ms": round(1000 * prediction.seconds, 2),
+        "digit_check": {
+            "score": None if prediction.digit_score is None else round(prediction.digit_score, 3),
+            "unlike_a_digit": prediction.unlike_a_digit,
+        },
     }
 
 
@@ -73,7 +77,7 @@ def translate_payload(context: AppContext, picture, pair: str | None, session: S
         digit, _ = prepare_picture(picture)
         translated, reconstructed = translate_digit(context.zoo, pair, digit, session=session)
     except DigitInputError as error:
-        raise gr.Error(str(error)) from error
+        raise rejection(str(error)) from error
     return digit_image(translated), digit_image(reconstructed)
 
 
@@ -88,8 +92,7 @@ def build(context: AppContext) -> None:
         translated = gr.Image(label="translated", type="numpy")
         reconstructed = gr.Image(label="reconstructed", type="numpy")
         status = gr.Textbox(label="status")
-        losses = gr.LinePlot(x="step", y="value", color="series", label="losses")
-        accuracy = gr.LinePlot(x="step", y="value", color="series", label="accuracy")
+        curves = gr.JSON(label="curves")
         model_file = gr.File(label="trained model")
         predict_button = gr.Button("predict")
         translate_button = gr.Button("translate")
@@ -98,7 +101,7 @@ def build(context: AppContext) -> None:
 
     @friendly
     def adapt_endpoint(pair, method, settings, session, progress=gr.Progress()):
-        yield from run_adaptation(
+        yield from run_adaptation_for_programs(
             context, pair, method, settings if isinstance(settings, dict) else {}, session, progress
         )
 
@@ -119,7 +122,7 @@ def build(context: AppContext) -> None:
     adapt_button.click(
         adapt_endpoint,
         [pair, method, settings, context.session],
-        [status, losses, accuracy, model_file, context.session],
+        [status, curves, model_file, context.session],
         api_name="adapt",
         concurrency_limit=TRAINING_SLOTS,
         concurrency_id="training",

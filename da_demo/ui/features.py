@@ -20,7 +20,6 @@ from ..viz.projections import project
 from ..workflows.projections import alignment_figures, feature_sample, model_features
 from .context import AppContext
 from .render import friendly, message
-from .serving import adaptable_methods
 from .session import Session
 
 PROJECTION_CHOICES = [("UMAP", "umap"), ("PCA", "pca"), ("t-SNE", "tsne")]
@@ -44,20 +43,23 @@ class FeatureViews:
                 self._caches[pair] = read_projection_cache(SHIPPED_DIRECTORY, pair)
             return self._caches[pair]
 
-    def model(self, pair: str, method: str, session: Session):
-        """The visitor's own model of this method when they trained one, else the shipped one."""
-        own = session.trained.get((pair, method))
-        if own is not None:
-            return own
+    def model(self, pair: str, key: str, session: Session):
+        """The model a menu key names: ``"dann"`` (shipped) or ``"dann@yours"`` (this visitor's)."""
+        method, _, owner = key.partition("@")
+        if owner == "yours":
+            return session.trained.get((pair, method))
         return next((entry for entry in self.context.zoo.pair(pair).models if entry.method == method), None)
 
     def view(
         self, pair: str, method: str, kind: str, session: Session
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
-        """``(coordinates, labels, domains, alignment figures)`` for one model and projection."""
+        """``(coordinates, labels, domains, alignment figures)`` for one model (menu key) and projection."""
         entry = self.model(pair, method, session)
         if entry is None:
-            raise LookupError(f"There is no {get_method(method).title} model for {PAIRS[pair].title} yet.")
+            raise LookupError(
+                f"There is no {get_method(method.partition('@')[0]).title} model for {PAIRS[pair].title} yet."
+            )
+        method = entry.method
         cache = self.cache(pair)
         if entry.owner == "shipped" and cache is not None and (method, kind) in cache.coordinates:
             return cache.coordinates[method, kind], cache.labels, cache.domains, cache.alignment[method]
@@ -90,11 +92,24 @@ class FeatureViews:
         sample = feature_sample(loaded, TRANSPORT_SAMPLES, seed=1)
         source_labels, target_labels = sample.labels[sample.domains == 0], sample.labels[sample.domains == 1]
         views = []
-        for name in ("source_only", method):
-            entry = self.model(pair, name, session)
-            source, target = model_features(name, entry.model, sample)
+        for key in ("source_only", method):
+            entry = self.model(pair, key, session)
+            if entry is None:
+                raise LookupError(f"There is no such model for {PAIRS[pair].title} yet.")
+            source, target = model_features(entry.method, entry.model, sample)
             views.append(transport_view(source, source_labels, target, target_labels))
         return views
+
+
+def model_choices(context: AppContext, pair: str, session: Session) -> list[tuple[str, str]]:
+    """The Adapted-model menu: every shipped adapted model, then this visitor's own (both kept)."""
+    shipped = [
+        (entry.title, entry.method)
+        for entry in context.zoo.pair(pair).models
+        if entry.method != "source_only"
+    ]
+    own = [(entry.title, f"{entry.method}@yours") for entry in session.own_models(pair)]
+    return shipped + own
 
 
 def alignment_markdown(before: dict, after: dict, title: str) -> str:
@@ -110,6 +125,14 @@ def alignment_markdown(before: dict, after: dict, title: str) -> str:
     return "\n".join(lines)
 
 
+TRANSPORT_CAPTION = (
+    "**Reading the plan:** the optimal-transport plan γ says how much of each source digit (a row) is "
+    "sent to each target digit (a column) to move one feature cloud onto the other at the least cost. Rows and "
+    "columns are sorted by class, so a plan that respects classes is bright in the blocks along the diagonal. "
+    "Colours are on a log10 scale: each step up means ten times more mass."
+)
+
+
 def transport_markdown(before, after, title: str) -> str:
     return "\n".join(
         [
@@ -117,31 +140,45 @@ def transport_markdown(before, after, title: str) -> str:
             "| --- | --- | --- |",
             f"| plan mass on same-class pairs | {before.same_class_mass:.1%} | {after.same_class_mass:.1%} |",
             f"| 1-NN target accuracy, source features as they are | {before.knn_before:.1%} | {after.knn_before:.1%} |",
-            f"| 1-NN target accuracy, source features mapped by the plan | {before.knn_after:.1%} | {after.knn_after:.1%} |",
+            f"| 1-NN target accuracy, source features moved by the plan | {before.knn_after:.1%} | {after.knn_after:.1%} |",
             "",
-            "Target labels are used here only to score the plan, never to fit it.",
+            "*1-NN accuracy*: each target digit takes the class of its nearest source digit in feature space. "
+            "*Moved by the plan*: the source features are first carried onto the target cloud along the plan. On "
+            "source-only features that closes the gap; on features a method has already aligned, moving them again "
+            "can blur classes, so this number may fall, and that is expected. Target labels are used here only to "
+            "score, never to fit.",
         ]
     )
 
 
 @dataclass
 class FeaturesTab:
-    #: ``draw(pair, method, projection, digits, session)`` → (plot, alignment table, status)
+    #: ``draw(pair, model key, projection, colour, digits, session)`` → every view of the tab
     draw: Callable
     inputs: list
     outputs: list
+    #: ``refresh_menu(pair, model key, session)`` → the model menu's update (run when the tab opens)
+    refresh_menu: Callable
+    menu_inputs: list
+    menu: gr.Dropdown
+    colour: gr.Radio
+
+
+COLOUR_CHOICES = [("By class (digit)", "class"), ("By domain (source / target)", "domain")]
 
 
 def build(context: AppContext) -> FeaturesTab:
     views = FeatureViews(context)
     with gr.Row():
         method = gr.Dropdown(
-            choices=[(get_method(name).title, name) for name in adaptable_methods()],
+            choices=model_choices(context, "mnist-usps", Session()),
             value="dann",
-            label="Adapted model",
+            label="Adapted model (yours are listed too)",
             elem_id="features_method",
         )
         kind = gr.Radio(PROJECTION_CHOICES, value="umap", label="Projection", elem_id="features_projection")
+        colour = gr.Radio(COLOUR_CHOICES, value="class", label="Colour", elem_id="features_colour")
+    with gr.Row():
         digits = gr.CheckboxGroup(
             [str(d) for d in range(10)],
             value=[str(d) for d in range(10)],
@@ -152,56 +189,72 @@ def build(context: AppContext) -> FeaturesTab:
             lecture = gr.Button("Lecture's 1, 2, 7", size="sm", elem_id="btn_lecture_digits")
             everything = gr.Button("All digits", size="sm")
     status = gr.HTML(elem_id="features_status")
-    plot = gr.Plot(label="features: colour = class, marker = domain", elem_id="features_plot")
+    plot = gr.Plot(
+        label="Test features before and after adaptation (marker = domain)", elem_id="features_plot"
+    )
     alignment = gr.Markdown(elem_id="alignment_table")
-    show_transport = gr.Button("Show the transport plan", elem_id="btn_transport")
     with gr.Row():
-        transport_plot = gr.Plot(label="Sinkhorn plan after adaptation", elem_id="transport_plot")
-        transport_table = gr.Markdown(elem_id="transport_table")
+        transport_plot = gr.Plot(
+            label="Optimal-transport plan between the adapted features", elem_id="transport_plot"
+        )
+        with gr.Column():
+            gr.Markdown(TRANSPORT_CAPTION)
+            transport_table = gr.Markdown(elem_id="transport_table")
 
     @friendly
-    def draw(pair, name, projection, shown, session):
+    def draw(pair, key, projection, colour_by, shown, session):
+        """Every view of this tab for the chosen pair and model, so none shows a stale pair."""
+        entry = views.model(pair, key, session)
+        if entry is None:  # a model of another pair, or the visitor's that is gone
+            key = "dann"
         try:
             before, labels, domains, before_figures = views.view(pair, "source_only", projection, session)
-            after, labels_after, domains_after, after_figures = views.view(pair, name, projection, session)
+            after, _, _, after_figures = views.view(pair, key, projection, session)
+            plan_before, plan_after = views.transport(pair, key, session)
         except LookupError as error:
-            return None, "", message(str(error))
-        entry = views.model(pair, name, session)
+            return None, "", message(str(error)), None, ""
+        entry = views.model(pair, key, session)
         spec = PAIRS[pair]
-        title = entry.title
         figure = before_after_figure(
             before,
             after,
             labels,
             domains,
-            ("before: source-only", f"after: {title}"),
+            ("before: source-only", f"after: {entry.title}"),
             (spec.source.title, spec.target.title),
             [int(d) for d in shown] if shown else None,
+            colour_by,
         )
         note = "" if shown else message("No digit selected: showing all of them.")
-        return figure, alignment_markdown(before_figures, after_figures, title), note
+        plan = plan_figure(
+            plan_after.plan,
+            plan_after.source_labels,
+            plan_after.target_labels,
+            f"{spec.title}, {entry.title}",
+        )
+        return (
+            figure,
+            alignment_markdown(before_figures, after_figures, entry.title),
+            note,
+            plan,
+            transport_markdown(plan_before, plan_after, entry.title),
+        )
 
-    @friendly
-    def draw_transport(pair, name, session):
-        try:
-            before, after = views.transport(pair, name, session)
-        except LookupError as error:
-            return None, str(error)
-        title = views.model(pair, name, session).title
-        return plan_figure(
-            after.plan, after.source_labels, after.target_labels, f"{PAIRS[pair].title}, {title}"
-        ), transport_markdown(before, after, title)
+    def refresh_menu(pair, key, session):
+        """The menu for this pair and this visitor (their newly trained models included)."""
+        choices = model_choices(context, pair, session)
+        keys = [value for _, value in choices]
+        return gr.update(choices=choices, value=key if key in keys else "dann")
 
-    inputs = [context.pair, method, kind, digits, context.session]
-    outputs = [plot, alignment, status]
-    for trigger in (method.change, kind.change, digits.change, context.pair.change):
+    inputs = [context.pair, method, kind, colour, digits, context.session]
+    outputs = [plot, alignment, status, transport_plot, transport_table]
+    for trigger in (method.input, kind.change, colour.change, digits.change):
         trigger(draw, inputs, outputs, api_visibility="private")
+    context.pair.change(
+        refresh_menu, [context.pair, method, context.session], method, api_visibility="private"
+    ).then(draw, inputs, outputs, api_visibility="private")
     lecture.click(lambda: [str(d) for d in LECTURE_DIGITS], None, digits, api_visibility="private")
     everything.click(lambda: [str(d) for d in range(10)], None, digits, api_visibility="private")
-    show_transport.click(
-        draw_transport,
-        [context.pair, method, context.session],
-        [transport_plot, transport_table],
-        api_visibility="private",
+    return FeaturesTab(
+        draw, inputs, outputs, refresh_menu, [context.pair, method, context.session], method, colour
     )
-    return FeaturesTab(draw, inputs, outputs)

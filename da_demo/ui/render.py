@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import html
+import io
+import logging
 
 import numpy as np
 import torch
+from PIL import Image
 
 DIGIT_SCALE = 6  # 28 px → 168 px, nearest neighbour so pixels stay crisp
 
@@ -37,11 +41,26 @@ def _bars(probabilities: torch.Tensor, predicted: int) -> str:
     return '<div class="da-bars">' + "".join(cells) + "</div>"
 
 
-def prediction_table(models: list, columns: list[str]) -> str:
-    """HTML: one row per model, one column per input variant, each cell the predicted class, its
-    probability and bars for all ten classes. ``models``: ``serving.ModelPrediction``s (``title``,
-    ``note``, ``probabilities``: column → (10,))."""
-    head = "".join(f"<th>{html.escape(column)}</th>" for column in columns)
+def png_data_uri(image: np.ndarray) -> str:
+    """A small uint8 image as an inline ``data:`` URI (for thumbnails inside HTML)."""
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def prediction_table(
+    models: list, columns: list[str], thumbnails: dict[str, np.ndarray] | None = None
+) -> str:
+    """HTML: one row per model, one column per input variant (headed by a thumbnail of that input),
+    each cell the predicted class, its probability and bars for all ten classes. ``models``:
+    ``serving.ModelPrediction``s (``title``, ``note``, ``probabilities``: column → (10,)). On a
+    phone the bars fold under the class and the table scrolls sideways rather than being cut."""
+    thumbnails = thumbnails or {}
+    head = "".join(
+        f"<th>{f'<img class=da-thumb alt=input src={png_data_uri(thumbnails[c])}>' if c in thumbnails else ''}"
+        f"<span>{html.escape(c)}</span></th>"
+        for c in columns
+    )
     body = []
     for row in models:
         cells = []
@@ -55,12 +74,19 @@ def prediction_table(models: list, columns: list[str]) -> str:
             )
         note = f"<br><small>{html.escape(row.note)}</small>" if row.note else ""
         body.append(f"<tr><td><b>{html.escape(row.title)}</b>{note}</td>{''.join(cells)}</tr>")
-    return f'<table class="da-table"><thead><tr><th>model</th>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+    return (
+        f'<div class="da-scroll"><table class="da-table"><thead><tr><th>model</th>{head}</tr></thead>'
+        f"<tbody>{''.join(body)}</tbody></table></div>"
+    )
 
 
 CSS = """
+.da-scroll { overflow-x: auto; max-width: 100%; }
 .da-table { border-collapse: collapse; width: 100%; }
 .da-table th, .da-table td { border-bottom: 1px solid #e5e7eb; padding: 6px 8px; text-align: left; vertical-align: middle; }
+.da-table th { word-break: normal; overflow-wrap: normal; }
+.da-table th span { display: block; font-weight: 600; }
+.da-thumb { width: 42px; height: 42px; image-rendering: pixelated; border-radius: 4px; display: block; }
 .da-cell { display: flex; align-items: flex-end; gap: 10px; }
 .da-pred { min-width: 64px; }
 .da-pred b { font-size: 1.5em; }
@@ -69,7 +95,29 @@ CSS = """
           width: 12px; font-size: 9px; }
 .da-bar div { width: 10px; border-radius: 2px 2px 0 0; }
 .da-message { padding: 6px 10px; border-radius: 6px; background: #fef3c7; color: #92400e; }
+.da-caption { color: #4b5563; font-size: 0.9em; margin: 4px 0; }
+/* Markdown tables (results, alignment) never break a word in the middle */
+.prose table th, .prose table td { word-break: normal; overflow-wrap: normal; }
+.prose table { display: block; overflow-x: auto; }
+@media (max-width: 720px) {
+  /* phones: the prediction cells stack the bars under the class, so three columns fit */
+  .da-cell { flex-direction: column; align-items: flex-start; gap: 2px; }
+  .da-pred { min-width: 0; }
+  .da-bar { width: 8px; font-size: 8px; }
+  .da-bar div { width: 6px; }
+  .da-table th, .da-table td { padding: 4px 3px; }
+  /* every tab stays reachable: the tab bar wraps onto a second line instead of hiding tabs in "⋯"
+     (Gradio measures the hidden copy of the tab buttons to decide which fit) */
+  .tab-container.visually-hidden button { width: 1px !important; min-width: 0 !important; padding: 0 !important;
+                                          font-size: 1px !important; }
+  .tab-wrapper { height: auto !important; }
+  .tab-wrapper .tab-container[role="tablist"] { flex-wrap: wrap; height: auto !important; row-gap: 2px; }
+  .overflow-menu { display: none !important; }
+}
 """
+
+
+LOG = logging.getLogger("da_demo.ui")
 
 
 def message(text: str) -> str:
@@ -77,17 +125,30 @@ def message(text: str) -> str:
     return f'<div class="da-message">{html.escape(text)}</div>' if text else ""
 
 
+def rejected(text: str) -> str:
+    """An expected refusal (a blank canvas, a file that is not a picture, settings out of range):
+    one line in the server log, no traceback, so real failures stand out. Returns ``text``."""
+    LOG.info("rejected: %s", text)
+    return text
+
+
+def rejection(text: str):
+    """``rejected`` as the ``gradio.Error`` an API client receives (Gradio prints no traceback for it)."""
+    import gradio as gr
+
+    return gr.Error(rejected(text), print_exception=False)
+
+
 def friendly(handler):
     """Wrap an event handler (plain or generator) so an unexpected failure reaches the visitor as
     one short sentence (``gr.Error``), never as a traceback; the traceback goes to the server log."""
     import functools
     import inspect
-    import logging
 
     import gradio as gr
 
     def explain() -> gr.Error:
-        logging.getLogger("da_demo.ui").exception("handler %s failed", handler.__name__)
+        LOG.exception("handler %s failed", handler.__name__)
         return gr.Error(
             "Something went wrong on our side; please try again. (The details are in the server log.)"
         )

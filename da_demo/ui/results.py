@@ -1,50 +1,185 @@
-"""Results: the measured table (generated from the manifest, ours beside the published numbers)
-and the command that reproduces each row."""
+"""Results: for the chosen pair, a chart of every method's target accuracy beside the published
+numbers, the table below it, and the model-selection view: how well a label-free validator's score
+tracked the truth over the sweep, its pick and the oracle's."""
 
 from __future__ import annotations
 
+import html
+from dataclasses import dataclass
+
 import gradio as gr
 
-from ..artifacts.manifest import results_table
+from ..artifacts.manifest import reported_target
+from ..artifacts.records import RecordsError, read_records
 from ..data import PAIRS
 from ..methods import get_method
-from ..workflows.selection import PROTOCOL
+from ..validators import TITLES, VALIDATORS
+from ..viz.results import accuracy_chart, validator_scatter
+from ..workflows.selection import PROTOCOL, oracle, pick, points_of, read_selection, spearman
+from ..workflows.sweep import DEFAULT_RECORDS
 from .context import AppContext
+from .render import friendly
+
+SELECTION_TEXT = """
+**Why this is the hard part.** On a real target domain nobody has labels, so the usual way of choosing
+settings (keep what scores best on labeled validation data) is not available: every choice of a weight,
+a learning rate or when to stop has to be made some other way. A *validator* is such a way: a score
+computed from unlabeled target images (how confident, how clustered the predictions are) or from
+source data. Each dot is one trained model of the sweep; if the validator were perfect the dots would
+rise in a straight line and the ★ (what the validator picks) would sit on the ○ (what target labels
+would pick). How far apart they are is what choosing without labels costs.
+"""
 
 
-def results_markdown(entries: list[dict], origin: str) -> str:
-    if not entries:
-        return (
-            "No measured results yet: the checkpoint manifest is empty. Run `python -m da_demo pretrain` "
-            "to train every method and fill it."
+@dataclass
+class ResultsTab:
+    #: ``show(pair)`` → chart, table, method and validator menus (run at page load and on a pair change)
+    show: object
+    outputs: list
+    #: ``show_selection(pair, method, validator)`` → the model-selection scatter and its sentence
+    show_selection: object
+    selection_inputs: list
+    selection_outputs: list
+
+
+def result_rows(entries: list[dict], pair: str) -> list[dict]:
+    rows = []
+    for entry in (entry for entry in entries if entry["pair"] == pair):
+        mean, std = reported_target(entry)
+        published = PAIRS[pair].published.get(entry["method"])
+        selection = entry.get("selection") or {}
+        rows.append(
+            {
+                "key": entry["method"],
+                "method": get_method(entry["method"]).title,
+                "mean": 100 * mean,
+                "std": 100 * std,
+                "published": published.value if published else None,
+                "published_text": str(published) if published else "—",
+                "baseline": entry["method"] == "source_only",
+                "source": 100 * entry.get("source_acc_mean", entry["source_acc"]),
+                "drawn": entry.get("drawn_acc_mean"),
+                "oracle": selection.get("oracle_target_acc"),
+                "gap": selection.get("gap_points"),
+                "label_free": "validator" in entry,
+            }
         )
+    return rows
+
+
+def results_html(rows: list[dict]) -> str:
+    """The pair's table (no internal goal bookkeeping), scrolling sideways on a phone."""
+
+    def percent(value):
+        return "—" if value is None else f"{100 * value:.1f}" if value <= 1 else f"{value:.1f}"
+
+    body = "".join(
+        f"<tr><td>{html.escape(row['method'])}</td><td><b>{row['mean']:.1f}</b> ± {row['std']:.1f}"
+        f"{'' if row['label_free'] else ' †'}</td><td>{row['source']:.1f}</td><td>{percent(row['drawn'])}</td>"
+        f"<td>{percent(row['oracle'])}</td><td>{'—' if row['gap'] is None else format(row['gap'], '.1f')}</td>"
+        f"<td>{html.escape(row['published_text'])}</td></tr>"
+        for row in rows
+    )
+    note = (
+        "<p class=da-caption>† trained before label-free selection: chosen by looking at target-test accuracy."
+        "</p>"
+        if any(not row["label_free"] for row in rows)
+        else ""
+    )
     return (
-        f"{PROTOCOL} Measured on the full test sets from the stored checkpoints ({origin}); three seeds "
-        "each (mean ± std), seed 0's model is the one the app uses.\n\n" + results_table(entries)
+        '<div class="da-scroll"><table class="da-table"><thead><tr><th>method</th><th>target %</th>'
+        "<th>source %</th><th>drawn digits %</th><th>oracle % <small>(uses target labels; reference only)</small>"
+        f"</th><th>gap</th><th>published %</th></tr></thead><tbody>{body}</tbody></table></div>{note}"
     )
 
 
-def reproduce_markdown(entries: list[dict]) -> str:
-    lines = [
-        "| pair | method | train and evaluate it yourself | rebuild the shipped checkpoint |",
-        "| --- | --- | --- | --- |",
-    ]
-    for entry in entries:
-        pair, method = entry["pair"], entry["method"]
-        lines.append(
-            f"| {PAIRS[pair].title} | {get_method(method).title} | "
-            f"`python -m da_demo bench --pair {pair} --method {method}` | "
-            f"`python -m da_demo pretrain --pairs {pair} --methods {method}` |"
-        )
-    return "\n".join(lines)
-
-
-def build(context: AppContext) -> None:
+def build(context: AppContext) -> ResultsTab:
     store = context.zoo.store
     entries = store.manifest()
-    gr.Markdown(results_markdown(entries, store.manifest_origin()), elem_id="results_table")
-    with gr.Accordion("How to reproduce each row", open=False):
-        gr.Markdown(
-            reproduce_markdown(entries) + "\n\nAdd `--data-dir DIR` when offline, `--device cuda` on a GPU. "
-            "`bench` prints one row per run; `--json` prints them as JSON lines."
+    try:
+        records = read_records(DEFAULT_RECORDS)
+    except RecordsError:
+        records = []
+    selection = read_selection()
+    gr.Markdown(
+        f"{PROTOCOL} Measured on the full test sets ({store.manifest_origin()}); bars show the mean of "
+        "three seeds with their spread, diamonds the published numbers; the app uses seed 0.",
+        elem_id="results_protocol",
+    )
+    chart = gr.Plot(label="Target accuracy per method", elem_id="results_chart")
+    table = gr.HTML(elem_id="results_table")
+    with gr.Accordion("Choosing without target labels: how well each validator tracked the truth", open=True):
+        gr.Markdown(SELECTION_TEXT)
+        with gr.Row():
+            method = gr.Dropdown(label="Method", elem_id="selection_method")
+            validator = gr.Dropdown(
+                [(TITLES[name], name) for name in VALIDATORS],
+                label="Validator",
+                elem_id="selection_validator",
+            )
+        scatter = gr.Plot(label="Each point: one model of the sweep", elem_id="selection_plot")
+        verdict = gr.Markdown(elem_id="selection_text")
+
+    @friendly
+    def show(pair):
+        rows = result_rows(entries, pair)
+        figure = accuracy_chart(rows, PAIRS[pair].title) if rows else None
+        methods = sorted(
+            {record["method"] for record in records if record.get("pair") == pair},
+            key=lambda name: get_method(name).order,
         )
+        chosen = (selection.get("pairs") or {}).get(pair, {}).get("validator", "source_accuracy")
+        menu = gr.update(
+            choices=[(get_method(name).title, name) for name in methods],
+            value="dann" if "dann" in methods else (methods[0] if methods else None),
+        )
+        return (
+            figure,
+            results_html(rows) if rows else "No measured results yet.",
+            menu,
+            gr.update(value=chosen),
+        )
+
+    @friendly
+    def show_selection(pair, name, validator_name):
+        if not name or not validator_name:
+            return None, "No sweep records yet: run `python -m da_demo sweep`."
+        points = points_of(records, pair, name)
+        if not points:
+            return None, f"The sweep has no trials of {get_method(name).title} on this pair."
+        chosen, best = pick(points, validator_name), oracle(points)
+        scored = [
+            p for p in points if p.target_acc is not None and p.validators.get(validator_name) is not None
+        ]
+        rho = spearman(points, validator_name)
+        figure = validator_scatter(
+            [p.validators[validator_name] for p in scored],
+            [p.target_acc for p in scored],
+            (chosen.validators[validator_name], chosen.target_acc) if chosen else None,
+            (best.validators.get(validator_name), best.target_acc)
+            if best and best.validators.get(validator_name) is not None
+            else None,
+            TITLES[validator_name],
+            rho,
+            f"{PAIRS[pair].title}, {get_method(name).title}",
+        )
+        gap = 100 * (best.target_acc - chosen.target_acc) if chosen and best else None
+        text = (
+            f"The {TITLES[validator_name]} picks {chosen.settings} at step {chosen.step}: "
+            f"**{100 * chosen.target_acc:.1f}%** on the target test set; the best model by target labels "
+            f"reached **{100 * best.target_acc:.1f}%** ({best.settings} at step {best.step}), "
+            f"a gap of {gap:.1f} points."
+            if chosen and best
+            else ""
+        )
+        return figure, text
+
+    outputs = [chart, table, method, validator]
+    context.pair.change(show, context.pair, outputs, api_visibility="private").then(
+        show_selection, [context.pair, method, validator], [scatter, verdict], api_visibility="private"
+    )
+    for trigger in (method.input, validator.input):
+        trigger(
+            show_selection, [context.pair, method, validator], [scatter, verdict], api_visibility="private"
+        )
+    return ResultsTab(show, outputs, show_selection, [context.pair, method, validator], [scatter, verdict])

@@ -26,11 +26,12 @@ from ..data.digit_input import DigitInputError, prepare_digit
 from ..engine.trainer import EndReason, ProgressEvent
 from ..methods import Method, get_method, method_names
 from ..methods.cyclegan import translate
+from ..workflows.digit_check import energy
 from ..workflows.training import TrainingJob
 from .appdata import AppData
-from .render import with_channels
-from .session import Session
-from .zoo import ModelZoo, probabilities, zoo_model
+from .render import rejected, with_channels
+from .session import FinishedRun, Session
+from .zoo import ModelZoo, zoo_model
 
 AS_DRAWN = "as drawn (MNIST-like)"
 EXAMPLES_PER_DOMAIN = 10
@@ -102,27 +103,48 @@ class Prediction:
     models: list[ModelPrediction]
     seconds: float
     notes: list[str] = field(default_factory=list)
+    #: the source-only model's energy on the first input, and whether that is low for a digit
+    digit_score: float | None = None
+    unlike_a_digit: bool = False
+
+
+NOT_A_DIGIT = (
+    "This does not look like a digit to the models (the source-only model's confidence is lower than "
+    "for 95% of MNIST test digits): the predictions below are guesses."
+)
 
 
 def predict_digit(zoo: ModelZoo, session: Session, pair: str, inputs: dict[str, torch.Tensor]) -> Prediction:
-    """Every model of the pair (shipped, then the visitor's own) on every input."""
+    """Every model of the pair (shipped, then the visitor's own) on every input, and the "is this a
+    digit?" check on the first input (see ``workflows.digit_check``)."""
     spec = PAIRS[pair]
     batch = torch.stack([with_channels(image, spec.channels) for image in inputs.values()])
-    models = []
+    models, score = [], None
     started = time.perf_counter()
     for entry in zoo.pair(pair).models + session.own_models(pair):
-        probs = probabilities(entry.model, batch)
+        with torch.no_grad():
+            logits, _ = entry.model(batch)
+        if entry.method == "source_only" and entry.owner == "shipped":
+            score = float(energy(logits[:1])[0])
+        probs = torch.softmax(logits.float(), dim=1)
         accuracy = entry.target_acc
         note = f"{100 * accuracy:.1f}% on the {spec.target.title} test set" if accuracy is not None else ""
         models.append(ModelPrediction(entry.method, entry.title, entry.owner, note, dict(zip(inputs, probs))))
-    return Prediction(pair, inputs, models, time.perf_counter() - started)
+    threshold = zoo.digit_threshold(pair)
+    unlike = score is not None and threshold is not None and score < threshold
+    prediction = Prediction(
+        pair, inputs, models, time.perf_counter() - started, digit_score=score, unlike_a_digit=unlike
+    )
+    if unlike:
+        prediction.notes.append(NOT_A_DIGIT)
+    return prediction
 
 
 def predict_picture(zoo: ModelZoo, data: AppData, session: Session, pair: str, picture) -> Prediction:
     """``prepare_picture`` then ``predict_digit`` on the digit as drawn and in the target style."""
     digit, notes = prepare_picture(picture)
     prediction = predict_digit(zoo, session, pair, digit_inputs(pair, digit, style_renderings(digit, data)))
-    prediction.notes = notes
+    prediction.notes = notes + prediction.notes
     return prediction
 
 
@@ -145,6 +167,11 @@ class Example:
     @property
     def caption(self) -> str:
         return f"{DOMAINS[self.domain].title} test digit, label {self.label}"
+
+    @property
+    def short_caption(self) -> str:
+        """Short enough for a gallery tile: ``USPS · 7``."""
+        return f"{DOMAINS[self.domain].title} · {self.label}"
 
 
 def examples_for(data: AppData, pair: str) -> list[Example]:
@@ -190,10 +217,12 @@ class SettingsError(ValueError):
     """A visitor's settings cannot be used; the message says why."""
 
 
-def adaptation_settings(pair: str, method: str, settings: Mapping[str, Any] | None) -> tuple[Any, int]:
-    """A visitor's named settings (``{"steps": 600, "lambda_max": 0.5, "seed": 0}``) → the method's
-    checked hyperparameters and the seed. Ranges come from the method's dataclass; the app adds
-    its own caps (steps, batch size) so a public Space stays responsive."""
+def adaptation_settings(pair: str, method: str, settings: Mapping[str, Any] | None,
+                        picked: Mapping[str, Any] | None = None) -> tuple[Any, int]:
+    """A visitor's named settings (``{"steps": 600, "lambda_max": 0.5, "seed": 0}``), over the
+    selection's ``picked`` settings for the shipped model, → the method's checked hyperparameters and
+    the seed. Ranges come from the method's dataclass; the app adds its own caps (steps, batch size)
+    so a public Space stays responsive."""
     if pair not in PAIRS:
         raise SettingsError(f"Unknown pair {pair!r}: use one of {', '.join(PAIRS)}.")
     if method not in adaptable_methods():
@@ -204,8 +233,11 @@ def adaptation_settings(pair: str, method: str, settings: Mapping[str, Any] | No
     except (TypeError, ValueError):
         raise SettingsError("The seed must be a whole number.") from None
     method_class = get_method(method)
+    settings = {**(picked or {}), **settings}
     if method_class.trained_by_steps:
-        settings.setdefault("steps", min(method_class.hyperparameters_for(pair).steps, MAX_STEPS))
+        defaults = method_class.hyperparameters_for(pair, picked)
+        settings.setdefault("steps", min(defaults.steps, MAX_STEPS))
+        settings.setdefault("batch_size", min(defaults.batch_size, MAX_BATCH_SIZE))
     try:
         hparams = method_class.hyperparameters_for(pair, settings)
     except ValueError as error:
@@ -247,9 +279,9 @@ def adapt(
     """A live session: train ``method`` on ``pair`` from the shipped start model, streaming updates;
     the trained model joins the visitor's session. Bad settings end it at once with a message."""
     try:
-        hparams, seed = adaptation_settings(pair, method, settings)
+        hparams, seed = adaptation_settings(pair, method, settings, zoo.picked_settings(pair, method))
     except SettingsError as error:
-        yield AdaptUpdate(f"Not started: {error}", started=False)
+        yield AdaptUpdate(f"Not started: {rejected(str(error))}", started=False)
         return
     # armed before the slow part (data, start model), so Stop pressed while it loads is honoured
     session.stop_signal = stop_signal = threading.Event()
@@ -302,6 +334,16 @@ def _adapt(zoo, data, session, pair, method, hparams, seed, stop_signal, progres
     job.save(path)
     session.trained[(pair, method)] = zoo_model(
         load_checkpoint(path), "trained in this session", owner="yours"
+    )
+    measured = [event for event in events if event.target_acc is not None]
+    session.add_run(
+        FinishedRun(
+            pair,
+            method,
+            f"{len(session.runs) + 1}. {method_class.title}",
+            [event.step for event in measured],
+            [event.target_acc for event in measured],
+        )
     )
     yield AdaptUpdate(
         f"{ENDINGS[result.ended_early]}: {result.step} steps in {result.train_seconds:.0f} s. "

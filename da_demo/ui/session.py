@@ -11,6 +11,17 @@ from .zoo import ZooModel
 
 
 @dataclass
+class FinishedRun:
+    """One of this visitor's live sessions, for comparing runs: target-test accuracy by step."""
+
+    pair: str
+    method: str
+    label: str
+    steps: list[int]
+    target: list[float]
+
+
+@dataclass
 class Session:
     #: the last digit the visitor drew, uploaded or picked, prepared as MNIST digits are (1, 28, 28)
     digit: torch.Tensor | None = None
@@ -18,6 +29,15 @@ class Session:
     trained: dict[tuple[str, str], ZooModel] = field(default_factory=dict)
     #: set by the Stop button; the running adaptation session checks it every step
     stop_signal: threading.Event | None = None
+    #: what ``digit`` came from, in words ("your drawing", "your upload (seven.png)", ...)
+    input_name: str = ""
+    #: this visitor's finished live sessions, oldest first (at most ``MAX_RUNS``)
+    runs: list[FinishedRun] = field(default_factory=list)
+
+    MAX_RUNS = 8
+
+    def add_run(self, run: FinishedRun) -> None:
+        self.runs = [*self.runs, run][-self.MAX_RUNS :]
 
     def own_models(self, pair: str) -> list[ZooModel]:
         return [model for (model_pair, _), model in self.trained.items() if model_pair == pair]

@@ -9,19 +9,19 @@ import gradio as gr
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
 
 from ..data import PAIRS  # noqa: E402
 from ..data.digit_input import DigitInputError  # noqa: E402
 from .context import AppContext  # noqa: E402
-from .render import digit_image, friendly, message  # noqa: E402
+from .render import digit_image, friendly, message, rejected  # noqa: E402
 from .serving import examples_for, prepare_picture, translate_digit  # noqa: E402
 from .session import Session  # noqa: E402
 from .zoo import ModelZoo  # noqa: E402
 
 
-def lecture_grid(zoo: ModelZoo, pair: str, examples, session: Session | None = None) -> plt.Figure:
+def lecture_grid(zoo: ModelZoo, pair: str, examples, session: Session | None = None) -> Figure:
     """Rows: original source, original target, generated target G(s), reconstructed source F(G(s))."""
     spec = PAIRS[pair]
     source = [example.image for example in examples if example.domain == spec.source.name]
@@ -33,7 +33,8 @@ def lecture_grid(zoo: ModelZoo, pair: str, examples, session: Session | None = N
         ("generated target G(s)", translated),
         ("reconstructed F(G(s))", reconstructed),
     ]
-    figure, axes = plt.subplots(4, len(source), figsize=(len(source) * 0.9, 4 * 0.95))
+    figure = Figure(figsize=(len(source) * 0.9, 4 * 0.95))
+    axes = figure.subplots(4, len(source))
     for row, (name, images) in enumerate(rows):
         for column, image in enumerate(images):
             axis = axes[row, column]
@@ -88,7 +89,7 @@ def build(context: AppContext) -> TranslateTab:
         try:
             forward, back = translate_digit(zoo, pair, image, to_target, session)
         except DigitInputError as error:
-            return None, None, None, message(str(error))
+            return None, None, None, message(rejected(str(error)))
         spec = PAIRS[pair]
         names = [spec.source.title, spec.target.title]
         direction = " → ".join(names if to_target else names[::-1])
@@ -110,7 +111,7 @@ def build(context: AppContext) -> TranslateTab:
         try:
             digit, _ = prepare_picture(path)
         except DigitInputError as error:
-            return None, None, None, message(str(error))
+            return None, None, None, message(rejected(str(error)))
         return show(pair, digit, True, "Your upload", session)
 
     @friendly

@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import gradio as gr
 import numpy as np
@@ -13,7 +15,7 @@ import torch
 from ..data import PAIRS
 from ..data.digit_input import DigitInputError
 from .context import AppContext
-from .render import digit_image, friendly, message, prediction_table
+from .render import digit_image, friendly, message, prediction_table, rejected
 from .serving import (
     EXAMPLES_PER_DOMAIN,
     digit_inputs,
@@ -31,6 +33,12 @@ class TryItTab:
     examples: gr.Gallery
     #: pair → the example gallery's items (run at page load too)
     example_gallery: Callable[[str], list]
+    #: ``show_example(pair, session, index)`` → the tab's ``outputs`` for the example at that index
+    show_example: Callable
+    outputs: list
+
+
+BLANK_CANVAS = np.full((280, 280, 3), 255, np.uint8)
 
 
 def predictions_view(
@@ -41,32 +49,47 @@ def predictions_view(
     inputs: dict[str, torch.Tensor],
     gallery: list,
     notes: list[str],
+    source: str,
 ):
-    """The tab's outputs: model view, style gallery, prediction table, status, session."""
+    """The tab's outputs: model view, style gallery, prediction table, status, session. ``source``
+    says which input the predictions are for (your drawing, your upload, an example)."""
     prediction = predict_digit(context.zoo, session, pair, inputs)
-    notices = list(notes)
+    notices = list(notes) + prediction.notes
     if missing := missing_note(context.zoo, pair):
         notices.append(missing)
-    timing = f"<small>{len(prediction.models)} models answered in {1000 * prediction.seconds:.0f} ms.</small>"
-    table = prediction_table(prediction.models, list(prediction.inputs)) if prediction.models else ""
-    return digit_image(shown), gallery, table, message(" ".join(notices)) + timing, session
+    thumbnails = {name: digit_image(image, scale=2) for name, image in inputs.items()}
+    table = (
+        prediction_table(prediction.models, list(prediction.inputs), thumbnails) if prediction.models else ""
+    )
+    caption = (
+        f'<p class="da-caption">Predictions for <b>{html.escape(source)}</b> · {len(prediction.models)} '
+        f"models answered in {1000 * prediction.seconds:.0f} ms.</p>"
+    )
+    return digit_image(shown), gallery, table, message(" ".join(notices)) + caption, session
 
 
-def show_digit(context: AppContext, session: Session, pair: str, digit: torch.Tensor, notes: list[str]):
+def show_digit(
+    context: AppContext, session: Session, pair: str, digit: torch.Tensor, notes: list[str], source: str
+):
     """A prepared, MNIST-like digit: rendered in each style and predicted as drawn and in target style."""
     session.digit = digit
     renderings = style_renderings(digit, context.data)
     notes = list(notes)
     if PAIRS["mnist-mnistm"].target.style not in renderings:
         notes.append("The MNIST-M rendering needs the BSDS500 photos (see the README's data section).")
-    gallery = [(digit_image(image), name) for name, image in renderings.items()]
+    gallery = gr.update(
+        value=[(digit_image(image), name) for name, image in renderings.items()], label=GALLERY_LABEL
+    )
     return predictions_view(
-        context, session, pair, digit, digit_inputs(pair, digit, renderings), gallery, notes
+        context, session, pair, digit, digit_inputs(pair, digit, renderings), gallery, notes, source
     )
 
 
 def failure(session: Session, text: str):
-    return None, [], "", message(text), session
+    return None, [], "", message(rejected(text)), session
+
+
+GALLERY_LABEL = "The same digit in each target style"
 
 
 def build(context: AppContext) -> TryItTab:
@@ -104,7 +127,8 @@ def build(context: AppContext) -> TryItTab:
             )
         with gr.Column(scale=1):
             styles = gr.Gallery(
-                label="The same digit in each target style",
+                label=GALLERY_LABEL,
+                object_fit="contain",
                 columns=3,
                 height=190,
                 allow_preview=False,
@@ -113,7 +137,8 @@ def build(context: AppContext) -> TryItTab:
     status = gr.HTML(elem_id="try_status")
     table = gr.HTML(elem_id="predictions")
     examples = gr.Gallery(
-        label="Examples from the test sets (source row, then target row): click one",
+        label="Examples from the test sets (the source digits 0–9, then the target's): click one",
+        object_fit="contain",
         columns=EXAMPLES_PER_DOMAIN,
         height=260,
         allow_preview=False,
@@ -122,48 +147,69 @@ def build(context: AppContext) -> TryItTab:
     outputs = [model_view, styles, table, status, context.session]
 
     @friendly
-    def from_picture(picture, pair, session):
+    def from_drawing(picture, pair, session):
         try:
             digit, notes = prepare_picture(picture)
         except DigitInputError as error:
             return failure(session, str(error))
-        return show_digit(context, session, pair, digit, notes)
+        session.input_name = "your drawing"
+        return show_digit(context, session, pair, digit, notes, session.input_name)
+
+    @friendly
+    def from_upload(path, pair, session):
+        """An uploaded picture replaces the drawing: the canvas is cleared, so it is clear which
+        input the predictions are for."""
+        try:
+            digit, notes = prepare_picture(path)
+        except DigitInputError as error:
+            return (*failure(session, str(error)), gr.skip())
+        session.input_name = f"your upload ({Path(path).name})" if isinstance(path, str) else "your upload"
+        return (*show_digit(context, session, pair, digit, notes, session.input_name), BLANK_CANVAS)
 
     @friendly
     def again(pair, session):
         if session.digit is None:
             return gr.skip(), gr.skip(), gr.skip(), gr.skip(), session
-        return show_digit(context, session, pair, session.digit, [])
+        return show_digit(context, session, pair, session.digit, [], session.input_name or "your digit")
 
     @friendly
     def example_gallery(pair):
-        return [(digit_image(example.image), example.caption) for example in examples_for(data, pair)]
+        return [(digit_image(example.image), example.short_caption) for example in examples_for(data, pair)]
+
+    @friendly
+    def show_example(pair, session, index: int):
+        """The example at ``index`` of the gallery (source row, then target row), predicted."""
+        picked = examples_for(data, pair)
+        if index >= len(picked):
+            return (*failure(session, "The test data is not available here."), gr.skip())
+        example = picked[index]
+        session.input_name = f"the {example.caption}"
+        if example.domain == PAIRS[pair].source.name:
+            return (*show_digit(context, session, pair, example.image, [], session.input_name), BLANK_CANVAS)
+        # a target-domain image is already in the target's style: it is shown as it is, alone
+        name = f"{PAIRS[pair].target.title} test image"
+        gallery = gr.update(
+            value=[(digit_image(example.image), f"{PAIRS[pair].target.title} · label {example.label}")],
+            label="The example itself (already in the target's style)",
+        )
+        return (
+            *predictions_view(
+                context, session, pair, example.image, {name: example.image}, gallery, [], session.input_name
+            ),
+            BLANK_CANVAS,
+        )
 
     @friendly
     def pick_example(pair, session, selected: gr.SelectData):
-        picked = examples_for(data, pair)
-        if selected.index >= len(picked):
-            return failure(session, "The test data is not available here.")
-        example = picked[selected.index]
-        notes = [f"Picked a {example.caption}."]
-        if example.domain == PAIRS[pair].source.name:
-            return show_digit(context, session, pair, example.image, notes)
-        name = f"{PAIRS[pair].target.title} test image"
-        return predictions_view(
-            context,
-            session,
-            pair,
-            example.image,
-            {name: example.image},
-            [(digit_image(example.image), name)],
-            notes,
-        )
+        return show_example(pair, session, selected.index)
 
     predict_drawing.click(
-        from_picture, [pad, context.pair, context.session], outputs, api_visibility="private"
+        from_drawing, [pad, context.pair, context.session], outputs, api_visibility="private"
     )
-    upload.upload(from_picture, [upload, context.pair, context.session], outputs, api_visibility="private")
+    upload.upload(
+        from_upload, [upload, context.pair, context.session], [*outputs, pad], api_visibility="private"
+    )
     context.pair.change(again, [context.pair, context.session], outputs, api_visibility="private")
     context.pair.change(example_gallery, context.pair, examples, api_visibility="private")
-    examples.select(pick_example, [context.pair, context.session], outputs, api_visibility="private")
-    return TryItTab(examples, example_gallery)
+    examples.select(pick_example, [context.pair, context.session], [*outputs, pad], api_visibility="private")
+    return TryItTab(examples, example_gallery, friendly(show_example), [*outputs, pad])

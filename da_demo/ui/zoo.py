@@ -10,7 +10,6 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-import torch
 from torch import nn
 
 from ..artifacts.checkpoints import CheckpointError
@@ -18,6 +17,8 @@ from ..artifacts.store import ModelStore
 from ..methods import get_method, method_names
 from ..methods.cyclegan import load_generators
 from ..models.cyclegan import Generator
+from ..workflows.digit_check import read_calibration
+from ..workflows.selection import read_selection
 
 
 @dataclass
@@ -53,10 +54,12 @@ class PairModels:
 class ModelZoo:
     """Loads each pair's models on first use (thread-safe)."""
 
-    def __init__(self, store: ModelStore | None = None) -> None:
+    def __init__(self, store: ModelStore | None = None, selection: dict | None = None) -> None:
         self.store = store or ModelStore()
+        self._selection = selection
         self._lock = threading.Lock()
         self._pairs: dict[str, PairModels] = {}
+        self._digit_check: dict | None = None
 
     def pair(self, pair: str) -> PairModels:
         with self._lock:
@@ -66,6 +69,20 @@ class ModelZoo:
 
     def notes(self) -> list[str]:
         return list(self.store.notes)
+
+    def picked_settings(self, pair: str, method: str) -> dict:
+        """The settings the label-free selection picked for the shipped model ({} without a pick):
+        the Adapt tab starts from them."""
+        if self._selection is None:
+            self._selection = read_selection()
+        chosen = (self._selection.get("pairs") or {}).get(pair, {}).get("methods", {}).get(method) or {}
+        return dict((chosen.get("pick") or {}).get("settings") or {})
+
+    def digit_threshold(self, pair: str) -> float | None:
+        """The "is this a digit?" threshold calibrated for the pair's shipped source-only model."""
+        if self._digit_check is None:
+            self._digit_check = read_calibration()
+        return (self._digit_check.get(pair) or {}).get("threshold")
 
     def _load(self, pair: str) -> PairModels:
         loaded = PairModels()
@@ -96,10 +113,3 @@ def zoo_model(checkpoint, origin: str, owner: str = "shipped") -> ZooModel:
     return ZooModel(
         checkpoint.metadata["pair"], method, model, checkpoint.metadata, origin, owner, generators
     )
-
-
-@torch.no_grad()
-def probabilities(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
-    """Softmax class probabilities ``(N, 10)`` of ``images (N, C, 28, 28)``."""
-    logits, _ = model(images)
-    return torch.softmax(logits.float(), dim=1)

@@ -1,0 +1,137 @@
+"""Lesson: a guided tour for a class of about 15 minutes. Each step is a sentence or two and a
+button that sets the app up for it (pair, tab, example, method); students then look or press
+Start themselves. The buttons are laid out in the Lesson tab and wired once every tab exists."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import gradio as gr
+
+from .adapt import AdaptTab
+from .features import FeaturesTab
+from .results import ResultsTab
+from .try_it import TryItTab
+
+#: example gallery index of a digit: the source row holds classes 0..9, the target row follows
+SOURCE_SEVEN, TARGET_SEVEN = 7, 17
+
+
+@dataclass(frozen=True)
+class Step:
+    title: str
+    text: str
+    button: str
+
+
+STEPS = (
+    Step(
+        "1. The same digit, another domain",
+        "An MNIST **7**, and the same digit redrawn as USPS, MNIST-M and noisy MNIST would show it. Same class, "
+        "different pixels: that is a *domain shift*.",
+        "Show an MNIST 7 (MNIST → USPS)",
+    ),
+    Step(
+        "2. The source-only model stumbles",
+        "Now a 7 from the MNIST-M test set itself. The source-only model never saw a photo background; the "
+        "adapted models did, without ever seeing a label of those images. Compare the rows.",
+        "Show an MNIST-M 7 (MNIST → MNIST-M)",
+    ),
+    Step(
+        "3. Adapt a model yourself",
+        "Back to MNIST → USPS. DANN is set up for a short run: press **Start** and watch the red line (target "
+        "accuracy) climb while the domain classifier's accuracy falls towards 50%.",
+        "Set up DANN (600 steps)",
+    ),
+    Step(
+        "4. Why it works: the features",
+        "Each dot is a test digit's features, circles for MNIST, triangles for USPS, coloured by domain. Before "
+        "adaptation the two clouds sit apart; after, they overlap, so one classifier serves both.",
+        "Show the features, coloured by domain",
+    ),
+    Step(
+        "5. A race",
+        "Train a second method (MMD is set up) and compare: the *Compare your runs* plot overlays the target "
+        "accuracy of every run you have finished in this session.",
+        "Set up MMD (600 steps)",
+    ),
+    Step(
+        "6. Choosing without labels",
+        "Every number so far used target labels only to *measure*. In practice you have none, so how do you "
+        "pick a setting? The Results tab shows how a label-free score ranked the models, and what it cost.",
+        "Show how the settings were chosen",
+    ),
+    Step(
+        "7. Your turn",
+        "Draw a digit, or a scribble that is not a digit, in Try it: the models answer, and say so when a "
+        "drawing looks like no digit they know.",
+        "Open Try it",
+    ),
+)
+
+
+@dataclass
+class LessonButtons:
+    buttons: list[gr.Button]
+
+
+def layout() -> LessonButtons:
+    """The lesson's text and buttons (wired later by ``wire``)."""
+    gr.Markdown(
+        "A guided tour for a class: about 15 minutes. Each button sets the app up for its step; "
+        "students can follow on their own phones or laptops (everyone gets their own models)."
+    )
+    buttons = []
+    for index, step in enumerate(STEPS):
+        with gr.Group():
+            gr.Markdown(f"### {step.title}\n{step.text}")
+            buttons.append(gr.Button(step.button, size="sm", elem_id=f"lesson_step_{index + 1}"))
+    return LessonButtons(buttons)
+
+
+def wire(
+    buttons: LessonButtons,
+    tabs: gr.Tabs,
+    pair: gr.Dropdown,
+    session: gr.State,
+    try_tab: TryItTab,
+    adapt_tab: AdaptTab,
+    features_tab: FeaturesTab,
+    results_tab: ResultsTab,
+) -> None:
+    """What each step's button does."""
+    private = {"api_visibility": "private"}
+
+    def go(tab: str, pair_name: str):
+        return gr.Tabs(selected=tab), pair_name
+
+    def example(index: int):
+        return lambda pair_name, state: try_tab.show_example(pair_name, state, index)
+
+    step = iter(buttons.buttons)
+    next(step).click(lambda: go("try", "mnist-usps"), None, [tabs, pair], **private).then(
+        example(SOURCE_SEVEN), [pair, session], try_tab.outputs, **private
+    )
+    next(step).click(lambda: go("try", "mnist-mnistm"), None, [tabs, pair], **private).then(
+        example(TARGET_SEVEN), [pair, session], try_tab.outputs, **private
+    )
+    next(step).click(
+        lambda: (*go("adapt", "mnist-usps"), "dann"), None, [tabs, pair, adapt_tab.method], **private
+    ).then(adapt_tab.describe, adapt_tab.inputs, adapt_tab.fields, **private).then(
+        lambda: 600, None, adapt_tab.steps, **private
+    )
+    next(step).click(
+        lambda: (gr.Tabs(selected="features"), "dann", "domain"),
+        None,
+        [tabs, features_tab.menu, features_tab.colour],
+        **private,
+    ).then(features_tab.draw, features_tab.inputs, features_tab.outputs, **private)
+    next(step).click(
+        lambda: (gr.Tabs(selected="adapt"), "mmd"), None, [tabs, adapt_tab.method], **private
+    ).then(adapt_tab.describe, adapt_tab.inputs, adapt_tab.fields, **private).then(
+        lambda: 600, None, adapt_tab.steps, **private
+    )
+    next(step).click(lambda: gr.Tabs(selected="results"), None, tabs, **private).then(
+        results_tab.show_selection, results_tab.selection_inputs, results_tab.selection_outputs, **private
+    )
+    next(step).click(lambda: gr.Tabs(selected="try"), None, tabs, **private)

@@ -1,0 +1,89 @@
+"""Results as pictures: accuracy per method for one pair, and one validator against the truth."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+import numpy as np  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+
+def accuracy_chart(rows: list[dict], title: str):
+    """Horizontal bars of target-test accuracy per method: ``rows`` of ``{"method": title, "mean",
+    "std", "published" (or None), "baseline": bool}`` in %, the baseline (source-only) drawn grey with
+    a dashed line through the chart so every other bar reads against it."""
+    figure = Figure(figsize=(7.0, 0.42 * len(rows) + 1.6))
+    axis = figure.subplots()
+    positions = np.arange(len(rows))[::-1]
+    colours = ["#9ca3af" if row["baseline"] else "#2563eb" for row in rows]
+    axis.barh(
+        positions,
+        [row["mean"] for row in rows],
+        xerr=[row["std"] for row in rows],
+        color=colours,
+        error_kw={"elinewidth": 1, "capsize": 3},
+        height=0.65,
+    )
+    for position, row in zip(positions, rows):
+        axis.text(min(row["mean"] + 1, 99), position, f"{row['mean']:.1f}", va="center", fontsize=8)
+        if row.get("published") is not None:
+            axis.plot(row["published"], position, marker="D", color="#dc2626", markersize=6, ls="")
+    baseline = next((row["mean"] for row in rows if row["baseline"]), None)
+    if baseline is not None:
+        axis.axvline(baseline, color="#6b7280", ls="--", lw=1)
+    axis.set_yticks(positions, [row["method"] for row in rows], fontsize=9)
+    axis.set_xlim(0, 100)
+    axis.set_xlabel("target test accuracy (%): bars = ours (3 seeds, ± std), ◆ = published")
+    axis.set_title(title, fontsize=11)
+    axis.grid(axis="x", alpha=0.3)
+    figure.tight_layout()
+    return figure
+
+
+def validator_scatter(
+    scores: list[float],
+    accuracies: list[float],
+    pick: tuple[float, float] | None,
+    oracle: tuple[float, float] | None,
+    validator: str,
+    rho: float | None,
+    title: str,
+):
+    """Each sweep point's validator score (x) against its target accuracy (y, %), the validator's pick
+    (★) and the oracle (○, uses target labels) marked."""
+    figure = Figure(figsize=(6.4, 4.4))
+    axis = figure.subplots()
+    axis.scatter(
+        scores, [100 * a for a in accuracies], s=18, alpha=0.6, color="#2563eb", label="a trial at one step"
+    )
+    if pick is not None:
+        axis.scatter(
+            [pick[0]],
+            [100 * pick[1]],
+            marker="*",
+            s=260,
+            color="#f59e0b",
+            edgecolor="black",
+            zorder=3,
+            label="label-free pick (highest score)",
+        )
+    if oracle is not None:
+        axis.scatter(
+            [oracle[0]],
+            [100 * oracle[1]],
+            marker="o",
+            s=140,
+            facecolor="none",
+            edgecolor="#dc2626",
+            linewidth=2,
+            zorder=3,
+            label="oracle (best target accuracy)",
+        )
+    axis.set_xlabel(f"{validator} (higher = the validator likes it more)")
+    axis.set_ylabel("target test accuracy (%)")
+    axis.set_title(f"{title}\nSpearman ρ = {'—' if rho is None else f'{rho:+.2f}'}", fontsize=10)
+    axis.grid(alpha=0.3)
+    axis.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=2, fontsize=8, frameon=False)
+    figure.tight_layout()
+    return figure
