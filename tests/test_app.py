@@ -65,7 +65,9 @@ def test_show_digit_predicts_with_every_model_in_both_styles(zoo, app_data, tmp_
     digit, _ = prepare_digit(seven_png(tmp_path / "seven.png"))
     session = Session()
     context = AppContext(zoo=zoo, data=app_data, session=None, pair=None)
-    view, gallery, table, status, session = show_digit(context, session, "mnist-usps", digit, [], "your drawing")
+    view, gallery, table, status, session = show_digit(
+        context, session, "mnist-usps", digit, [], "your drawing"
+    )
     assert view.shape == (168, 168, 3)
     assert {name for _, name in gallery["value"]} == {"USPS-like", "noisy", "MNIST-M-like"}
     assert table.count("<tr>") == 1 + len(method_names())
@@ -146,7 +148,9 @@ def test_adapt_settings_are_named_and_checked_by_the_methods_dataclass():
     assert (hparams.steps, hparams.lambda_max, hparams.lr, seed) == (100, 0.5, 1e-4, 3)
     hparams, _ = adaptation_settings("mnist-usps", "ot_sinkhorn", {"reg_e": 0.05})
     assert hparams.reg_e == 0.05
-    hparams, _ = adaptation_settings("mnist-mnistm", "deepcoral", {}, picked={"entropy_weight": 0.0, "steps": 9000})
+    hparams, _ = adaptation_settings(
+        "mnist-mnistm", "deepcoral", {}, picked={"entropy_weight": 0.0, "steps": 9000}
+    )
     assert hparams.entropy_weight == 0.0 and hparams.steps == MAX_STEPS  # the label-free pick, capped
     hparams, _ = adaptation_settings("mnist-usps", "deepjdot", {})
     assert hparams.batch_size <= 256  # the paper's 500 is more than a live session allows
@@ -186,11 +190,18 @@ def test_live_curves_have_plain_names_and_the_target_line():
     from da_demo.ui.glossary import explanations
 
     start = ProgressEvent(0, 100, 0, 0, 0, {}, 0.98, 0.71)  # evaluate_first: accuracies, no losses yet
-    events = [start] + [ProgressEvent(step, 100, 0, 0, 0, {"class_loss": 1.0 / step, "domain_acc": 0.8, "grl_lambda": 0.5},
-                                      None, None) for step in (10, 20)]
+    events = [start] + [
+        ProgressEvent(
+            step, 100, 0, 0, 0, {"class_loss": 1.0 / step, "domain_acc": 0.8, "grl_lambda": 0.5}, None, None
+        )
+        for step in (10, 20)
+    ]
     events.append(ProgressEvent(30, 100, 0, 0, 0, {"class_loss": 0.01, "lmmd_loss": 0.2}, 0.99, 0.9))
     losses, accuracy = curves(events)
-    assert set(losses) == {"source classification loss", "class-wise gap (LMMD)"}  # not grl_lambda, not code names
+    assert set(losses) == {
+        "source classification loss",
+        "class-wise gap (LMMD)",
+    }  # not grl_lambda, not code names
     assert losses["source classification loss"] == ([10, 20, 30], [0.1, 0.05, 0.01])
     assert accuracy["target test"] == ([0, 30], [0.71, 0.9]) and accuracy["domain classifier"][0] == [10, 20]
     text = explanations(reported_metrics(events))

@@ -188,11 +188,15 @@ def build(context: AppContext) -> AdaptTab:
     status = gr.Textbox(label="Progress", interactive=False, elem_id="adapt_status", lines=2)
     with gr.Row():
         accuracy_plot = gr.Plot(
-            label="Accuracy (target test in red: the number that matters)", elem_id="accuracy_plot"
+            show_label=False,
+            label="Accuracy (target test in red: the number that matters)",
+            elem_id="accuracy_plot",
         )
-        loss_plot = gr.Plot(label="Losses", elem_id="loss_plot")
+        loss_plot = gr.Plot(show_label=False, label="Losses", elem_id="loss_plot")
     glossary = gr.Markdown(elem_id="adapt_glossary")
-    runs = gr.Plot(label="Compare your runs (finished runs on this pair)", elem_id="runs_plot")
+    runs = gr.Plot(
+        show_label=False, label="Compare your runs (finished runs on this pair)", elem_id="runs_plot"
+    )
     download = gr.File(
         label="Your model (safetensors with its metadata)",
         interactive=False,

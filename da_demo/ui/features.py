@@ -190,12 +190,16 @@ def build(context: AppContext) -> FeaturesTab:
             everything = gr.Button("All digits", size="sm")
     status = gr.HTML(elem_id="features_status")
     plot = gr.Plot(
-        label="Test features before and after adaptation (marker = domain)", elem_id="features_plot"
+        show_label=False,
+        label="Test features before and after adaptation (marker = domain)",
+        elem_id="features_plot",
     )
     alignment = gr.Markdown(elem_id="alignment_table")
     with gr.Row():
         transport_plot = gr.Plot(
-            label="Optimal-transport plan between the adapted features", elem_id="transport_plot"
+            show_label=False,
+            label="Optimal-transport plan between the adapted features",
+            elem_id="transport_plot",
         )
         with gr.Column():
             gr.Markdown(TRANSPORT_CAPTION)

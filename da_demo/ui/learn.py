@@ -13,15 +13,17 @@ INTRODUCTION = r"""
 **Unsupervised domain adaptation**: we have labeled images from a *source* domain (MNIST) and
 unlabeled images from a *target* domain (USPS, MNIST-M, noisy MNIST). A classifier trained on the
 source alone loses accuracy on the target because the images look different. Each method below uses
-the unlabeled target images, never their labels, to close that gap, in the pixels (CycleGAN), in
-the feature distributions (DANN, CORAL, MMD, LMMD, DeepJDOT, MI maximization) or after the fact
-(optimal transport of features).
+the unlabeled target images, never their labels, to close that gap: in the pixels (CycleGAN), in
+the feature distributions (DANN, CORAL, MMD, LMMD, DeepJDOT, MI maximization), by trusting its own
+confident answers on the target (SHOT, self-ensembling, VADA → DIRT-T), or after the fact (optimal
+transport of features). **SHOT is the one method that needs no source data at adaptation time**: only
+the source model and unlabeled target images.
 
-One shared trick: every method that trains on target images here also lowers the **entropy** of its
-target predictions a little (weight 0.1 by default; 0.3 for MI maximization on USPS, 0 for DeepCORAL
-on MNIST-M), $H = -\sum_k p_k \log p_k$, which pushes target points away
-from class boundaries once the domains overlap. It is a hyperparameter (`entropy_weight`) you can set
-to 0 in the Adapt tab to see the plain method.
+One shared trick: several methods also lower the **entropy** of their target predictions,
+$H = -\sum_k p_k \log p_k$, which pushes target points away from class boundaries once the domains
+overlap. Whether it helps is itself a setting (`entropy_weight`): the shipped models' settings were
+chosen without target labels (see the Results tab), and you can set it to 0 in the Adapt tab to see
+the plain method.
 """
 
 

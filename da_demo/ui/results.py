@@ -106,7 +106,7 @@ def build(context: AppContext) -> ResultsTab:
         "three seeds with their spread, diamonds the published numbers; the app uses seed 0.",
         elem_id="results_protocol",
     )
-    chart = gr.Plot(label="Target accuracy per method", elem_id="results_chart")
+    chart = gr.Plot(show_label=False, label="Target accuracy per method", elem_id="results_chart")
     table = gr.HTML(elem_id="results_table")
     with gr.Accordion("Choosing without target labels: how well each validator tracked the truth", open=True):
         gr.Markdown(SELECTION_TEXT)
@@ -117,7 +117,9 @@ def build(context: AppContext) -> ResultsTab:
                 label="Validator",
                 elem_id="selection_validator",
             )
-        scatter = gr.Plot(label="Each point: one model of the sweep", elem_id="selection_plot")
+        scatter = gr.Plot(
+            show_label=False, label="Each point: one model of the sweep", elem_id="selection_plot"
+        )
         verdict = gr.Markdown(elem_id="selection_text")
 
     @friendly

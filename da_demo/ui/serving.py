@@ -109,8 +109,8 @@ class Prediction:
 
 
 NOT_A_DIGIT = (
-    "This does not look like a digit to the models (the source-only model's confidence is lower than "
-    "for 95% of MNIST test digits): the predictions below are guesses."
+    "This does not look like a digit to the models (the source-only model responds to it more weakly "
+    "than to 95% of hand-drawn digits): the predictions below are guesses."
 )
 
 
@@ -217,8 +217,9 @@ class SettingsError(ValueError):
     """A visitor's settings cannot be used; the message says why."""
 
 
-def adaptation_settings(pair: str, method: str, settings: Mapping[str, Any] | None,
-                        picked: Mapping[str, Any] | None = None) -> tuple[Any, int]:
+def adaptation_settings(
+    pair: str, method: str, settings: Mapping[str, Any] | None, picked: Mapping[str, Any] | None = None
+) -> tuple[Any, int]:
     """A visitor's named settings (``{"steps": 600, "lambda_max": 0.5, "seed": 0}``), over the
     selection's ``picked`` settings for the shipped model, → the method's checked hyperparameters and
     the seed. Ranges come from the method's dataclass; the app adds its own caps (steps, batch size)

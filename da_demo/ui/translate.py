@@ -82,7 +82,7 @@ def build(context: AppContext) -> TranslateTab:
         )
     status = gr.HTML(elem_id="translate_status")
     grid_button = gr.Button("Show the grid: one digit of each class", elem_id="btn_grid")
-    grid = gr.Plot(label="CycleGAN grid", elem_id="grid")
+    grid = gr.Plot(show_label=False, label="CycleGAN grid", elem_id="grid")
     outputs = [original, translated, reconstructed, status]
 
     def show(pair: str, image: torch.Tensor, to_target: bool, caption: str, session: Session):
