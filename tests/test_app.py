@@ -2,6 +2,7 @@
 against an app launched in this process (on the shipped checkpoints)."""
 
 import io
+import re
 import socket
 
 import gradio as gr
@@ -271,3 +272,35 @@ def test_adapt_fields_show_the_pairs_own_defaults(zoo, app_data):
     assert tab.describe("deepcoral", "mnist-usps")[entropy_field]["value"] == 0.1
     weight_field = tab.describe("dann", "mnist-usps")[1]
     assert weight_field["label"] == "Gradient-reversal strength λ" and weight_field["maximum"] == 10.0
+
+
+def test_start_and_stop_pressed_rapidly_by_several_visitors(app_url, tmp_path):
+    """Three visitors start and stop runs as fast as they can click: every run ends with a status,
+    nobody gets an error, and both training slots are free afterwards."""
+    import concurrent.futures
+    import time
+
+    def impatient(seed):
+        client = Client(app_url, verbose=False)
+        finals = []
+        for _ in range(2):
+            job = client.submit(
+                "mnist-usps", "mmd", {"steps": 300, "batch_size": 16, "seed": seed}, api_name="/adapt"
+            )
+            while (
+                not job.done() and len(job.outputs()) == 0
+            ):  # in line, or loading: Stop is pressed once it runs
+                time.sleep(0.05)
+            for _ in range(3):
+                client.predict(api_name="/stop")
+            finals.append(job.result(timeout=300)[0])
+        client.predict(api_name="/stop")  # with nothing running
+        return finals
+
+    with concurrent.futures.ThreadPoolExecutor(3) as pool:
+        results = list(pool.map(impatient, range(3)))
+    for finals in results:
+        for status in finals:
+            assert re.match(r"^(stopped by you|done|Not started)", status), status
+    seven = handle_file(seven_png(tmp_path / "seven.png"))
+    assert Client(app_url, verbose=False).predict(seven, "mnist-usps", api_name="/predict")["models"]

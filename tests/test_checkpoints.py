@@ -1,5 +1,7 @@
 import json
+import os
 import pickle
+from pathlib import Path
 
 import pytest
 import torch
@@ -107,3 +109,46 @@ def test_half_precision_storage_halves_the_file_and_keeps_predictions(tmp_path):
     original, restored = predict(classifier, images)[0], predict(loaded.classifier, images)[0]
     assert torch.equal(original.argmax(1), restored.argmax(1))
     assert (original - restored).abs().max() < 0.05
+
+
+def test_every_crafted_checkpoint_is_refused_with_a_checkpoint_error(tmp_path):
+    """Wrong JSON types, deep nesting, missing or absurd fields, an absurd header length, tensors of
+    another shape, a truncated file: each a CheckpointError (timing and memory: the benchmark
+    ``da_demo.benchmarks.crafted_checkpoints``)."""
+    from da_demo.benchmarks.crafted_checkpoints import crafted_checkpoints
+
+    files = crafted_checkpoints(tmp_path)
+    assert len(files) >= 10
+    for name, path in files.items():
+        with pytest.raises(CheckpointError):
+            load_checkpoint(path)
+        if name != "weights of another shape" and name != "truncated download":
+            with pytest.raises(CheckpointError):
+                read_metadata(path)
+
+
+def test_a_checkpoint_written_to_a_read_only_folder_fails_clearly_and_leaves_nothing(tmp_path):
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    folder.chmod(0o500)
+    try:
+        if os.access(folder, os.W_OK):
+            pytest.skip("running as a user who can write anywhere")
+        with pytest.raises(CheckpointError, match="read-only or full"):
+            make_checkpoint(folder / "model.safetensors")
+        assert list(folder.iterdir()) == []
+    finally:
+        folder.chmod(0o700)
+
+
+def test_a_full_disk_while_writing_fails_clearly_and_leaves_no_partial_file(tmp_path, monkeypatch):
+    from da_demo.artifacts import checkpoints
+
+    def half_written(tensors, path, metadata=None):
+        Path(path).write_bytes(b"\0" * 100)
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(checkpoints, "save_file", half_written)
+    with pytest.raises(CheckpointError, match="No space left on device"):
+        make_checkpoint(tmp_path / "model.safetensors")
+    assert list(tmp_path.iterdir()) == []

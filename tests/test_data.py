@@ -40,7 +40,14 @@ def test_pairs_share_one_shape_and_hide_target_train_labels(
     ):
         assert images.shape[1:] == (channels, 28, 28) and images.dtype == torch.float32
         assert 0.0 <= images.min() and images.max() <= 1.0
-    assert len(pair.source_train) == 60000 and len(pair.target_train) == target_train
+    assert (
+        len(pair.source_train) == 55000
+        and len(pair.source_val) == 5000
+        and len(pair.target_train) == target_train
+    )
+    # the validation split is held out: none of its images is among the training images
+    train_rows = {row.numpy().tobytes() for row in pair.source_train.images[:, 0].flatten(1)}
+    assert not any(row.numpy().tobytes() in train_rows for row in pair.source_val.images[:500, 0].flatten(1))
     assert len(pair.target_test) == target_test
     assert not hasattr(pair.target_train, "labels")
 
@@ -62,9 +69,6 @@ def test_mnistm_is_deterministic_and_differs_from_mnist(data_dir):
     assert (mnistm.images - mnist.images).abs().mean() > 0.2
     channel_spread = (mnistm.images.max(dim=1).values - mnistm.images.min(dim=1).values).mean()
     assert channel_spread > 0.05  # colour, not grey
-    assert torch.equal(
-        load_domain("mnistm", False, data_dir).images, mnistm.images
-    )  # cached build is the same
 
 
 def test_blend_formula_on_a_tiny_case():
@@ -97,3 +101,30 @@ def test_missing_data_gives_one_clear_error(tmp_path):
         load_domain("usps", True, tmp_path / "nowhere")
     with pytest.raises(ValueError, match="Unknown domain pair"):
         load_pair("mnist-svhn", tmp_path)
+
+
+def test_mnistm_built_from_scratch_twice_is_the_same(data_dir, tmp_path, monkeypatch):
+    from da_demo.data.mnistm import load_mnistm
+
+    builds = []
+    for attempt in ("first", "second"):
+        monkeypatch.setenv("DA_DEMO_CACHE_DIR", str(tmp_path / attempt))  # nothing cached: a fresh build
+        builds.append(load_mnistm(False, data_dir))
+        assert list((tmp_path / attempt / "mnistm").glob("*.safetensors"))
+    assert torch.equal(builds[0].images, builds[1].images) and torch.equal(builds[0].labels, builds[1].labels)
+
+
+def test_noisy_mnist_train_and_test_noise_are_independent(data_dir):
+    clean_train, clean_test = load_domain("mnist", True, data_dir), load_domain("mnist", False, data_dir)
+    noise_train = load_domain("noisy", True, data_dir).images[:10000] - clean_train.images[:10000]
+    noise_test = load_domain("noisy", False, data_dir).images - clean_test.images
+    # where neither pixel is clipped, the two noise fields do not move together
+    inside = (
+        (clean_train.images[:10000] > 0.3)
+        & (clean_train.images[:10000] < 0.7)
+        & (clean_test.images > 0.3)
+        & (clean_test.images < 0.7)
+    )
+    a, b = noise_train[inside], noise_test[inside]
+    correlation = torch.corrcoef(torch.stack([a, b]))[0, 1].item()
+    assert abs(correlation) < 0.02 and a.std() > 0.2 and b.std() > 0.2

@@ -49,7 +49,7 @@ def shipped(tmp_path):
 
 def test_loads_from_the_hub_cache_when_offline(offline_hub, shipped):
     write_model(offline_hub, seed=2)
-    store = ModelStore(hub_repo=REPO_ID, directory=shipped)
+    store = ModelStore(hub_repo=REPO_ID, directory=shipped, revision=COMMIT)
     loaded = store.load("mnist-usps", "dann")
     assert loaded.origin == f"Hub repo {REPO_ID}"
     assert loaded.checkpoint.metadata["seed"] == 2
@@ -58,7 +58,7 @@ def test_loads_from_the_hub_cache_when_offline(offline_hub, shipped):
 
 def test_a_file_missing_on_the_hub_falls_back_to_the_shipped_one(offline_hub, shipped):
     write_manifest(offline_hub, [])  # the Hub repo has no such checkpoint
-    store = ModelStore(hub_repo=REPO_ID, directory=shipped)
+    store = ModelStore(hub_repo=REPO_ID, directory=shipped, revision=COMMIT)
     loaded = store.load("mnist-usps", "dann")
     assert loaded.origin.startswith("shipped") and loaded.checkpoint.metadata["seed"] == 1
     assert any("Hub copy not used" in note for note in store.notes)
@@ -67,7 +67,7 @@ def test_a_file_missing_on_the_hub_falls_back_to_the_shipped_one(offline_hub, sh
 def test_a_corrupt_hub_file_is_refused_and_the_shipped_one_used(offline_hub, shipped):
     path = write_model(offline_hub, seed=2)
     path.write_bytes(path.read_bytes()[:200])  # a broken download in the cache
-    store = ModelStore(hub_repo=REPO_ID, directory=shipped)
+    store = ModelStore(hub_repo=REPO_ID, directory=shipped, revision=COMMIT)
     loaded = store.load("mnist-usps", "dann")
     assert loaded.checkpoint.metadata["seed"] == 1
     assert any("SHA-256" in note for note in store.notes)
@@ -85,3 +85,39 @@ def test_no_model_anywhere_is_a_clear_error(tmp_path):
     store = ModelStore(directory=tmp_path, use_hub=False)
     with pytest.raises(CheckpointError, match="No trained deepcoral model for mnist-usps"):
         store.load("mnist-usps", "deepcoral")
+
+
+def test_a_hub_file_is_never_used_without_a_trusted_hash(offline_hub, shipped):
+    """Without a pinned revision the Hub's own manifest proves nothing (it comes from the same place
+    as the file): the shipped file is used, and the note says how to trust the Hub."""
+    write_model(offline_hub, seed=2)
+    store = ModelStore(hub_repo=REPO_ID, directory=shipped)
+    loaded = store.load("mnist-usps", "dann")
+    assert loaded.checkpoint.metadata["seed"] == 1
+    assert any("DA_DEMO_HUB_REVISION" in note for note in store.notes)
+
+
+def test_a_hub_file_the_shipped_manifest_vouches_for_is_used(offline_hub, shipped):
+    (offline_hub / "mnist-usps").mkdir(parents=True)
+    (offline_hub / "mnist-usps" / "dann.safetensors").write_bytes(
+        (shipped / "mnist-usps" / "dann.safetensors").read_bytes()
+    )
+    store = ModelStore(hub_repo=REPO_ID, directory=shipped)
+    assert store.load("mnist-usps", "dann").origin == f"Hub repo {REPO_ID}"
+
+
+def test_a_hub_file_that_differs_from_the_pinned_manifest_is_refused(offline_hub, shipped):
+    write_model(offline_hub, seed=2)
+    entry = json.loads((offline_hub / "manifest.json").read_text())
+    entry[0]["sha256"] = "0" * 64  # the pinned manifest says another file
+    (offline_hub / "manifest.json").write_text(json.dumps(entry))
+    store = ModelStore(hub_repo=REPO_ID, directory=shipped, revision=COMMIT)
+    assert store.load("mnist-usps", "dann").checkpoint.metadata["seed"] == 1
+    assert any("trusted SHA-256" in note for note in store.notes)
+
+
+def test_a_malformed_revision_is_refused_with_a_sentence(shipped, monkeypatch):
+    monkeypatch.setenv("DA_DEMO_HUB_REVISION", "main")
+    store = ModelStore(hub_repo=REPO_ID, directory=shipped)
+    assert store.load("mnist-usps", "dann").origin.startswith("shipped")
+    assert any("40-character commit" in note for note in store.notes)

@@ -17,11 +17,12 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
-from ..models import DigitClassifier, build_classifier
+from ..models import BACKBONES, DigitClassifier, build_classifier
 
 FORMAT = "da_demo.checkpoint/1"
 METADATA_KEY = "da_demo"
 MAX_CHECKPOINT_BYTES = 256 * 1024 * 1024
+MAX_HEADER_BYTES = 1024 * 1024
 
 
 class CheckpointError(ValueError):
@@ -78,11 +79,23 @@ def save_checkpoint(
             {f"{extra_name}.{name}": value for name, value in _plain_state(module, half_precision).items()}
         )
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    save_file(tensors, partial, metadata={METADATA_KEY: json.dumps(full, sort_keys=True)})
-    partial.replace(path)
+    _write_atomically(path, tensors, {METADATA_KEY: json.dumps(full, sort_keys=True)})
     return path
+
+
+def _write_atomically(path: Path, tensors: dict[str, torch.Tensor], header: dict[str, str]) -> None:
+    """Write to ``<path>.partial`` then rename: a full disk or a read-only folder leaves no partial
+    file behind, and the error says which folder."""
+    partial = path.with_name(path.name + ".partial")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        save_file(tensors, partial, metadata=header)
+        partial.replace(path)
+    except (OSError, SafetensorError) as error:
+        partial.unlink(missing_ok=True)
+        raise CheckpointError(
+            f"Could not write {path.name} to {path.parent} (read-only or full?): {error}"
+        ) from None
 
 
 def copy_half_precision(source: str | os.PathLike, target: str | os.PathLike) -> Path:
@@ -95,17 +108,15 @@ def copy_half_precision(source: str | os.PathLike, target: str | os.PathLike) ->
         for name, value in tensors.items()
     }
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(target.name + ".partial")
     header = {**metadata, "stored_dtype": "float16"}
-    save_file(tensors, partial, metadata={METADATA_KEY: json.dumps(header, sort_keys=True)})
-    partial.replace(target)
+    _write_atomically(target, tensors, {METADATA_KEY: json.dumps(header, sort_keys=True)})
     return target
 
 
 def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
-    """Only the metadata of a checkpoint (reads the header, not the weights)."""
+    """Only the metadata of a checkpoint (reads the header, not the weights), checked field by field."""
     path = _existing(path)
+    _check_header_size(path)
     try:
         with safe_open(str(path), framework="pt") as handle:
             header = handle.metadata() or {}
@@ -121,12 +132,33 @@ def load_checkpoint(
     expect_method: str | None = None,
     device: str | torch.device = "cpu",
 ) -> Checkpoint:
-    """Load a checkpoint written by ``save_checkpoint``; check it is the pair/method expected."""
+    """Load a checkpoint written by ``save_checkpoint``; check it is the pair/method expected.
+
+    Nothing large is allocated before the file is known to fit: the header's size, its fields and
+    every classifier tensor's shape are checked first (a file declaring a huge model is refused
+    before any model is built at that size)."""
     metadata = read_metadata(path)
     path = Path(path)
     for key, expected in (("pair", expect_pair), ("method", expect_method)):
         if expected is not None and metadata.get(key) != expected:
             raise CheckpointError(f"{path.name} holds {key} {metadata.get(key)!r}, not {expected!r}")
+    classifier = build_classifier(
+        metadata["backbone"], metadata["in_channels"], metadata["num_classes"], metadata["image_size"]
+    )
+    expected_shapes = {
+        f"classifier.{name}": tuple(value.shape) for name, value in classifier.state_dict().items()
+    }
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            shapes = {name: tuple(handle.get_slice(name).get_shape()) for name in handle.keys()}
+    except (SafetensorError, OSError, ValueError) as error:
+        raise CheckpointError(f"{path.name} is damaged: its tensor table cannot be read ({error})") from error
+    wrong = [name for name, shape in expected_shapes.items() if shapes.get(name) != shape]
+    if wrong:
+        raise CheckpointError(
+            f"{path.name} does not match its declared model ({metadata['backbone']!r}): "
+            f"{len(wrong)} classifier tensors missing or of another shape, e.g. {wrong[0]}"
+        )
     try:
         tensors = load_file(str(path), device=str(device))
     except (SafetensorError, OSError, ValueError, RuntimeError) as error:
@@ -138,9 +170,6 @@ def load_checkpoint(
         group, _, key = name.partition(".")
         groups.setdefault(group, {})[key] = value
     try:
-        classifier = build_classifier(
-            metadata["backbone"], metadata["in_channels"], metadata["num_classes"], metadata["image_size"]
-        )
         classifier.load_state_dict(groups.pop("classifier"), strict=True)
     except (KeyError, RuntimeError, ValueError, TypeError) as error:
         raise CheckpointError(
@@ -164,15 +193,55 @@ def _existing(path: str | os.PathLike) -> Path:
     return path
 
 
+def _check_header_size(path: Path) -> None:
+    """A safetensors file starts with its header's length (8 bytes, little-endian): refuse an absurd
+    one before the header is read and parsed."""
+    with open(path, "rb") as handle:
+        prefix = handle.read(8)
+    if len(prefix) < 8:
+        raise CheckpointError(
+            f"{path.name} is not a readable safetensors file (it is only {len(prefix)} bytes)"
+        )
+    length = int.from_bytes(prefix, "little")
+    if length > MAX_HEADER_BYTES or length > path.stat().st_size - 8:
+        raise CheckpointError(
+            f"{path.name} is not a readable safetensors file (it declares a {length:,}-byte "
+            f"header; ours are under {MAX_HEADER_BYTES // 1024} KB)"
+        )
+
+
+#: field → (type, check, what it must be): the metadata a model is rebuilt from, bounded
+FIELDS = {
+    "method": (str, lambda value: 0 < len(value) <= 64, "a method name"),
+    "pair": (str, lambda value: 0 < len(value) <= 64, "a pair name"),
+    "backbone": (str, lambda value: value in BACKBONES, f"one of {', '.join(BACKBONES)}"),
+    "in_channels": (int, lambda value: value in (1, 3), "1 or 3"),
+    "num_classes": (int, lambda value: 2 <= value <= 100, "between 2 and 100"),
+    "image_size": (int, lambda value: value in (28, 32), "28 or 32"),
+}
+
+
 def _parse_metadata(header: dict[str, str], path: Path) -> dict[str, Any]:
     if METADATA_KEY not in header:
         raise CheckpointError(f"{path.name} is a safetensors file but not a da_demo checkpoint (no metadata)")
     try:
         metadata = json.loads(header[METADATA_KEY])
-    except json.JSONDecodeError as error:
-        raise CheckpointError(f"{path.name} has unreadable metadata ({error})") from error
-    if not isinstance(metadata, dict) or metadata.get("format") != FORMAT:
-        raise CheckpointError(f"{path.name} has metadata of an unknown format {metadata.get('format')!r}")
+    except (json.JSONDecodeError, RecursionError) as error:
+        raise CheckpointError(f"{path.name} has unreadable metadata ({type(error).__name__})") from None
+    if not isinstance(metadata, dict):
+        raise CheckpointError(
+            f"{path.name} has metadata that is a JSON {type(metadata).__name__}, not an object"
+        )
+    if metadata.get("format") != FORMAT:
+        raise CheckpointError(
+            f"{path.name} has metadata of an unknown format {str(metadata.get('format'))[:40]!r}"
+        )
+    for name, (kind, valid, description) in FIELDS.items():
+        value = metadata.get(name)
+        if not isinstance(value, kind) or isinstance(value, bool) or not valid(value):
+            raise CheckpointError(
+                f"{path.name} declares {name} = {str(value)[:40]!r}; it must be {description}"
+            )
     return metadata
 
 

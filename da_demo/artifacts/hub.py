@@ -1,12 +1,14 @@
 """Hugging Face Hub: push the shipped checkpoints, and fetch them back (cached) by file name.
 
-Loading is configured by ``DA_DEMO_HUB_REPO`` (a model repo id such as ``user/da-demo-checkpoints``).
-Downloads land in huggingface_hub's cache, so a later offline start (``HF_HUB_OFFLINE=1``) reuses them.
+Loading is configured by ``DA_DEMO_HUB_REPO`` (a model repo id such as ``user/da-demo-checkpoints``)
+and ``DA_DEMO_HUB_REVISION`` (the commit to trust). Downloads land in huggingface_hub's cache, so a
+later offline start (``HF_HUB_OFFLINE=1``) reuses them.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -16,6 +18,7 @@ from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError, HFValidat
 from .manifest import MANIFEST_NAME, read_manifest, results_table
 
 HUB_REPO_ENV = "DA_DEMO_HUB_REPO"
+HUB_REVISION_ENV = "DA_DEMO_HUB_REVISION"
 #: what can go wrong when fetching: offline without a cached copy, no such repo/file, network trouble
 HUB_ERRORS = (
     EntryNotFoundError,
@@ -35,10 +38,21 @@ def configured_repo() -> str | None:
     return os.environ.get(HUB_REPO_ENV) or None
 
 
-def fetch(repo_id: str, filename: str) -> Path:
-    """The local path of ``filename`` from the Hub repo: downloaded, or the cached copy when offline."""
+def configured_revision() -> str | None:
+    """The commit of the Hub repo to trust (``DA_DEMO_HUB_REVISION``, 40 hex digits), or None."""
+    value = os.environ.get(HUB_REVISION_ENV) or None
+    if value is not None and not re.fullmatch(r"[0-9a-f]{40}", value):
+        raise HubUnavailable(
+            f"{HUB_REVISION_ENV} must be a full 40-character commit hash, got {value[:60]!r}"
+        )
+    return value
+
+
+def fetch(repo_id: str, filename: str, revision: str | None = None) -> Path:
+    """The local path of ``filename`` from the Hub repo (at ``revision``): downloaded, or the cached
+    copy when offline. Downloads go to huggingface_hub's cache, which writes them atomically."""
     try:
-        return Path(hf_hub_download(repo_id, filename, repo_type="model"))
+        return Path(hf_hub_download(repo_id, filename, repo_type="model", revision=revision))
     except HUB_ERRORS as error:
         raise HubUnavailable(
             f"{filename} from Hub repo {repo_id}: {type(error).__name__}: "

@@ -1,9 +1,11 @@
 """Where trained models come from, and which source was used.
 
-With ``DA_DEMO_HUB_REPO`` set, checkpoints come from that Hub repo (cached by huggingface_hub);
-each file is checked against the Hub manifest's SHA-256. When the Hub copy cannot be had (offline
-and not cached, missing, corrupt), the shipped file in ``checkpoints/`` is used instead, and
-``origin`` says so.
+With ``DA_DEMO_HUB_REPO`` set, checkpoints come from that Hub repo (cached by huggingface_hub). A Hub
+file is used only when its SHA-256 matches a trusted manifest: the Hub repo's own manifest **at the
+commit pinned by** ``DA_DEMO_HUB_REVISION`` (a manifest fetched from a moving branch comes from the
+same place as the file and proves nothing), or the manifest shipped with the app. Anything else (no
+pinned revision and no shipped entry, a mismatch, offline and not cached, a malformed file) falls
+back to the shipped file in ``checkpoints/``, and ``notes`` say why.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .checkpoints import Checkpoint, CheckpointError, load_checkpoint
-from .hub import HubUnavailable, configured_repo, fetch
+from .hub import HUB_REVISION_ENV, HubUnavailable, configured_repo, configured_revision, fetch
 from .manifest import MANIFEST_NAME, read_manifest
 
 SHIPPED_DIRECTORY = Path(__file__).resolve().parents[2] / "checkpoints"
@@ -43,12 +45,23 @@ class ModelStore:
     """Finds the trained model of a (pair, method): Hub repo first when configured, else shipped files."""
 
     def __init__(
-        self, hub_repo: str | None = None, directory: Path = SHIPPED_DIRECTORY, use_hub: bool = True
+        self,
+        hub_repo: str | None = None,
+        directory: Path = SHIPPED_DIRECTORY,
+        use_hub: bool = True,
+        revision: str | None = None,
     ) -> None:
         self.hub_repo = (hub_repo or configured_repo()) if use_hub else None
         self.directory = Path(directory)
         self.notes: list[str] = []  # what fell back and why, for the CLI and the app to show
         self._hub_manifest: list[dict] | None = None
+        self.revision = None
+        if self.hub_repo:
+            try:
+                self.revision = revision or configured_revision()
+            except HubUnavailable as error:
+                self.notes.append(f"Hub repo not used ({error})")
+                self.hub_repo = None
 
     def manifest(self) -> list[dict]:
         """The Hub manifest when configured and reachable, else the shipped one."""
@@ -90,20 +103,43 @@ class ModelStore:
         if not self.hub_repo:
             return None
         if self._hub_manifest is None:
-            try:
-                self._hub_manifest = read_manifest(fetch(self.hub_repo, MANIFEST_NAME).parent)
-            except (HubUnavailable, ValueError) as error:
-                self.notes.append(f"Hub manifest not used ({error})")
+            if self.revision is None:
+                self.notes.append(
+                    f"the Hub manifest is not trusted: set {HUB_REVISION_ENV} to the commit to use"
+                )
                 self._hub_manifest = []
+            else:
+                try:
+                    self._hub_manifest = read_manifest(
+                        fetch(self.hub_repo, MANIFEST_NAME, self.revision).parent
+                    )
+                except (HubUnavailable, ValueError, TypeError, KeyError) as error:
+                    self.notes.append(f"Hub manifest not used ({error})")
+                    self._hub_manifest = []
         return self._hub_manifest or None
 
+    def trusted_sha256(self, name: str) -> str | None:
+        """The SHA-256 a file must have: from the pinned Hub manifest, else from the shipped one."""
+        for entries in (self._hub_entries() or [], read_manifest(self.directory)):
+            found = next(
+                (
+                    entry.get("sha256")
+                    for entry in entries
+                    if isinstance(entry, dict) and entry.get("file") == name
+                ),
+                None,
+            )
+            if isinstance(found, str) and len(found) == 64:
+                return found
+        return None
+
     def _load_from_hub(self, name: str, pair: str, method: str) -> Checkpoint:
-        path = fetch(self.hub_repo, name)
-        expected = next(
-            (entry.get("sha256") for entry in self._hub_entries() or [] if entry.get("file") == name), None
-        )
-        if expected and sha256(path) != expected:
+        expected = self.trusted_sha256(name)
+        if expected is None:
+            raise CheckpointError(f"{name}: no trusted manifest lists it (pin {HUB_REVISION_ENV})")
+        path = fetch(self.hub_repo, name, self.revision)
+        if sha256(path) != expected:
             raise CheckpointError(
-                f"{name} from the Hub does not match the manifest's SHA-256 (corrupt download?)"
+                f"{name} from the Hub does not match the trusted SHA-256 (corrupt or altered)"
             )
         return load_checkpoint(path, expect_pair=pair, expect_method=method)

@@ -10,6 +10,7 @@ stage by stage. Stop signal, time budget, progress events and evaluation hold fo
 from __future__ import annotations
 
 import enum
+import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -33,6 +34,8 @@ class EndReason(enum.StrEnum):
 
     STOPPED = "stopped"
     TIME_BUDGET = "time budget"
+    #: a loss became NaN or infinite: the weights are no longer usable
+    DIVERGED = "diverged"
 
 
 @dataclass(frozen=True)
@@ -197,6 +200,9 @@ def train(
                 running.setdefault(name, []).append(value)
             step += 1
             clock.train_seconds += time.perf_counter() - tick
+            if not _finite_losses(metrics):
+                ended_early = EndReason.DIVERGED
+                break
 
             evaluate_now = eval_every and step % eval_every == 0 and step < total_steps
             if step % log_every == 0 or evaluate_now:
@@ -245,6 +251,10 @@ def _steps(
 def _epoch(method: Method, step: int, pair: DomainPair) -> float:
     batch_size = getattr(method.hparams, "batch_size", None)
     return step * batch_size / len(pair.source_train) if batch_size and method.trained_by_steps else 0.0
+
+
+def _finite_losses(metrics: dict) -> bool:
+    return all(math.isfinite(float(value)) for name, value in metrics.items() if name.endswith("loss"))
 
 
 def _stop_check(stop) -> Callable[[], bool]:

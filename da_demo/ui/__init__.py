@@ -17,7 +17,9 @@ from . import adapt, api, features, learn, lesson, results, translate, try_it
 from .appdata import AppData
 from .context import AppContext
 from .render import CSS
+from .serving import TRAINING_SLOTS
 from .session import Session
+from .workers import TrainingWorkers
 from .zoo import ModelZoo
 
 INTRO = """# Domain Adaptation Playground
@@ -26,14 +28,24 @@ another *domain*. Draw a digit and compare the source-only model with models ada
 domain (using target images but **never** their labels). Pick the domain pair here:"""
 
 
-def build_demo(zoo: ModelZoo | None = None, data: AppData | None = None, warm_up: bool = False) -> gr.Blocks:
-    """The whole app. ``warm_up`` loads the test data in the background right away (for serving)."""
+def build_demo(
+    zoo: ModelZoo | None = None,
+    data: AppData | None = None,
+    warm_up: bool = False,
+    workers: TrainingWorkers | None = None,
+    train_in_workers: bool = True,
+) -> gr.Blocks:
+    """The whole app. ``warm_up`` loads the test data and starts the training workers in the
+    background right away (for serving). Visitors' runs train in worker processes
+    (``train_in_workers=False`` trains them in this process, for comparisons)."""
     zoo = zoo or ModelZoo()
     data = data or AppData(os.environ.get("DA_DEMO_DATA_DIR"))
+    if train_in_workers:
+        workers = workers or TrainingWorkers(TRAINING_SLOTS)
     for pair in PAIRS:  # the shipped models are loaded before the first page is served
         zoo.pair(pair)
     if warm_up:
-        threading.Thread(target=_warm_up, args=(data,), name="da-demo-warm-up", daemon=True).start()
+        threading.Thread(target=_warm_up, args=(data, workers), name="da-demo-warm-up", daemon=True).start()
 
     with gr.Blocks(title="Domain Adaptation Playground") as demo:
         gr.Markdown(INTRO)
@@ -47,7 +59,7 @@ def build_demo(zoo: ModelZoo | None = None, data: AppData | None = None, warm_up
         notes = zoo.notes()
         if notes:
             gr.Markdown("Model source: " + "; ".join(notes))
-        context = AppContext(zoo=zoo, data=data, session=gr.State(Session()), pair=pair)
+        context = AppContext(zoo=zoo, data=data, session=gr.State(Session()), pair=pair, workers=workers)
         with gr.Tabs() as tabs:
             with gr.Tab("Try it", id="try", elem_id="tab-try"):
                 try_tab = try_it.build(context)
@@ -70,6 +82,7 @@ def build_demo(zoo: ModelZoo | None = None, data: AppData | None = None, warm_up
         gr.Markdown(
             f"<small>da_demo {__version__} · data: MNIST, USPS, BSDS500 (see README for terms)</small>"
         )
+        demo.unload(context.forget)
         demo.load(try_tab.example_gallery, pair, try_tab.examples, api_visibility="private")
         demo.load(adapt_tab.describe, adapt_tab.inputs, adapt_tab.fields, api_visibility="private")
         demo.load(results_tab.show, pair, results_tab.outputs, api_visibility="private").then(
@@ -85,9 +98,11 @@ def build_demo(zoo: ModelZoo | None = None, data: AppData | None = None, warm_up
     return demo
 
 
-def _warm_up(data: AppData) -> None:
-    """After launch: load the test data, and compile UMAP once (numba's first call takes 15 s or more),
-    so visitors do not wait for either."""
+def _warm_up(data: AppData, workers: TrainingWorkers | None) -> None:
+    """After launch: start the training workers, load the test data, and compile UMAP once (numba's
+    first call takes 15 s or more), so visitors do not wait for any of them."""
+    if workers is not None:
+        workers.start()
     import numpy as np
 
     from ..viz.projections import project

@@ -134,10 +134,15 @@ def runs_plot(session, pair: str):
     return runs_figure(runs, f"Your runs on {PAIRS[pair].title}: target test accuracy") if runs else None
 
 
-def run_adaptation(context: AppContext, pair: str, method: str, settings: dict, session, progress):
+def run_adaptation(
+    context: AppContext, pair: str, method: str, settings: dict, session, progress, request=None
+):
     """The live session on the page: status, loss plot, accuracy plot, explanations, model file,
     the visitor's runs compared, then the session."""
-    for update in adapt(context.zoo, context.data, session, pair, method, settings, progress):
+    context.remember(request, session)
+    for update in adapt(
+        context.zoo, context.data, session, pair, method, settings, progress, context.workers
+    ):
         if not update.events:
             yield update.text, gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), session
             continue
@@ -148,10 +153,13 @@ def run_adaptation(context: AppContext, pair: str, method: str, settings: dict, 
 
 
 def run_adaptation_for_programs(
-    context: AppContext, pair: str, method: str, settings: dict, session, progress
+    context: AppContext, pair: str, method: str, settings: dict, session, progress, request=None
 ):
     """The live session as /adapt streams it: status, curves (JSON), model file, then the session."""
-    for update in adapt(context.zoo, context.data, session, pair, method, settings, progress):
+    context.remember(request, session)
+    for update in adapt(
+        context.zoo, context.data, session, pair, method, settings, progress, context.workers
+    ):
         curves = curves_json(update) if update.events else gr.skip()
         yield update.text, curves, str(update.model_path) if update.model_path else gr.skip(), session
 
@@ -233,10 +241,10 @@ def build(context: AppContext) -> AdaptTab:
         return tuple(updates)
 
     @friendly
-    def run_session(pair, name, *values_and_session, progress=gr.Progress()):
+    def run_session(pair, name, *values_and_session, request: gr.Request, progress=gr.Progress()):
         *values, seed_value, session = values_and_session
         settings = {**settings_from_slots(name, dict(zip(slots, values))), "seed": seed_value}
-        yield from run_adaptation(context, pair, name, settings, session, progress)
+        yield from run_adaptation(context, pair, name, settings, session, progress, request)
 
     fields = list(slots.values())
     for trigger in (method.change, context.pair.change):

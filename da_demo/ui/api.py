@@ -100,9 +100,9 @@ def build(context: AppContext) -> None:
         stop_button = gr.Button("stop")
 
     @friendly
-    def adapt_endpoint(pair, method, settings, session, progress=gr.Progress()):
+    def adapt_endpoint(pair, method, settings, session, request: gr.Request, progress=gr.Progress()):
         yield from run_adaptation_for_programs(
-            context, pair, method, settings if isinstance(settings, dict) else {}, session, progress
+            context, pair, method, settings if isinstance(settings, dict) else {}, session, progress, request
         )
 
     predict_button.click(

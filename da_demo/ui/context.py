@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+import weakref
+from dataclasses import dataclass, field
 
 import gradio as gr
 
 from .appdata import AppData
+from .session import Session
+from .workers import TrainingWorkers
 from .zoo import ModelZoo
 
 
@@ -16,3 +20,22 @@ class AppContext:
     data: AppData  # test sets and photos, loaded once, read-only
     session: gr.State  # per visitor: ui.session.Session
     pair: gr.Dropdown  # the domain pair chosen at the top of the page
+    workers: TrainingWorkers | None = None  # where visitors' runs train (None: in the serving process)
+    #: visitors who have trained, by Gradio session, so their runs and models are freed when they leave
+    visitors: weakref.WeakValueDictionary = field(default_factory=weakref.WeakValueDictionary)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def remember(self, request: gr.Request | None, session: Session) -> None:
+        if request is not None and getattr(request, "session_hash", None):
+            with self._lock:
+                self.visitors[request.session_hash] = session
+
+    def forget(self, request: gr.Request | None) -> None:
+        """The visitor closed the page: stop their run and drop their models now (Gradio keeps a
+        closed page's state for an hour)."""
+        if request is None or not getattr(request, "session_hash", None):
+            return
+        with self._lock:
+            session = self.visitors.pop(request.session_hash, None)
+        if session is not None:
+            session.close()

@@ -31,6 +31,7 @@ from ..workflows.training import TrainingJob
 from .appdata import AppData
 from .render import rejected, with_channels
 from .session import FinishedRun, Session
+from .workers import RunRequest, TrainingWorkers
 from .zoo import ModelZoo, zoo_model
 
 AS_DRAWN = "as drawn (MNIST-like)"
@@ -276,9 +277,12 @@ def adapt(
     method: str,
     settings: Mapping[str, Any] | None,
     progress=None,
+    workers: TrainingWorkers | None = None,
 ) -> Iterator[AdaptUpdate]:
-    """A live session: train ``method`` on ``pair`` from the shipped start model, streaming updates;
-    the trained model joins the visitor's session. Bad settings end it at once with a message."""
+    """A live session: train ``method`` on ``pair`` from the shipped start model in a training worker
+    (``workers``; in this process when None), streaming updates; the trained model joins the
+    visitor's session. Bad settings end it at once with a message; a run that diverges or fails
+    leaves the visitor's previous model in place."""
     try:
         hparams, seed = adaptation_settings(pair, method, settings, zoo.picked_settings(pair, method))
     except SettingsError as error:
@@ -287,40 +291,73 @@ def adapt(
     # armed before the slow part (data, start model), so Stop pressed while it loads is honoured
     session.stop_signal = stop_signal = threading.Event()
     try:
-        yield from _adapt(zoo, data, session, pair, method, hparams, seed, stop_signal, progress)
+        yield from _adapt(zoo, data, session, pair, method, hparams, seed, stop_signal, progress, workers)
     finally:
+        stop_signal.set()  # a visitor who leaves mid-run stops it
         session.stop_signal = None
 
 
-def _adapt(zoo, data, session, pair, method, hparams, seed, stop_signal, progress) -> Iterator[AdaptUpdate]:
+def _train_here(request: RunRequest, zoo: ModelZoo, data: AppData, stop: threading.Event) -> Iterator[tuple]:
+    """What a training worker does, in this process (tests and the command line's own use)."""
+    hparams = get_method(request.method).hyperparameters_class.from_dict(request.hyperparameters)
+    try:
+        job = TrainingJob(
+            data.pair(request.pair),
+            request.method,
+            hparams,
+            seed=request.seed,
+            device="cpu",
+            store=zoo.store,
+            train_missing_start=False,
+        )
+    except CheckpointError as error:
+        yield "failed", str(error)
+        return
+    for event in job.events(stop=stop, **request.train_options):
+        yield "event", event
+    job.save(request.output)
+    yield "done", request.output
+
+
+def _adapt(
+    zoo, data, session, pair, method, hparams, seed, stop_signal, progress, workers
+) -> Iterator[AdaptUpdate]:
     report = progress or (lambda *args, **kwargs: None)
     report(0, desc="loading the data")
-    pair_data = data.pair(pair)
-    if pair_data is None:
+    if data.pair(pair) is None:
         yield AdaptUpdate(
             f"Not started: the training data is not available here ({data.errors.get(pair, '')}).",
             started=False,
         )
         return
     method_class = get_method(method)
-    try:
-        job = TrainingJob(
-            pair_data, method, hparams, seed=seed, device="cpu", store=zoo.store, train_missing_start=False
-        )
-    except CheckpointError as error:
-        yield AdaptUpdate(f"Not started: {error}", started=False)
-        return
     total = method_class.total_steps(hparams)
+    output = Path(tempfile.mkdtemp(prefix="da-demo-")) / f"{pair}-{method}-yours.safetensors"
+    options = {
+        "eval_every": max(10, total // 12),
+        "eval_samples": EVAL_SAMPLES,
+        "final_eval_samples": EVAL_SAMPLES,
+        "evaluate_first": True,
+        "log_every": max(1, min(10, total // 30)),
+        "time_budget": MAX_SECONDS,
+    }
+    request = RunRequest(pair, method, hparams.to_dict(), seed, str(output), options, data.data_dir)
+    messages = workers.run(request, stop_signal) if workers else _train_here(request, zoo, data, stop_signal)
     events: list[ProgressEvent] = []
-    for event in job.events(
-        eval_every=max(10, total // 12),
-        eval_samples=EVAL_SAMPLES,
-        final_eval_samples=EVAL_SAMPLES,
-        evaluate_first=True,
-        log_every=max(1, min(10, total // 30)),
-        stop=stop_signal,
-        time_budget=MAX_SECONDS,
-    ):
+    for kind, payload in messages:
+        if kind == "failed":
+            started = bool(events)
+            text = f"{'Failed' if started else 'Not started'}: {payload}"
+            yield AdaptUpdate(
+                text + (" Your previous model is kept." if started else ""),
+                method_class,
+                events,
+                started=started,
+            )
+            return
+        if kind == "done":
+            break
+        event = payload
         events.append(event)
         report((event.step, event.total_steps), desc="training", unit="steps")
         accuracy = f" · target {100 * event.target_acc:.1f}%" if event.target_acc is not None else ""
@@ -330,11 +367,18 @@ def _adapt(zoo, data, session, pair, method, hparams, seed, stop_signal, progres
         )
         if not event.done and event.metrics:  # the first frame must already name every line (see the curves)
             yield AdaptUpdate(text, method_class, list(events))
-    result = job.result
-    path = Path(tempfile.mkdtemp(prefix="da-demo-")) / f"{pair}-{method}-yours.safetensors"
-    job.save(path)
+    result = events[-1]
+    if result.ended_early is EndReason.DIVERGED:
+        output.unlink(missing_ok=True)
+        yield AdaptUpdate(
+            f"Diverged: a loss became NaN or infinite at step {result.step}, so this model is useless. "
+            "Try a smaller learning rate or weight. Your previous model is kept.",
+            method_class,
+            events,
+        )
+        return
     session.trained[(pair, method)] = zoo_model(
-        load_checkpoint(path), "trained in this session", owner="yours"
+        load_checkpoint(output), "trained in this session", owner="yours"
     )
     measured = [event for event in events if event.target_acc is not None]
     session.add_run(
@@ -353,7 +397,7 @@ def _adapt(zoo, data, session, pair, method, hparams, seed, stop_signal, progres
         "and Feature space tabs.",
         method_class,
         list(events),
-        path,
+        output,
     )
 
 

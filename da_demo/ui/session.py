@@ -39,5 +39,13 @@ class Session:
     def add_run(self, run: FinishedRun) -> None:
         self.runs = [*self.runs, run][-self.MAX_RUNS :]
 
+    def close(self) -> None:
+        """The visitor has left: stop their run and let their models go."""
+        if self.stop_signal is not None:
+            self.stop_signal.set()
+        self.trained.clear()
+        self.runs.clear()
+        self.digit = None
+
     def own_models(self, pair: str) -> list[ZooModel]:
         return [model for (model_pair, _), model in self.trained.items() if model_pair == pair]

@@ -1,0 +1,171 @@
+"""Serving a class: visitors' runs in worker processes, and the faults a class will cause: a tab
+closed mid-run, a worker killed, a run that fails or diverges, a full disk, visitors who leave."""
+
+import gzip
+import threading
+import time
+from types import SimpleNamespace
+
+import pytest
+
+from da_demo.engine.trainer import EndReason, ProgressEvent
+from da_demo.ui import serving
+from da_demo.ui.appdata import AppData
+from da_demo.ui.context import AppContext
+from da_demo.ui.session import Session
+from da_demo.ui.workers import RunRequest, TrainingWorkers
+from da_demo.ui.zoo import ModelZoo
+
+
+def request(tmp_path, data_dir, steps=3000, **options):
+    return RunRequest(
+        "mnist-usps",
+        "deepcoral",
+        {"steps": steps, "batch_size": 16},
+        0,
+        str(tmp_path / f"model-{time.monotonic_ns()}.safetensors"),
+        {"log_every": 1, "eval_samples": 100, "final_eval_samples": 100, **options},
+        str(data_dir),
+    )
+
+
+def wait_for(condition, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+@pytest.fixture(scope="module")
+def workers():
+    pool = TrainingWorkers(1)
+    yield pool
+    pool.close()
+
+
+def test_a_run_trains_in_another_process_and_streams_back(workers, tmp_path, data_dir):
+    messages = list(workers.run(request(tmp_path, data_dir, steps=5), threading.Event()))
+    kinds = [kind for kind, _ in messages]
+    assert kinds[-1] == "done" and kinds.count("event") >= 5
+    assert all(isinstance(payload, ProgressEvent) for kind, payload in messages if kind == "event")
+    assert workers.processes()[0].pid != threading.get_native_id()  # not this process
+
+
+def test_a_closed_tab_stops_the_run_and_frees_the_worker(workers, tmp_path, data_dir):
+    run = workers.run(request(tmp_path, data_dir), threading.Event())
+    assert next(run)[0] == "event"
+    started = time.monotonic()
+    run.close()  # what Gradio does with a visitor's generator when they leave
+    assert wait_for(lambda: len(workers.processes()) == 1, 30), "the worker was not freed"
+    print(f"worker free again {time.monotonic() - started:.1f} s after the visitor left")
+
+
+def test_stop_ends_the_run_at_the_next_step(workers, tmp_path, data_dir):
+    stop = threading.Event()
+    events = []
+    for kind, payload in workers.run(request(tmp_path, data_dir), stop):
+        if kind == "event":
+            events.append(payload)
+            if len(events) == 3:
+                stop.set()
+    assert events[-1].done and events[-1].ended_early is EndReason.STOPPED and events[-1].step < 3000
+
+
+def test_a_killed_worker_is_reported_replaced_and_the_pool_keeps_serving(workers, tmp_path, data_dir):
+    run = workers.run(request(tmp_path, data_dir), threading.Event())
+    assert next(run)[0] == "event"
+    (victim,) = workers.busy_processes()
+    victim.kill()
+    kind, text = [message for message in run if message[0] != "event"][-1]
+    assert kind == "failed" and "stopped unexpectedly" in text and "previous model is kept" in text
+    assert len(workers.processes()) == 1 and workers.processes()[0].pid != victim.pid
+    assert [kind for kind, _ in workers.run(request(tmp_path, data_dir, steps=3), threading.Event())][
+        -1
+    ] == "done"
+
+
+@pytest.fixture
+def context(data_dir):
+    return AppContext(zoo=ModelZoo(), data=AppData(str(data_dir)), session=None, pair=None, workers=None)
+
+
+def fake_training(messages):
+    def train_here(request, zoo, data, stop):
+        yield from messages(request)
+
+    return train_here
+
+
+def test_a_run_that_fails_or_diverges_keeps_the_previous_model(context, monkeypatch):
+    session = Session()
+    previous = object()
+    session.trained[("mnist-usps", "dann")] = previous
+    monkeypatch.setattr(
+        serving, "_train_here", fake_training(lambda request: [("failed", "RuntimeError: boom")])
+    )
+    *_, last = serving.adapt(context.zoo, context.data, session, "mnist-usps", "dann", {"steps": 20})
+    assert last.text.startswith("Not started: RuntimeError: boom")
+    event = ProgressEvent(
+        7, 20, 0, 1, 1, {"loss": float("nan")}, 0.1, 0.1, done=True, ended_early=EndReason.DIVERGED
+    )
+    monkeypatch.setattr(
+        serving, "_train_here", fake_training(lambda request: [("event", event), ("done", request.output)])
+    )
+    *_, last = serving.adapt(context.zoo, context.data, session, "mnist-usps", "dann", {"steps": 20})
+    assert last.text.startswith("Diverged") and "previous model is kept" in last.text
+    assert session.trained[("mnist-usps", "dann")] is previous
+
+
+def test_the_engine_stops_a_run_whose_loss_becomes_nan(tiny_pair):
+    import torch
+
+    from da_demo.engine.trainer import train
+    from da_demo.methods import Method
+    from da_demo.methods.base import Hyperparameters
+    from da_demo.models import build_classifier
+
+    class Exploding(Method):
+        name, title = "exploding_for_tests", "exploding"
+
+        def training_step(self, source, target_images, progress):
+            return {"loss": float("nan") if progress > 0.4 else 1.0}
+
+    events = list(
+        train(
+            Exploding(build_classifier("lean", 1), Hyperparameters(steps=10, batch_size=8)),
+            tiny_pair,
+            device=torch.device("cpu"),
+        )
+    )
+    assert events[-1].ended_early is EndReason.DIVERGED and events[-1].step == 6
+
+
+def test_a_visitor_who_leaves_has_their_run_stopped_and_models_dropped(context):
+    session = Session()
+    session.stop_signal = threading.Event()
+    session.trained[("mnist-usps", "dann")] = object()
+    visitor = SimpleNamespace(session_hash="abc123")
+    context.remember(visitor, session)
+    context.forget(visitor)
+    assert session.stop_signal.is_set() and session.trained == {} and "abc123" not in context.visitors
+
+
+def test_a_full_disk_while_extracting_mnist_leaves_no_partial_file(tmp_path, monkeypatch):
+    from da_demo.data import DataMissingError, mnist
+
+    source = tmp_path / "train-images-idx3-ubyte.gz"
+    with gzip.open(source, "wb") as handle:
+        handle.write(b"\0" * 1000)
+    target = tmp_path / "cache" / "train-images-idx3-ubyte"
+    target.parent.mkdir()
+
+    def full_disk(source_file, target_file):
+        target_file.write(b"\0" * 10)
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(mnist.shutil, "copyfileobj", full_disk)
+    with pytest.raises(DataMissingError, match="No space left on device"):
+        mnist._gunzip_once(source, target)
+    assert list(target.parent.iterdir()) == []
