@@ -1,9 +1,10 @@
 """Domain Adaptation Playground: build the Gradio app and serve it (locally, or as a Hugging Face Space)."""
 
-from da_demo.ui import build_demo, configure_logging, launch_options
+from da_demo.ui import build_demo, configure_logging, configure_serving, launch_options
 
 demo = build_demo(warm_up=__name__ == "__main__")
 
 if __name__ == "__main__":
     configure_logging()
+    configure_serving()
     demo.launch(**launch_options())

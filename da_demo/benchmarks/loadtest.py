@@ -136,10 +136,18 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def run(visitors: int = 20, seconds: float = TRAINING_WAIT_SECONDS, steps: int = 400) -> dict:
-    from ..ui import build_demo, launch_options
+def run(
+    visitors: int = 20,
+    seconds: float = TRAINING_WAIT_SECONDS,
+    steps: int = 400,
+    train_in_workers: bool = True,
+) -> dict:
+    from ..ui import build_demo, configure_serving, launch_options
 
-    demo = build_demo(warm_up=True)
+    if train_in_workers:
+        configure_serving()
+    demo = build_demo(warm_up=True, train_in_workers=train_in_workers)
+    time.sleep(20)  # let the warm-up (data, workers) finish, as on a Space before the class arrives
     _, url, _ = demo.launch(
         server_name="127.0.0.1",
         server_port=free_port(),
@@ -177,9 +185,11 @@ def run(visitors: int = 20, seconds: float = TRAINING_WAIT_SECONDS, steps: int =
 
     latencies = sorted(latency for report in reports.values() for latency in report.latencies)
     summary = {
+        "training": "worker processes" if train_in_workers else "in the serving process (the old path)",
         "visitors": visitors,
         "seconds": round(elapsed, 1),
         "predictions": len(latencies),
+        "predictions_per_s": round(len(latencies) / elapsed, 1),
         "p50_ms": round(1000 * statistics.median(latencies), 1) if latencies else None,
         "p95_ms": round(1000 * latencies[int(0.95 * (len(latencies) - 1))], 1) if latencies else None,
         "errors": {name: report.errors for name, report in reports.items() if report.errors},
@@ -202,13 +212,41 @@ def main(argv: list[str] | None = None) -> int:
         "--seconds", type=float, default=TRAINING_WAIT_SECONDS, help="cap on the trainings' wait"
     )
     parser.add_argument("--steps", type=int, default=400, help="steps of each training visitor's run")
+    parser.add_argument("--in-process-training", action="store_true", help="train in the serving process")
+    parser.add_argument(
+        "--compare",
+        action="store_true",
+        help="run twice, training in worker processes and in the serving process (the old path)",
+    )
     args = parser.parse_args(argv)
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-    summary = run(args.visitors, args.seconds, args.steps)
-    for key, value in summary.items():
-        print(f"{key}: {value}")
     expected = {"trainer-finishes": ["dann"], "trainer-stops": ["deepcoral"], "trainer-waits": ["mmd"]}
-    ok = not summary["errors"] and summary["own_models"] == expected
+    ok = True
+    for mode in (False, True) if args.compare else (True,):
+        # each mode in a fresh process, so neither inherits the other's threads or memory
+        if args.compare:
+            import subprocess
+            import sys
+
+            flag = [] if mode else ["--in-process-training"]
+            command = [
+                sys.executable,
+                "-m",
+                "da_demo.benchmarks.loadtest",
+                "--visitors",
+                str(args.visitors),
+                "--seconds",
+                str(args.seconds),
+                "--steps",
+                str(args.steps),
+                *flag,
+            ]
+            ok &= subprocess.run(command).returncode == 0
+            continue
+        summary = run(args.visitors, args.seconds, args.steps, train_in_workers=not args.in_process_training)
+        for key, value in summary.items():
+            print(f"{key}: {value}")
+        ok &= not summary["errors"] and summary["own_models"] == expected
     print(
         "OK: every visitor got their own results and no errors"
         if ok

@@ -95,6 +95,7 @@ def build_demo(
             feature_view.refresh_menu, feature_view.menu_inputs, feature_view.menu, api_visibility="private"
         ).then(feature_view.draw, feature_view.inputs, feature_view.outputs, api_visibility="private")
     demo.queue(default_concurrency_limit=4, max_size=64)
+    demo.da_context = context  # for diagnostics and benchmarks: the shared resources and the visitors
     return demo
 
 
@@ -102,7 +103,7 @@ def _warm_up(data: AppData, workers: TrainingWorkers | None) -> None:
     """After launch: start the training workers, load the test data, and compile UMAP once (numba's
     first call takes 15 s or more), so visitors do not wait for any of them."""
     if workers is not None:
-        workers.start()
+        workers.preload(list(PAIRS), data.data_dir)
     import numpy as np
 
     from ..viz.projections import project
@@ -117,6 +118,14 @@ def configure_logging() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("httpx", "httpcore", "urllib3", "gradio_client"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def configure_serving(threads: int = 1) -> None:
+    """The serving process's own torch threads: one per request, since Gradio answers many requests
+    at once on its own threads (training runs in the worker processes)."""
+    import torch
+
+    torch.set_num_threads(threads)
 
 
 def launch_options() -> dict:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import weakref
 from dataclasses import dataclass, field
@@ -12,6 +13,8 @@ from .appdata import AppData
 from .session import Session
 from .workers import TrainingWorkers
 from .zoo import ModelZoo
+
+LOG = logging.getLogger("da_demo.ui")
 
 
 @dataclass
@@ -38,4 +41,6 @@ class AppContext:
         with self._lock:
             session = self.visitors.pop(request.session_hash, None)
         if session is not None:
+            models = len(session.trained)
             session.close()
+            LOG.info("a visitor left: their run stopped, %d trained model(s) freed", models)

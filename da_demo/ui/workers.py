@@ -64,6 +64,13 @@ def _serve(connection, stop, niceness: int) -> None:
             return
         if message[0] == "quit":
             return
+        if message[0] == "preload":  # load the pairs before the first visitor asks
+            for name in message[1]:
+                try:
+                    pairs.setdefault(name, load_pair(name, message[2]))
+                except Exception:  # noqa: BLE001 - a pair that cannot load fails its runs with a message later
+                    LOG.exception("could not preload %s", name)
+            continue
         request: RunRequest = message[1]
         try:
             if request.pair not in pairs:
@@ -127,6 +134,12 @@ class TrainingWorkers:
                 for _ in range(self.count):
                     self._free.put(_Worker(self._context, self.niceness))
                 self._started = True
+
+    def preload(self, pairs: list[str], data_dir: str | None) -> None:
+        """Have every idle worker load these pairs' data now (memory then stays flat under load)."""
+        self.start()
+        for worker in list(self._free.queue):
+            worker.connection.send(("preload", list(pairs), data_dir))
 
     def processes(self) -> list[multiprocessing.Process]:
         """The worker processes that are idle now (for tests and diagnostics)."""
