@@ -123,6 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     pretrain.add_argument(
         "--snapshots", default=None, help="the sweep's --snapshots folder, to reuse its seed-0 picks"
     )
+    add_executor_options(pretrain)
     pretrain.add_argument("--data-dir")
     pretrain.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     pretrain.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"])
@@ -158,9 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument(
         "--records", default=None, help="the appendable records file (default: checkpoints/sweep.jsonl)"
     )
-    sweep.add_argument(
-        "--workers", type=positive_int, default=1, help="trials at once, one process each (default: 1)"
-    )
+    add_executor_options(sweep)
     sweep.add_argument(
         "--snapshots",
         default=None,
@@ -208,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     try:
         return commands[args.command](args)
-    except (DataMissingError, ValueError) as error:
+    except (DataMissingError, ValueError, ExecutorError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -366,7 +365,7 @@ def pretrain_command(args: argparse.Namespace) -> int:
     from .artifacts.records import read_records
     from .artifacts.store import SHIPPED_DIRECTORY
     from .methods import method_names
-    from .workflows.pretrain import pretrain
+    from .workflows.pretrain import pretrain, run_pretrain_task
     from .workflows.selection import read_selection
     from .workflows.sweep import DEFAULT_RECORDS
 
@@ -391,7 +390,7 @@ def pretrain_command(args: argparse.Namespace) -> int:
         records=read_records(records_path),
         snapshot_dir=Path(args.snapshots) if args.snapshots else None,
         overrides=parse_overrides(args.overrides, args.steps),
-        show=with_progress_bar,
+        executor=make_executor(args, run_pretrain_task),
         log=log_line,
     )
     rows = [
@@ -493,13 +492,48 @@ def parse_grid(items: list[str]) -> dict[str, list[str]]:
     return grid
 
 
+class ExecutorError(RuntimeError):
+    """Raised when an executor cannot be made (see ``workflows.executors.ExecutorError``)."""
+
+
+def add_executor_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--workers",
+        type=positive_int,
+        default=1,
+        help="trials at once on this machine, one process each (default: 1, in this process)",
+    )
+    parser.add_argument(
+        "--ray",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="ADDRESS",
+        help="run each trial as a Ray task: on the cluster at ADDRESS, or without one on a local Ray "
+        "instance (needs requirements-scale.txt)",
+    )
+
+
+def make_executor(args: argparse.Namespace, run):
+    """Where trials run: Ray (``--ray``), local processes (``--workers N``), or one after another here."""
+    from .workflows import executors
+
+    try:
+        if args.ray is not None:
+            return executors.RayExecutor(args.ray or None, run=run)
+    except executors.ExecutorError as error:
+        raise ExecutorError(str(error)) from None
+    if args.workers > 1:
+        return executors.ProcessExecutor(args.workers, run=run)
+    return executors.LocalExecutor(run)
+
+
 def sweep_command(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
 
     from .artifacts.records import check_writable
     from .methods import method_names
-    from .workflows.executors import LocalExecutor, ProcessExecutor
-    from .workflows.sweep import DEFAULT_RECORDS, TrialContext, pending, plan_trials, run_sweep
+    from .workflows.sweep import DEFAULT_RECORDS, TrialContext, pending, plan_trials, run_sweep, run_trial
 
     trials = plan_trials(
         expand(args.pairs, list(PAIRS), "pair"),
@@ -513,7 +547,7 @@ def sweep_command(args: argparse.Namespace) -> int:
         print("\n".join(trial.key for trial in todo))
         print(f"{len(todo)} of {len(trials)} trials to run")
         return 0
-    executor = ProcessExecutor(args.workers) if args.workers > 1 else LocalExecutor()
+    executor = make_executor(args, run_trial)
     context = TrialContext(
         args.data_dir, args.device, args.precision, Path(args.snapshots) if args.snapshots else None
     )

@@ -6,6 +6,7 @@ from da_demo.artifacts.checkpoints import load_checkpoint
 from da_demo.artifacts.manifest import read_manifest, results_table
 from da_demo.artifacts.store import sha256
 from da_demo.workflows import pretrain as pretrain_module
+from da_demo.workflows.sweep import TrialContext
 from da_demo.workflows.training import TrainingJob
 
 
@@ -22,10 +23,12 @@ def run_tiny_pretrain(tmp_path, tiny_pair, monkeypatch):
     )
     start.run_to_end()
     start_path = start.save(tmp_path / "start.safetensors")
-    monkeypatch.setattr(pretrain_module, "load_pair", lambda name, data_dir=None: tiny_pair)
-    monkeypatch.setattr(pretrain_module, "drawn_digits", lambda test: test)
-    monkeypatch.setattr(
-        pretrain_module, "find_start_model", lambda *args, **kwargs: load_checkpoint(start_path)
+    context = TrialContext(
+        device="cpu",
+        precision="fp32",
+        pairs={"mnist-usps": tiny_pair},
+        starts={("mnist-usps", "source_only"): load_checkpoint(start_path)},
+        checks={"mnist-usps": tiny_pair.source_test},
     )
     selection = {
         "pairs": {
@@ -47,22 +50,25 @@ def run_tiny_pretrain(tmp_path, tiny_pair, monkeypatch):
             }
         }
     }
-    entries = pretrain_module.pretrain(
-        ["mnist-usps"],
-        ["dann", "source_only", "deepcoral"],
+    arguments = dict(
         directory=tmp_path / "out",
         seeds=3,
-        device="cpu",
-        precision="fp32",
         selection=selection,
+        context=context,
         overrides={"steps": "12", "batch_size": "16"},
+        progress_records=tmp_path / "progress.jsonl",
         log=lambda line: None,
     )
-    return tmp_path / "out", entries, start_path
+    entries = pretrain_module.pretrain(["mnist-usps"], ["dann", "source_only", "deepcoral"], **arguments)
+    calls = []
+    resumed = pretrain_module.pretrain(
+        ["mnist-usps"], ["dann", "source_only", "deepcoral"], **{**arguments, "log": calls.append}
+    )
+    return tmp_path / "out", entries, start_path, resumed, calls
 
 
 def test_pretrain_writes_checkpoints_and_a_manifest(tiny_pretrain):
-    directory, _, _ = tiny_pretrain
+    directory, *_ = tiny_pretrain
     entries = read_manifest(directory)
     assert [entry["method"] for entry in entries] == ["source_only", "dann", "deepcoral"]  # teaching order
     for entry in entries:
@@ -76,7 +82,7 @@ def test_pretrain_writes_checkpoints_and_a_manifest(tiny_pretrain):
 
 
 def test_every_method_runs_three_seeds_and_ships_seed_zero(tiny_pretrain):
-    directory, entries, start_path = tiny_pretrain
+    directory, entries, start_path, *_ = tiny_pretrain
     for entry in entries:
         assert [seed["seed"] for seed in entry["seeds"]] == [0, 1, 2]
         assert entry["seed"] == 0 and entry["target_acc"] == entry["seeds"][0]["target_acc"]
@@ -91,7 +97,7 @@ def test_every_method_runs_three_seeds_and_ships_seed_zero(tiny_pretrain):
 
 
 def test_the_picked_settings_and_the_validators_step_are_used(tiny_pretrain):
-    _, entries, _ = tiny_pretrain
+    _, entries, *_ = tiny_pretrain
     coral = next(entry for entry in entries if entry["method"] == "deepcoral")
     assert (
         coral["hyperparameters"]["coral_weight"] == 100.0 and coral["validator"] == "information_maximization"
@@ -100,3 +106,9 @@ def test_the_picked_settings_and_the_validators_step_are_used(tiny_pretrain):
     assert coral["selection"]["oracle_target_acc"] == 0.6 and coral["selection"]["gap_points"] == 1.5
     dann = next(entry for entry in entries if entry["method"] == "dann")
     assert dann["validator"] == "information_maximization"  # the pair's validator, defaults for settings
+
+
+def test_an_interrupted_pretraining_resumes_without_training_a_finished_seed_again(tiny_pretrain):
+    _, entries, _, resumed, calls = tiny_pretrain
+    assert "9 seeds already done, 0 to run" in calls[0]
+    assert [entry["sha256"] for entry in resumed] == [entry["sha256"] for entry in entries]

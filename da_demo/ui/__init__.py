@@ -17,7 +17,7 @@ from . import adapt, api, features, learn, lesson, results, translate, try_it
 from .appdata import AppData
 from .context import AppContext
 from .render import CSS
-from .serving import TRAINING_SLOTS
+from .serving import TRAINING_SLOTS, zero_gpu_trainer
 from .session import Session
 from .workers import TrainingWorkers
 from .zoo import ModelZoo
@@ -40,7 +40,7 @@ def build_demo(
     (``train_in_workers=False`` trains them in this process, for comparisons)."""
     zoo = zoo or ModelZoo()
     data = data or AppData(os.environ.get("DA_DEMO_DATA_DIR"))
-    if train_in_workers:
+    if train_in_workers and zero_gpu_trainer() is None:  # on a ZeroGPU Space runs go to the lent GPU instead
         workers = workers or TrainingWorkers(TRAINING_SLOTS)
     for pair in PAIRS:  # the shipped models are loaded before the first page is served
         zoo.pair(pair)

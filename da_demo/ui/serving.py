@@ -10,6 +10,9 @@ call these functions and only format their results differently.
 
 from __future__ import annotations
 
+import functools
+import logging
+import os
 import tempfile
 import threading
 import time
@@ -34,6 +37,7 @@ from .session import FinishedRun, Session
 from .workers import RunRequest, TrainingWorkers
 from .zoo import ModelZoo, zoo_model
 
+LOG = logging.getLogger("da_demo.ui")
 AS_DRAWN = "as drawn (MNIST-like)"
 EXAMPLES_PER_DOMAIN = 10
 
@@ -297,8 +301,34 @@ def adapt(
         session.stop_signal = None
 
 
-def _train_here(request: RunRequest, zoo: ModelZoo, data: AppData, stop: threading.Event) -> Iterator[tuple]:
-    """What a training worker does, in this process (tests and the command line's own use)."""
+ZERO_GPU_ENV = "SPACES_ZERO_GPU"
+#: how long a ZeroGPU Space lends its GPU for one run: the run's cap plus evaluation and saving
+ZERO_GPU_SECONDS = MAX_SECONDS + 60
+
+
+@functools.cache
+def zero_gpu_trainer():
+    """On a Hugging Face Space with ZeroGPU hardware (``SPACES_ZERO_GPU`` set and the ``spaces``
+    package there), ``_train_here`` on CUDA under ``spaces.GPU``; None everywhere else, where the app
+    behaves as it always does."""
+    if not os.environ.get(ZERO_GPU_ENV):
+        return None
+    try:
+        import spaces
+    except ImportError:
+        LOG.warning("%s is set but the spaces package is missing: training on the CPU", ZERO_GPU_ENV)
+        return None
+
+    def train_on_gpu(request, zoo, data, stop):
+        yield from _train_here(request, zoo, data, stop, device="cuda")
+
+    return spaces.GPU(duration=ZERO_GPU_SECONDS)(train_on_gpu)
+
+
+def _train_here(
+    request: RunRequest, zoo: ModelZoo, data: AppData, stop: threading.Event, device: str = "cpu"
+) -> Iterator[tuple]:
+    """What a training worker does, in this process (on a ZeroGPU Space, and where workers are off)."""
     hparams = get_method(request.method).hyperparameters_class.from_dict(request.hyperparameters)
     try:
         job = TrainingJob(
@@ -306,7 +336,7 @@ def _train_here(request: RunRequest, zoo: ModelZoo, data: AppData, stop: threadi
             request.method,
             hparams,
             seed=request.seed,
-            device="cpu",
+            device=device,
             store=zoo.store,
             train_missing_start=False,
         )
@@ -342,7 +372,13 @@ def _adapt(
         "time_budget": MAX_SECONDS,
     }
     request = RunRequest(pair, method, hparams.to_dict(), seed, str(output), options, data.data_dir)
-    messages = workers.run(request, stop_signal) if workers else _train_here(request, zoo, data, stop_signal)
+    gpu = zero_gpu_trainer()
+    if gpu is not None:  # a ZeroGPU Space: a GPU is lent for this run, in this process
+        messages = gpu(request, zoo, data, stop_signal)
+    elif workers is not None:
+        messages = workers.run(request, stop_signal)
+    else:
+        messages = _train_here(request, zoo, data, stop_signal)
     events: list[ProgressEvent] = []
     for kind, payload in messages:
         if kind == "failed":

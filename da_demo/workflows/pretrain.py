@@ -14,33 +14,97 @@ the drawn-digits check set.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import shutil
-import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from ..artifacts.checkpoints import Checkpoint, copy_half_precision, load_checkpoint, save_checkpoint
 from ..artifacts.manifest import seed_summary, update_manifest
-from ..artifacts.store import ModelStore, checkpoint_file, sha256
+from ..artifacts.records import append_record, check_writable, read_records
+from ..artifacts.store import checkpoint_file, sha256
 from ..data import cache_dir
-from ..data.drawn_digits import drawn_digits
-from ..data.pairs import DomainPair, load_pair
+from ..data.pairs import DomainPair
 from ..engine.device import resolve_device
 from ..engine.evaluation import evaluate
-from ..engine.trainer import ProgressEvent
 from ..methods import get_method, method_names
-from .sweep import EVAL_SAMPLES, eval_every
-from .training import TrainingJob, find_start_model, resolve_settings
+from .sweep import EVAL_SAMPLES, TrialContext, eval_every
+from .training import TrainingJob, resolve_settings
 
 FALLBACK_VALIDATOR = "source_accuracy"
 
 
-def no_shipped_models() -> ModelStore:
-    """A store with nothing in it: start models are trained (and cached) from the training split."""
-    return ModelStore(directory=cache_dir() / "no-shipped-models", use_hub=False)
+@dataclass(frozen=True)
+class PretrainTask:
+    """One seed of one shipped model: a pure function of these fields → a record (what a local
+    process or a Ray task runs)."""
+
+    pair: str
+    method: str
+    settings: tuple[tuple[str, Any], ...]
+    seed: int
+    validator: str
+    output: str
+    reuse: str | None = (
+        None  # a model file to measure instead of training (a sweep snapshot, the start model)
+    )
+
+    @property
+    def key(self) -> str:
+        return (
+            f"pretrain/{self.pair}/{self.method}/{json.dumps(dict(self.settings), sort_keys=True)}/"
+            f"{self.validator}/seed{self.seed}"
+        )
+
+
+def run_pretrain_task(task: PretrainTask, context: TrialContext) -> dict[str, Any]:
+    """Train (or reuse) one seed, store it as float16 at ``task.output``, measure the stored file."""
+    started = time.perf_counter()
+    record: dict[str, Any] = {
+        "key": task.key,
+        "pair": task.pair,
+        "method": task.method,
+        "seed": task.seed,
+        "settings": dict(task.settings),
+        "output": task.output,
+    }
+    try:
+        pair = context.pair(task.pair)
+        if task.reuse is not None:
+            copy_half_precision(task.reuse, task.output)
+            origin = f"reused {Path(task.reuse).name}"
+        else:
+            hparams = resolve_settings(task.method, task.pair, dict(task.settings), only_known=True)
+            start_method = get_method(task.method).warm_start_from(hparams)
+            start = context.start(task.pair, start_method) if start_method else None
+            _train_seed(
+                pair,
+                task.method,
+                hparams,
+                task.seed,
+                start,
+                task.validator,
+                Path(task.output),
+                context.device,
+                context.precision,
+            )
+            origin = "trained"
+        measured = _measure_stored(Path(task.output), pair, context.check(task.pair), context.device)
+        record.update(
+            status="ok",
+            origin=origin,
+            **{k: v for k, v in measured.items() if k != "metadata"},
+            metadata=measured["metadata"],
+        )
+    except Exception as error:  # noqa: BLE001 - a failed seed is recorded; the others go on
+        record.update(status="failed", error=f"{type(error).__name__}: {error}")
+    record["wall_seconds"] = round(time.perf_counter() - started, 1)
+    return record
 
 
 def pretrain(
@@ -56,130 +120,117 @@ def pretrain(
     records: list[dict] | None = None,
     snapshot_dir: Path | None = None,
     overrides: dict[str, str] | None = None,
-    show: Callable[[Iterator[ProgressEvent], str], Iterator[ProgressEvent]] = lambda events, label: events,
+    executor=None,
+    progress_records: Path | None = None,
+    context: TrialContext | None = None,
     log: Callable[[str], None] = print,
 ) -> list[dict]:
     """Train, measure and write checkpoints and manifest entries (see the module docstring).
 
-    ``overrides`` (e.g. ``{"steps": "50"}``) go to every method that has that setting, over the
-    picks. Returns the new manifest entries; entries of pairs/methods not retrained are kept, and
-    several processes (one per pair, say) may pretrain into the same folder at once."""
+    Every seed is a ``PretrainTask`` run by ``executor`` (one after another here by default; Ray, for
+    a cluster); each finished seed is appended to ``progress_records`` (default: in the cache), so an
+    interrupted pretraining resumes without training a finished seed again. ``overrides`` (e.g.
+    ``{"steps": "50"}``) go to every method that has that setting, over the picks. Returns the new
+    manifest entries; entries of pairs and methods not retrained are kept."""
+    from .executors import LocalExecutor
+
     directory = Path(directory)
     methods = [name for name in method_names() if name in methods]  # teaching order: source-only first
     selection = selection or {}
-    new_entries = []
+    executor = executor or LocalExecutor(run_pretrain_task)
+    progress_records = check_writable(progress_records or cache_dir() / "pretrain" / "records.jsonl")
+    staging = progress_records.parent / "models"
+    context = context or TrialContext(data_dir, device, precision)
+    tasks: dict[tuple[str, str], list[PretrainTask]] = {}
     for pair_name in pairs:
-        pair = load_pair(pair_name, data_dir)
-        check = drawn_digits(pair.source_test)
         chosen = selection.get("pairs", {}).get(pair_name, {})
         validator = chosen.get("validator", FALLBACK_VALIDATOR)
         for method in methods:
             picked = (chosen.get("methods", {}).get(method) or {}).get("pick")
             settings = {**(picked["settings"] if picked else {}), **(overrides or {})}
-            hparams = resolve_settings(method, pair_name, settings, only_known=True)
-            method_class = get_method(method)
-            start_method = method_class.warm_start_from(hparams)
-            start = (
-                find_start_model(
-                    pair,
-                    start_method,
-                    device=device,
-                    precision=precision,
-                    store=no_shipped_models(),
-                    show=show,
-                    log=log,
+            hparams = resolve_settings(
+                method, pair_name, settings, only_known=True
+            )  # checked before any training
+            typed = tuple(
+                sorted((name, getattr(hparams, name)) for name in settings if hasattr(hparams, name))
+            )
+            tasks[pair_name, method] = []
+            for seed in range(seeds):
+                task = PretrainTask(
+                    pair_name,
+                    method,
+                    typed,
+                    seed,
+                    validator,
+                    "",
+                    _reuse(context, pair_name, method, seed, picked, validator, records, snapshot_dir, log),
                 )
-                if start_method
-                else None
+                slug = hashlib.sha256(task.key.encode()).hexdigest()[:12]
+                tasks[pair_name, method].append(replace(task, output=str(staging / f"{slug}.safetensors")))
+    done = {
+        record["key"]: record
+        for record in read_records(progress_records)
+        if record.get("status") == "ok" and Path(record.get("output", "")).is_file()
+    }
+    todo = [task for group in tasks.values() for task in group if task.key not in done]
+    log(f"pretraining: {len(done)} seeds already done, {len(todo)} to run on {executor.name}")
+    for pair_name, method in {(task.pair, task.method) for task in todo if task.reuse is None}:
+        start = get_method(method).warm_start_from(
+            resolve_settings(method, pair_name, dict(tasks[pair_name, method][0].settings), only_known=True)
+        )
+        if start:
+            context.start(pair_name, start, log)
+    for record in executor.map(todo, context):
+        append_record(progress_records, record)
+        if record["status"] == "ok":
+            done[record["key"]] = record
+            log(
+                f"{record['pair']} {record['method']} seed {record['seed']} ({record['origin']}): step {record['step']}, "
+                f"target {100 * record['target_acc']:.2f}%, source {100 * record['source_acc']:.2f}%, drawn digits "
+                f"{100 * record['drawn_acc']:.2f}%"
             )
-            results = []
-            with tempfile.TemporaryDirectory() as staging:
-                for seed in range(seeds):
-                    started = time.perf_counter()
-                    path = Path(staging) / f"seed{seed}.safetensors"
-                    reused = _reuse(
-                        pair,
-                        method,
-                        seed,
-                        picked,
-                        validator,
-                        records,
-                        snapshot_dir,
-                        device,
-                        precision,
-                        show,
-                        log,
-                    )
-                    if reused is not None:
-                        copy_half_precision(reused, path)
-                        origin = f"reused {reused.name}"
-                    else:
-                        _train_seed(
-                            pair, method, hparams, seed, start, validator, path, device, precision, show
-                        )
-                        origin = "trained"
-                    measured = _measure_stored(path, pair, check, device)
-                    results.append(
-                        {
-                            "seed": seed,
-                            "path": path,
-                            **measured,
-                            "origin": origin,
-                            "wall_seconds": round(time.perf_counter() - started, 1),
-                        }
-                    )
-                    log(
-                        f"{pair_name} {method} seed {seed} ({origin}): step {measured['step']}, target "
-                        f"{100 * measured['target_acc']:.2f}%, source {100 * measured['source_acc']:.2f}%, "
-                        f"drawn digits {100 * measured['drawn_acc']:.2f}%"
-                    )
-                shipped = results[0]  # seed 0, chosen a priori
-                final_path = directory / checkpoint_file(pair_name, method)
-                final_path.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(shipped["path"], final_path)
-            entry = _entry(
-                pair_name, method, final_path, results, validator, chosen.get("methods", {}).get(method)
-            )
-            new_entries.append(entry)
-            update_manifest(directory, entry)  # after each method: a crash keeps what is done
+        else:
+            log(f"{record['key']} failed: {record['error']}")
+    new_entries = []
+    for (pair_name, method), group in tasks.items():
+        results = [done.get(task.key) for task in group]
+        if any(result is None for result in results):
+            log(f"{pair_name} {method}: not every seed finished; its shipped model is unchanged")
+            continue
+        final_path = directory / checkpoint_file(pair_name, method)
+        final_path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(results[0]["output"], final_path)  # seed 0, chosen a priori
+        chosen = selection.get("pairs", {}).get(pair_name, {}).get("methods", {}).get(method)
+        entry = _entry(pair_name, method, final_path, results, group[0].validator, chosen)
+        new_entries.append(entry)
+        update_manifest(directory, entry)
     return new_entries
 
 
 def _reuse(
-    pair: DomainPair,
+    context: TrialContext,
+    pair: str,
     method: str,
     seed: int,
     picked: dict | None,
     validator: str,
     records,
     snapshot_dir,
-    device,
-    precision,
-    show,
     log,
-) -> Path | None:
+) -> str | None:
     """A model seed ``seed`` need not train again: the source-only start model itself (every seed-0
     model starts from it), or the sweep's snapshot of the picked trial at the validator's best step."""
     if seed != 0:
         return None
     if method == "source_only":
-        checkpoint = find_start_model(
-            pair,
-            "source_only",
-            device=device,
-            precision=precision,
-            store=no_shipped_models(),
-            show=show,
-            log=log,
-        )
-        return checkpoint.path
+        return str(context.start(pair, "source_only", log).path)
     if not (picked and records and snapshot_dir):
         return None
     record = next((r for r in records if r.get("key") == picked["trial"] and r.get("status") == "ok"), None)
     snapshot = (record or {}).get("snapshots", {}).get(validator)
     if snapshot and (Path(snapshot_dir) / snapshot["file"]).is_file():
-        return Path(snapshot_dir) / snapshot["file"]
-    log(f"{pair.name} {method}: no sweep snapshot of the pick, training seed 0 again")
+        return str(Path(snapshot_dir) / snapshot["file"])
+    log(f"{pair} {method}: no sweep snapshot of the pick, training seed 0 again")
     return None
 
 
@@ -193,20 +244,16 @@ def _train_seed(
     path: Path,
     device: str,
     precision: str,
-    show,
 ) -> None:
     """Train one seed and save the model at the step ``validator`` scores best (the last step for
     source-only, which every method starts from)."""
     job = TrainingJob(pair, method, hparams, seed=seed, device=device, precision=precision, start=start)
     total = job.method_class.total_steps(hparams)
     best: tuple[float, int, Any] | None = None
-    for event in show(
-        job.events(
-            eval_every=eval_every(job.method_class, total),
-            eval_samples=EVAL_SAMPLES,
-            validate=method != "source_only",
-        ),
-        f"{job.label} seed {seed}",
+    for event in job.events(
+        eval_every=eval_every(job.method_class, total),
+        eval_samples=EVAL_SAMPLES,
+        validate=method != "source_only",
     ):
         score = event.validators.get(validator)
         if score is not None and math.isfinite(score) and (best is None or score > best[0]):

@@ -26,6 +26,7 @@ from ..artifacts.checkpoints import Checkpoint, save_checkpoint
 from ..artifacts.records import append_record, check_writable, read_records
 from ..artifacts.store import ModelStore
 from ..data import cache_dir, resolve_pair
+from ..data.drawn_digits import drawn_digits
 from ..data.pairs import DomainPair, load_pair
 from ..methods import get_method, method_names
 from .training import TrainingJob, code_version, find_start_model
@@ -128,6 +129,27 @@ class TrialContext:
     snapshot_dir: Path | None = None
     pairs: dict[str, DomainPair] = field(default_factory=dict)
     starts: dict[tuple[str, str], Checkpoint] = field(default_factory=dict)
+    #: send the loaded pairs along to other processes (for data that cannot be loaded by name there)
+    share_data: bool = False
+    checks: dict[str, Any] = field(default_factory=dict)
+
+    def check(self, name: str):
+        """The drawn-digits check set of the pair's source test set (built once)."""
+        if name not in self.checks:
+            self.checks[name] = drawn_digits(self.pair(name).source_test)
+        return self.checks[name]
+
+    def portable(self) -> TrialContext:
+        """What another process gets: settings and start models, and the data only if ``share_data``."""
+        return TrialContext(
+            self.data_dir,
+            self.device,
+            self.precision,
+            self.snapshot_dir,
+            pairs=dict(self.pairs) if self.share_data else {},
+            starts=dict(self.starts),
+            share_data=self.share_data,
+        )
 
     def pair(self, name: str) -> DomainPair:
         if name not in self.pairs:
