@@ -19,7 +19,7 @@ from ..data import PAIRS
 from ..data.digit_input import DigitInputError
 from .adapt import run_adaptation_for_programs
 from .context import AppContext
-from .render import digit_image, friendly, rejection
+from .render import digit_file, friendly, rejection
 from .serving import (
     TRAINING_SLOTS,
     adaptable_methods,
@@ -78,7 +78,7 @@ def translate_payload(context: AppContext, picture, pair: str | None, session: S
         translated, reconstructed = translate_digit(context.zoo, pair, digit, session=session)
     except DigitInputError as error:
         raise rejection(str(error)) from error
-    return digit_image(translated), digit_image(reconstructed)
+    return digit_file(translated), digit_file(reconstructed)
 
 
 def build(context: AppContext) -> None:

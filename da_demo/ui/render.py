@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import html
 import io
 import logging
+import os
+import tempfile
+import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -28,6 +33,56 @@ def digit_image(digit: torch.Tensor, scale: int = DIGIT_SCALE) -> np.ndarray:
         array = array.expand(3, -1, -1)
     array = (array.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
     return np.kron(array, np.ones((scale, scale, 1), np.uint8))
+
+
+IMAGE_DIR = Path(tempfile.gettempdir()) / "da-demo-images"
+IMAGE_MAX_AGE_S = 3600.0
+_last_prune = 0.0
+
+
+def image_file(image: np.ndarray) -> str:
+    """A uint8 image as a PNG file, the form every image output (``gr.Image``, ``gr.Gallery``,
+    the canvas) gets.
+
+    Given an array, Gradio re-encodes it into its cache file each time it is sent, truncating the
+    file first; a browser still fetching the previous copy (the blank canvas is sent again and
+    again) then receives too few bytes and the server logs a traceback. A file is copied into
+    Gradio's cache once, atomically. Files are named by their content (the same image is one file),
+    written under a temporary name and renamed; those unused for an hour are removed now and then.
+    """
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="PNG")
+    data = buffer.getvalue()
+    path = IMAGE_DIR / f"{hashlib.sha256(data).hexdigest()[:24]}.png"
+    try:
+        os.utime(path)  # in use again: not pruned
+    except FileNotFoundError:
+        IMAGE_DIR.mkdir(parents=True, exist_ok=True)
+        handle, staging = tempfile.mkstemp(dir=IMAGE_DIR, prefix=".staging-")
+        with os.fdopen(handle, "wb") as file:
+            file.write(data)
+        os.replace(staging, path)
+    _prune_old_images()
+    return str(path)
+
+
+def digit_file(digit: torch.Tensor, scale: int = DIGIT_SCALE) -> str:
+    """``digit_image`` as a file (see ``image_file``)."""
+    return image_file(digit_image(digit, scale))
+
+
+def _prune_old_images() -> None:
+    global _last_prune
+    now = time.time()
+    if now - _last_prune < 600:
+        return
+    _last_prune = now
+    for old in IMAGE_DIR.glob("*.png"):
+        try:
+            if now - old.stat().st_mtime > IMAGE_MAX_AGE_S:
+                old.unlink()
+        except OSError:  # another process pruned it first
+            pass
 
 
 def _bars(probabilities: torch.Tensor, predicted: int) -> str:

@@ -15,7 +15,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from ..data import PAIRS  # noqa: E402
 from ..data.digit_input import DigitInputError  # noqa: E402
 from .context import AppContext  # noqa: E402
-from .render import digit_image, friendly, message, rejected  # noqa: E402
+from .render import digit_file, digit_image, friendly, message, rejected  # noqa: E402
 from .serving import examples_for, prepare_picture, translate_digit  # noqa: E402
 from .session import Session  # noqa: E402
 from .zoo import ModelZoo  # noqa: E402
@@ -94,9 +94,9 @@ def build(context: AppContext) -> TranslateTab:
         names = [spec.source.title, spec.target.title]
         direction = " → ".join(names if to_target else names[::-1])
         return (
-            digit_image(image),
-            digit_image(forward),
-            digit_image(back),
+            digit_file(image),
+            digit_file(forward),
+            digit_file(back),
             f"<small>{caption}: {direction} → back.</small>",
         )
 

@@ -15,7 +15,7 @@ import torch
 from ..data import PAIRS
 from ..data.digit_input import DigitInputError
 from .context import AppContext
-from .render import digit_image, friendly, message, prediction_table, rejected
+from .render import digit_file, digit_image, friendly, image_file, message, prediction_table, rejected
 from .serving import (
     EXAMPLES_PER_DOMAIN,
     digit_inputs,
@@ -38,7 +38,8 @@ class TryItTab:
     outputs: list
 
 
-BLANK_CANVAS = np.full((280, 280, 3), 255, np.uint8)
+def blank_canvas() -> str:
+    return image_file(np.full((280, 280, 3), 255, np.uint8))
 
 
 def predictions_view(
@@ -65,7 +66,7 @@ def predictions_view(
         f'<p class="da-caption">Predictions for <b>{html.escape(source)}</b> · {len(prediction.models)} '
         f"models answered in {1000 * prediction.seconds:.0f} ms.</p>"
     )
-    return digit_image(shown), gallery, table, message(" ".join(notices)) + caption, session
+    return digit_file(shown), gallery, table, message(" ".join(notices)) + caption, session
 
 
 def show_digit(
@@ -78,7 +79,7 @@ def show_digit(
     if PAIRS["mnist-mnistm"].target.style not in renderings:
         notes.append("The MNIST-M rendering needs the BSDS500 photos (see the README's data section).")
     gallery = gr.update(
-        value=[(digit_image(image), name) for name, image in renderings.items()], label=GALLERY_LABEL
+        value=[(digit_file(image), name) for name, image in renderings.items()], label=GALLERY_LABEL
     )
     return predictions_view(
         context, session, pair, digit, digit_inputs(pair, digit, renderings), gallery, notes, source
@@ -97,7 +98,7 @@ def build(context: AppContext) -> TryItTab:
     with gr.Row():
         with gr.Column(scale=1):
             pad = gr.Sketchpad(
-                value=np.full((280, 280, 3), 255, np.uint8),
+                value=blank_canvas(),
                 canvas_size=(280, 280),
                 fixed_canvas=True,
                 type="numpy",
@@ -164,7 +165,7 @@ def build(context: AppContext) -> TryItTab:
         except DigitInputError as error:
             return (*failure(session, str(error)), gr.skip())
         session.input_name = f"your upload ({Path(path).name})" if isinstance(path, str) else "your upload"
-        return (*show_digit(context, session, pair, digit, notes, session.input_name), BLANK_CANVAS)
+        return (*show_digit(context, session, pair, digit, notes, session.input_name), blank_canvas())
 
     @friendly
     def again(pair, session):
@@ -174,7 +175,7 @@ def build(context: AppContext) -> TryItTab:
 
     @friendly
     def example_gallery(pair):
-        return [(digit_image(example.image), example.short_caption) for example in examples_for(data, pair)]
+        return [(digit_file(example.image), example.short_caption) for example in examples_for(data, pair)]
 
     @friendly
     def show_example(pair, session, index: int):
@@ -185,18 +186,21 @@ def build(context: AppContext) -> TryItTab:
         example = picked[index]
         session.input_name = f"the {example.caption}"
         if example.domain == PAIRS[pair].source.name:
-            return (*show_digit(context, session, pair, example.image, [], session.input_name), BLANK_CANVAS)
+            return (
+                *show_digit(context, session, pair, example.image, [], session.input_name),
+                blank_canvas(),
+            )
         # a target-domain image is already in the target's style: it is shown as it is, alone
         name = f"{PAIRS[pair].target.title} test image"
         gallery = gr.update(
-            value=[(digit_image(example.image), f"{PAIRS[pair].target.title} · label {example.label}")],
+            value=[(digit_file(example.image), f"{PAIRS[pair].target.title} · label {example.label}")],
             label="The example itself (already in the target's style)",
         )
         return (
             *predictions_view(
                 context, session, pair, example.image, {name: example.image}, gallery, [], session.input_name
             ),
-            BLANK_CANVAS,
+            blank_canvas(),
         )
 
     @friendly
