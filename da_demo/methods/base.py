@@ -300,8 +300,9 @@ class AlignmentHyperparameters(Hyperparameters):
     batch_size: int = 64
     lr: float = 3e-4
     lr_anneal: float = 10.0
-    #: weight of the target-entropy term ``H(softmax(g(f(x_T))))`` (0 turns it off), as DANN's option;
-    #: it took DeepCORAL from 86.1% to 92.9% on MNIST → USPS (Morerio et al.'s minimal-entropy alignment)
+    #: weight of the target-entropy term ``H(softmax(g(f(x_T))))`` (0 turns it off), as DANN's option
+    #: (Morerio et al.'s minimal-entropy alignment); whether it helps a method on a pair is left to the
+    #: sweep, whose grids try 0 and 0.1 (see checkpoints/selection.json for each pick)
     entropy_weight: float = entropy_weight_setting(0.1)
 
 

@@ -34,11 +34,11 @@ target batch of $d$-dimensional features should be equal.
 
 $$\mathcal{L} = \mathrm{CE}(y^S, g(f(x^S))) + w \cdot \frac{1}{4d^2}\,\lVert C_S - C_T \rVert_F^2$$
 
-No adversary, no extra network: stable and cheap. Here, as in minimal-entropy correlation
-alignment, a small target-entropy term (weight 0.1) joins it: aligned covariances alone leave
-target points near class boundaries (not on MNIST-M, where it drove every target image into one class).
-**When to prefer it:** a quick, steady first try;
-it aligns only means-free second moments, so it closes less of a large gap than DANN or MMD.
+No adversary, no extra network: stable and cheap. As in minimal-entropy correlation alignment, a
+small target-entropy term can join it (aligned covariances alone leave target points near class
+boundaries); whether it does for a pair was chosen without target labels (see Results).
+**When to prefer it:** a quick, steady first try; it aligns only mean-free second moments, so it
+closes less of a large gap than DANN or MMD.
 """
 
     def alignment(self, source: SourceBatch, logits, features, progress: float):
