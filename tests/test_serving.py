@@ -116,6 +116,15 @@ def test_a_run_that_fails_or_diverges_keeps_the_previous_model(context, monkeypa
     *_, last = serving.adapt(context.zoo, context.data, session, "mnist-usps", "dann", {"steps": 20})
     assert last.text.startswith("Diverged") and "previous model is kept" in last.text
     assert session.trained[("mnist-usps", "dann")] is previous
+    late = ProgressEvent(
+        7, 20, 0, 1, 150, {"loss": 0.5}, 0.9, 0.8, done=True, ended_early=EndReason.TIME_BUDGET
+    )
+    monkeypatch.setattr(
+        serving, "_train_here", fake_training(lambda request: [("event", late), ("done", request.output)])
+    )
+    *_, last = serving.adapt(context.zoo, context.data, session, "mnist-usps", "dann", {"steps": 20})
+    assert last.text.startswith("Out of time") and "previous model is kept" in last.text
+    assert session.trained[("mnist-usps", "dann")] is previous and last.model_path is not None
 
 
 def test_the_engine_stops_a_run_whose_loss_becomes_nan(tiny_pair):

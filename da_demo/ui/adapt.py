@@ -241,9 +241,22 @@ def build(context: AppContext) -> AdaptTab:
         return tuple(updates)
 
     @friendly
-    def run_session(pair, name, *values_and_session, request: gr.Request, progress=gr.Progress()):
-        *values, seed_value, session = values_and_session
-        settings = {**settings_from_slots(name, dict(zip(slots, values))), "seed": seed_value}
+    def run_session(
+        pair,
+        name,
+        steps,
+        weight,
+        warmup,
+        entropy,
+        lr,
+        batch,
+        seed_value,
+        session,
+        request: gr.Request,
+        progress=gr.Progress(),
+    ):
+        values = dict(zip(slots, (steps, weight, warmup, entropy, lr, batch)))
+        settings = {**settings_from_slots(name, values), "seed": seed_value}
         yield from run_adaptation(context, pair, name, settings, session, progress, request)
 
     fields = list(slots.values())

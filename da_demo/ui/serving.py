@@ -239,11 +239,12 @@ def adaptation_settings(
     except (TypeError, ValueError):
         raise SettingsError("The seed must be a whole number.") from None
     method_class = get_method(method)
-    settings = {**(picked or {}), **settings}
-    if method_class.trained_by_steps:
+    picked = dict(picked or {})
+    if method_class.trained_by_steps:  # the pick's steps and batch, within the app's caps
         defaults = method_class.hyperparameters_for(pair, picked)
-        settings.setdefault("steps", min(defaults.steps, MAX_STEPS))
-        settings.setdefault("batch_size", min(defaults.batch_size, MAX_BATCH_SIZE))
+        picked["steps"] = min(defaults.steps, MAX_STEPS)
+        picked["batch_size"] = min(defaults.batch_size, MAX_BATCH_SIZE)
+    settings = {**picked, **settings}
     try:
         hparams = method_class.hyperparameters_for(pair, settings)
     except ValueError as error:
@@ -413,9 +414,6 @@ def _adapt(
             events,
         )
         return
-    session.trained[(pair, method)] = zoo_model(
-        load_checkpoint(output), "trained in this session", owner="yours"
-    )
     measured = [event for event in events if event.target_acc is not None]
     session.add_run(
         FinishedRun(
@@ -426,11 +424,27 @@ def _adapt(
             [event.target_acc for event in measured],
         )
     )
+    summary = (
+        f"{result.step} steps in {result.train_seconds:.0f} s. Source test {100 * result.source_acc:.1f}%, "
+        f"target test {100 * result.target_acc:.1f}% (on {EVAL_SAMPLES} test images each)."
+    )
+    if result.ended_early is EndReason.TIME_BUDGET and (pair, method) in session.trained:
+        # out of time before its last step: a half-trained model does not replace a finished one
+        yield AdaptUpdate(
+            f"Out of time at the {MAX_SECONDS} s cap after {result.step} of {result.total_steps} steps: "
+            f"{summary} Your previous model is kept; this one is offered for download. Fewer steps "
+            "or a smaller batch fit in the time.",
+            method_class,
+            list(events),
+            output,
+        )
+        return
+    session.trained[(pair, method)] = zoo_model(
+        load_checkpoint(output), "trained in this session", owner="yours"
+    )
     yield AdaptUpdate(
-        f"{ENDINGS[result.ended_early]}: {result.step} steps in {result.train_seconds:.0f} s. "
-        f"Source test {100 * result.source_acc:.1f}%, target test {100 * result.target_acc:.1f}% "
-        f"(on {EVAL_SAMPLES} test images each). Your model is now in the Try it, Translate (CycleGAN) "
-        "and Feature space tabs.",
+        f"{ENDINGS[result.ended_early]}: {summary} Your model is now in the Try it, Translate "
+        "(CycleGAN) and Feature space tabs.",
         method_class,
         list(events),
         output,

@@ -56,20 +56,23 @@ def _serve(connection, stop, niceness: int) -> None:
     from ..methods import get_method
     from ..workflows.training import TrainingJob
 
-    pairs = {}
+    pairs, preload = {}, []
     while True:
+        if preload and not connection.poll(0):  # idle: load the next pair before anyone asks for it
+            name, data_dir = preload.pop(0)
+            try:
+                pairs.setdefault(name, load_pair(name, data_dir))
+            except Exception:  # noqa: BLE001 - a pair that cannot load fails its runs with a message later
+                LOG.exception("could not preload %s", name)
+            continue
         try:
             message = connection.recv()
         except (EOFError, OSError):
             return
         if message[0] == "quit":
             return
-        if message[0] == "preload":  # load the pairs before the first visitor asks
-            for name in message[1]:
-                try:
-                    pairs.setdefault(name, load_pair(name, message[2]))
-                except Exception:  # noqa: BLE001 - a pair that cannot load fails its runs with a message later
-                    LOG.exception("could not preload %s", name)
+        if message[0] == "preload":  # one pair at a time, between runs, so a visitor never waits for all
+            preload += [(name, message[2]) for name in message[1]]
             continue
         request: RunRequest = message[1]
         try:
