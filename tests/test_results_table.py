@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+import pytest
+
 from da_demo.artifacts.checkpoints import read_metadata
 from da_demo.artifacts.manifest import read_manifest
 from da_demo.artifacts.store import SHIPPED_DIRECTORY, sha256
@@ -50,11 +52,17 @@ def test_manifest_covers_every_pair_and_method_and_matches_the_files():
             entry["seed"],
         )
         assert 0.0 <= entry["target_acc"] <= 1.0 and 0.0 <= entry["source_acc"] <= 1.0
-        if "seeds" in entry:  # adversarial methods: several seeds, the median one shipped
+        if "validator" in entry:  # chosen without target labels: seed 0, fixed before training, shipped
+            accuracies = [seed["target_acc"] for seed in entry["seeds"]]
+            assert entry["seed"] == entry["seeds"][0]["seed"] == 0 and entry["target_acc"] == accuracies[0]
+            assert entry["target_acc_mean"] == pytest.approx(sum(accuracies) / len(accuracies), abs=1e-4)
+        elif "seeds" in entry:  # older adversarial models: several seeds, the median one shipped
             accuracies = sorted(seed["target_acc"] for seed in entry["seeds"])
             assert len(accuracies) >= 3 and entry["target_acc"] == accuracies[(len(accuracies) - 1) // 2]
 
 
 def test_the_shipped_checkpoints_stay_small():
+    """39 models (13 methods x 3 pairs, float16) and the projection caches: about 17 MB, a third of it
+    the OT mappings' reference features (0.7-1.5 MB each). A Space clones all of it at every start."""
     total = sum(path.stat().st_size for path in SHIPPED_DIRECTORY.rglob("*.safetensors"))
-    assert total < 12 * 2**20, f"{total / 2**20:.1f} MB of checkpoints"
+    assert total < 20 * 2**20, f"{total / 2**20:.1f} MB of checkpoints"

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import gradio as gr
 
-from ..artifacts.manifest import reported_target
+from ..artifacts.manifest import PROTOCOL_NOTES, protocol_mark, reported_target
 from ..artifacts.records import RecordsError, read_records
 from ..data import PAIRS
 from ..methods import get_method
@@ -61,7 +61,7 @@ def result_rows(entries: list[dict], pair: str) -> list[dict]:
                 "drawn": entry.get("drawn_acc_mean"),
                 "oracle": selection.get("oracle_target_acc"),
                 "gap": selection.get("gap_points"),
-                "label_free": "validator" in entry,
+                "mark": protocol_mark(entry),
             }
         )
     return rows
@@ -75,16 +75,16 @@ def results_html(rows: list[dict]) -> str:
 
     body = "".join(
         f"<tr><td>{html.escape(row['method'])}</td><td><b>{row['mean']:.1f}</b> ± {row['std']:.1f}"
-        f"{'' if row['label_free'] else ' †'}</td><td>{row['source']:.1f}</td><td>{percent(row['drawn'])}</td>"
+        f"{' ' + row['mark'] if row['mark'] else ''}</td><td>{row['source']:.1f}</td><td>{percent(row['drawn'])}</td>"
         f"<td>{percent(row['oracle'])}</td><td>{'—' if row['gap'] is None else format(row['gap'], '.1f')}</td>"
         f"<td>{html.escape(row['published_text'])}</td></tr>"
         for row in rows
     )
-    note = (
-        "<p class=da-caption>† trained before label-free selection: chosen by looking at target-test accuracy."
-        "</p>"
-        if any(not row["label_free"] for row in rows)
-        else ""
+    marks = {row["mark"] for row in rows}
+    note = "".join(
+        f"<p class=da-caption>{mark} {html.escape(text)}</p>"
+        for mark, text in PROTOCOL_NOTES.items()
+        if mark in marks
     )
     return (
         '<div class="da-scroll"><table class="da-table"><thead><tr><th>method</th><th>target %</th>'
