@@ -178,3 +178,22 @@ def test_a_full_disk_while_extracting_mnist_leaves_no_partial_file(tmp_path, mon
     with pytest.raises(DataMissingError, match="No space left on device"):
         mnist._gunzip_once(source, target)
     assert list(target.parent.iterdir()) == []
+
+
+def test_a_client_gone_mid_upload_is_one_log_line_and_real_failures_keep_their_traceback(caplog):
+    import logging
+
+    from starlette.requests import ClientDisconnect
+
+    from da_demo.ui import configure_logging
+
+    configure_logging()
+    log = logging.getLogger("uvicorn.error")
+    for error in (ClientDisconnect(), ValueError("a real failure")):
+        try:
+            raise error
+        except Exception as raised:  # noqa: BLE001 - logged as uvicorn logs it
+            log.error("Exception in ASGI application\n", exc_info=raised)
+    gone, real = caplog.records[-2:]
+    assert gone.levelname == "INFO" and gone.exc_info is None and "disconnected" in gone.getMessage()
+    assert real.levelname == "ERROR" and isinstance(real.exc_info[1], ValueError)

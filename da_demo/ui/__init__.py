@@ -118,6 +118,20 @@ def configure_logging() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("httpx", "httpcore", "urllib3", "gradio_client"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    logging.getLogger("uvicorn.error").addFilter(_client_gone)
+
+
+def _client_gone(record: logging.LogRecord) -> bool:
+    """A visitor who leaves mid-upload (a closed tab, a cancelled or refused upload) makes Gradio's
+    upload route raise Starlette's ``ClientDisconnect``, which uvicorn logs as a 40-line traceback:
+    it becomes one line, since nothing failed on our side."""
+    from starlette.requests import ClientDisconnect
+
+    if record.exc_info and isinstance(record.exc_info[1], ClientDisconnect):
+        record.msg, record.args = "a client disconnected before its request was read (upload cancelled)", ()
+        record.exc_info = record.exc_text = None
+        record.levelno, record.levelname = logging.INFO, "INFO"
+    return True
 
 
 def configure_serving(threads: int = 1) -> None:
