@@ -82,3 +82,23 @@ def tiny_pair() -> DomainPair:
         make_digits(100, 4, shift=True),
         make_digits(100, 5, shift=False),
     )
+
+
+@pytest.fixture(scope="module")
+def trial_context(tiny_pair):
+    """The sweep's context on the tiny pair, its source-only start model trained (8 steps); the data
+    travels with it to other processes (Ray, workers), since the tiny pair cannot be loaded by name."""
+    from da_demo.workflows.sweep import TrialContext
+    from da_demo.workflows.training import TrainingJob
+
+    start = TrainingJob(
+        tiny_pair, "source_only", {"steps": 8, "batch_size": 32}, device="cpu", precision="fp32"
+    )
+    start.run_to_end()
+    return TrialContext(
+        device="cpu",
+        precision="fp32",
+        pairs={"mnist-usps": tiny_pair},
+        starts={("mnist-usps", "source_only"): start.checkpoint()},
+        share_data=True,
+    )

@@ -8,23 +8,7 @@ import types
 import pytest
 
 from da_demo.workflows.executors import ExecutorError, LocalExecutor, RayExecutor
-from da_demo.workflows.sweep import TrialContext, plan_trials, run_sweep
-from da_demo.workflows.training import TrainingJob
-
-
-@pytest.fixture(scope="module")
-def context(tiny_pair):
-    start = TrainingJob(
-        tiny_pair, "source_only", {"steps": 8, "batch_size": 32}, device="cpu", precision="fp32"
-    )
-    start.run_to_end()
-    return TrialContext(
-        device="cpu",
-        precision="fp32",
-        pairs={"mnist-usps": tiny_pair},
-        starts={("mnist-usps", "source_only"): start.checkpoint()},
-        share_data=True,
-    )
+from da_demo.workflows.sweep import plan_trials, run_sweep
 
 
 def comparable(record):
@@ -35,7 +19,7 @@ def comparable(record):
     return values
 
 
-def test_a_tiny_sweep_on_ray_records_what_the_local_executor_records(context, tmp_path):
+def test_a_tiny_sweep_on_ray_records_what_the_local_executor_records(trial_context, tmp_path):
     pytest.importorskip("ray")
     import ray
 
@@ -45,12 +29,18 @@ def test_a_tiny_sweep_on_ray_records_what_the_local_executor_records(context, tm
         grid_overrides={"steps": [8], "batch_size": [16], "coral_weight": [1.0, 100.0]},
     )
     local = list(
-        run_sweep(trials, tmp_path / "local.jsonl", LocalExecutor(), context=context, log=lambda line: None)
+        run_sweep(
+            trials,
+            tmp_path / "local.jsonl",
+            LocalExecutor(),
+            context=trial_context,
+            log=lambda line: None,
+        )
     )
     try:
         executor = RayExecutor(num_cpus=2)
         on_ray = list(
-            run_sweep(trials, tmp_path / "ray.jsonl", executor, context=context, log=lambda line: None)
+            run_sweep(trials, tmp_path / "ray.jsonl", executor, context=trial_context, log=lambda line: None)
         )
     finally:
         ray.shutdown()

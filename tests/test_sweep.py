@@ -9,22 +9,7 @@ from da_demo.artifacts.records import RecordsError, append_record, read_records
 from da_demo.validators import VALIDATORS
 from da_demo.workflows import selection
 from da_demo.workflows.executors import LocalExecutor
-from da_demo.workflows.sweep import Trial, TrialContext, pending, plan_trials, run_sweep
-from da_demo.workflows.training import TrainingJob
-
-
-@pytest.fixture(scope="module")
-def context(tiny_pair):
-    start = TrainingJob(
-        tiny_pair, "source_only", {"steps": 8, "batch_size": 32}, device="cpu", precision="fp32"
-    )
-    start.run_to_end()
-    return TrialContext(
-        device="cpu",
-        precision="fp32",
-        pairs={"mnist-usps": tiny_pair},
-        starts={("mnist-usps", "source_only"): start.checkpoint()},
-    )
+from da_demo.workflows.sweep import Trial, pending, plan_trials, run_sweep
 
 
 def tiny_trials():
@@ -40,14 +25,16 @@ def tiny_trials():
     )
 
 
-def test_a_sweep_records_every_trial_once_and_resumes(context, tmp_path):
+def test_a_sweep_records_every_trial_once_and_resumes(trial_context, tmp_path):
     records = tmp_path / "sweep.jsonl"
     trials = tiny_trials()
     assert len(trials) == 2 and len({trial.key for trial in trials}) == 2
-    first = list(run_sweep(trials[:1], records, LocalExecutor(), context=context, log=lambda line: None))
+    first = list(
+        run_sweep(trials[:1], records, LocalExecutor(), context=trial_context, log=lambda line: None)
+    )
     assert [record["status"] for record in first] == ["ok"]
     assert pending(trials, records) == trials[1:]  # an interrupted sweep resumes where it stopped
-    list(run_sweep(trials, records, LocalExecutor(), context=context, log=lambda line: None))
+    list(run_sweep(trials, records, LocalExecutor(), context=trial_context, log=lambda line: None))
     saved = read_records(records)
     assert [record["key"] for record in saved] == [trial.key for trial in trials]
     for record in saved:
@@ -58,17 +45,17 @@ def test_a_sweep_records_every_trial_once_and_resumes(context, tmp_path):
     assert pending(trials, records) == []
 
 
-def test_a_trial_that_raises_is_recorded_as_failed_and_the_sweep_goes_on(context, tmp_path):
-    def sometimes_fails(trial, context):
+def test_a_trial_that_raises_is_recorded_as_failed_and_the_sweep_goes_on(trial_context, tmp_path):
+    def sometimes_fails(trial, trial_context):
         if trial.settings[1][1] == 1.0:
             raise RuntimeError("boom")
         from da_demo.workflows.sweep import run_trial
 
-        return run_trial(trial, context)
+        return run_trial(trial, trial_context)
 
-    def guarded(trial, context):
+    def guarded(trial, trial_context):
         try:
-            return sometimes_fails(trial, context)
+            return sometimes_fails(trial, trial_context)
         except RuntimeError as error:
             return {
                 "key": trial.key,
@@ -80,7 +67,9 @@ def test_a_trial_that_raises_is_recorded_as_failed_and_the_sweep_goes_on(context
 
     records = tmp_path / "sweep.jsonl"
     results = list(
-        run_sweep(tiny_trials(), records, LocalExecutor(guarded), context=context, log=lambda line: None)
+        run_sweep(
+            tiny_trials(), records, LocalExecutor(guarded), context=trial_context, log=lambda line: None
+        )
     )
     assert sorted(record["status"] for record in results) == ["failed", "ok"]
     assert len(pending(tiny_trials(), records)) == 1  # the failed one is tried again next time
