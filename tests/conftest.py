@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from da_demo.data import PAIRS
 from da_demo.data.images import LabeledImages
 from da_demo.data.pairs import DomainPair
+from da_demo.engine.spec import RunSpec
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -88,14 +89,17 @@ def tiny_pair() -> DomainPair:
 def trial_context(tiny_pair):
     """The sweep's context on the tiny pair, its source-only start model trained (8 steps); the data
     travels with it to other processes (Ray, workers), since the tiny pair cannot be loaded by name."""
-    from da_demo.workflows.sweep import TrialContext
+    from da_demo.workflows.tasks import TaskContext
     from da_demo.workflows.training import TrainingJob
 
     start = TrainingJob(
-        tiny_pair, "source_only", {"steps": 8, "batch_size": 32}, device="cpu", precision="fp32"
+        tiny_pair,
+        RunSpec.resolve(tiny_pair.spec, "source_only", {"steps": 8, "batch_size": 32}),
+        device="cpu",
+        precision="fp32",
     )
     start.run_to_end()
-    return TrialContext(
+    return TaskContext(
         device="cpu",
         precision="fp32",
         pairs={"mnist-usps": tiny_pair},

@@ -21,7 +21,7 @@ from da_demo.ui import build_demo, launch_options
 from da_demo.ui.api import predict_payload
 from da_demo.ui.appdata import AppData
 from da_demo.ui.context import AppContext
-from da_demo.ui.serving import AS_DRAWN
+from da_demo.ui.predicting import AS_DRAWN
 from da_demo.ui.session import Session
 from da_demo.ui.try_it import show_digit
 from da_demo.ui.zoo import ModelZoo
@@ -143,19 +143,18 @@ def test_huge_and_transparent_uploads_are_read(app_url, tmp_path):
 
 
 def test_adapt_settings_are_named_and_checked_by_the_methods_dataclass():
-    from da_demo.ui.serving import MAX_STEPS, SettingsError, adaptation_settings
+    from da_demo.ui.live_runs import MAX_STEPS, SettingsError, adaptation_spec
 
-    hparams, seed = adaptation_settings(
-        "mnist-usps", "dann", {"steps": 100, "lambda_max": 0.5, "lr": 1e-4, "seed": 3}
-    )
-    assert (hparams.steps, hparams.lambda_max, hparams.lr, seed) == (100, 0.5, 1e-4, 3)
-    hparams, _ = adaptation_settings("mnist-usps", "ot_sinkhorn", {"reg_e": 0.05})
-    assert hparams.reg_e == 0.05
-    hparams, _ = adaptation_settings(
+    spec = adaptation_spec("mnist-usps", "dann", {"steps": 100, "lambda_max": 0.5, "lr": 1e-4, "seed": 3})
+    hparams = spec.hparams
+    assert (hparams.steps, hparams.lambda_max, hparams.lr, spec.seed) == (100, 0.5, 1e-4, 3)
+    assert spec.method.name == "dann" and spec.start.method.name == "source_only"  # resolved once, here
+    assert adaptation_spec("mnist-usps", "ot_sinkhorn", {"reg_e": 0.05}).hparams.reg_e == 0.05
+    hparams = adaptation_spec(
         "mnist-mnistm", "deepcoral", {}, picked={"entropy_weight": 0.0, "steps": 9000}
-    )
+    ).hparams
     assert hparams.entropy_weight == 0.0 and hparams.steps == MAX_STEPS  # the label-free pick, capped
-    hparams, _ = adaptation_settings("mnist-usps", "deepjdot", {})
+    hparams = adaptation_spec("mnist-usps", "deepjdot", {}).hparams
     assert hparams.batch_size <= 256  # the paper's 500 is more than a live session allows
     for bad, text in [
         ({"steps": MAX_STEPS + 1}, "Steps must be at most"),
@@ -166,9 +165,9 @@ def test_adapt_settings_are_named_and_checked_by_the_methods_dataclass():
         ({"seed": "x"}, "seed must be a whole number"),
     ]:
         with pytest.raises(SettingsError, match=text):
-            adaptation_settings("mnist-usps", "dann", bad)
+            adaptation_spec("mnist-usps", "dann", bad)
     with pytest.raises(SettingsError, match="Unknown method"):
-        adaptation_settings("mnist-usps", "source_only", {})
+        adaptation_spec("mnist-usps", "source_only", {})
 
 
 def test_adapt_slots_map_to_each_methods_own_settings():
@@ -189,8 +188,9 @@ def test_adapt_slots_map_to_each_methods_own_settings():
 
 def test_live_curves_have_plain_names_and_the_target_line():
     from da_demo.engine.trainer import ProgressEvent
-    from da_demo.ui.adapt import curves, reported_metrics
+    from da_demo.ui.adapt import reported_metrics
     from da_demo.ui.glossary import explanations
+    from da_demo.ui.live_runs import curves
 
     start = ProgressEvent(0, 100, 0, 0, 0, {}, 0.98, 0.71)  # evaluate_first: accuracies, no losses yet
     events = [start] + [
@@ -261,14 +261,19 @@ def test_bad_settings_or_a_failed_run_leave_the_app_usable(app_url, tmp_path):
 
 def test_adapt_fields_show_the_label_free_picks(app_data):
     """The selection's picks (plain DeepCORAL on MNIST-M, say) reach the Adapt tab's fields."""
+    from da_demo.artifacts.schemas import SelectionFile
     from da_demo.ui import adapt
 
-    selection = {
-        "pairs": {
-            "mnist-mnistm": {"methods": {"deepcoral": {"pick": {"settings": {"entropy_weight": 0.0}}}}},
-            "mnist-usps": {"methods": {"deepcoral": {"pick": {"settings": {"entropy_weight": 0.1}}}}},
+    def picked(entropy_weight):
+        point = {"trial": "t", "step": 10, "settings": {"entropy_weight": entropy_weight}}
+        return {
+            "validator": "source_accuracy",
+            "methods": {"deepcoral": {"validator": "source_accuracy", "pick": point}},
         }
-    }
+
+    selection = SelectionFile.model_validate(
+        {"pairs": {"mnist-mnistm": picked(0.0), "mnist-usps": picked(0.1)}}
+    )
     with gr.Blocks():
         zoo = ModelZoo(selection=selection)
         context = AppContext(

@@ -34,9 +34,9 @@ def test_checkpoint_round_trips_weights_and_metadata(tmp_path, backbone, channel
     loaded = load_checkpoint(path, expect_pair="mnist-usps", expect_method="dann")
     images = torch.rand(8, channels, 28, 28)
     assert torch.equal(predict(original, images)[0], predict(loaded.classifier, images)[0])
-    assert loaded.metadata["hyperparameters"] == {"lr": 1e-4}
-    assert loaded.metadata["metrics"]["target_acc"] == 0.95
-    assert loaded.metadata["in_channels"] == channels and loaded.metadata["backbone"] == backbone
+    assert loaded.metadata.hyperparameters == {"lr": 1e-4}
+    assert loaded.metadata.metrics["target_acc"] == 0.95
+    assert loaded.metadata.in_channels == channels and loaded.metadata.backbone == backbone
     assert read_metadata(path) == loaded.metadata
 
 
@@ -103,7 +103,7 @@ def test_half_precision_storage_halves_the_file_and_keeps_predictions(tmp_path):
     save_checkpoint(half, classifier, metadata, half_precision=True)
     assert half.stat().st_size < 0.6 * full.stat().st_size
     loaded = load_checkpoint(half)
-    assert loaded.metadata["stored_dtype"] == "float16"
+    assert loaded.metadata.stored_dtype == "float16"
     assert all(p.dtype == torch.float32 for p in loaded.classifier.parameters())
     images = torch.rand(64, 1, 28, 28)
     original, restored = predict(classifier, images)[0], predict(loaded.classifier, images)[0]

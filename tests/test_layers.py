@@ -118,3 +118,24 @@ def test_the_checker_sees_imports_hidden_in_functions(tmp_path, monkeypatch):
     monkeypatch.setattr(sys.modules[__name__], "PACKAGE", fake)
     problems = violations()
     assert len(problems) == 1 and "engine imports da_demo.artifacts.checkpoints" in problems[0]
+
+
+#: functions allowed to be long: the Gradio layout builders, which lay a tab out component by component
+LAYOUT_BUILDERS = {"build", "layout"}
+
+
+def test_modules_and_functions_stay_readable():
+    """No module over 400 lines; no function over 80 lines outside the Gradio layout builders."""
+    problems = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        text = path.read_text()
+        if len(text.splitlines()) > 400:
+            problems.append(f"{path.relative_to(PACKAGE.parent)}: {len(text.splitlines())} lines")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name not in LAYOUT_BUILDERS:
+                length = node.end_lineno - node.lineno + 1
+                if length > 80:
+                    problems.append(
+                        f"{path.relative_to(PACKAGE.parent)}:{node.lineno} {node.name}: {length} lines"
+                    )
+    assert problems == []

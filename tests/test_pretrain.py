@@ -4,9 +4,11 @@ import pytest
 
 from da_demo.artifacts.checkpoints import load_checkpoint
 from da_demo.artifacts.manifest import read_manifest, results_table
+from da_demo.artifacts.schemas import SelectionFile
 from da_demo.artifacts.store import sha256
+from da_demo.engine.spec import RunSpec
 from da_demo.workflows import pretrain as pretrain_module
-from da_demo.workflows.sweep import TrialContext
+from da_demo.workflows.tasks import TaskContext
 from da_demo.workflows.training import TrainingJob
 
 
@@ -19,11 +21,14 @@ def tiny_pretrain(tmp_path_factory, tiny_pair):
 
 def run_tiny_pretrain(tmp_path, tiny_pair, monkeypatch):
     start = TrainingJob(
-        tiny_pair, "source_only", {"steps": 8, "batch_size": 16}, device="cpu", precision="fp32"
+        tiny_pair,
+        RunSpec.resolve(tiny_pair.spec, "source_only", {"steps": 8, "batch_size": 16}),
+        device="cpu",
+        precision="fp32",
     )
     start.run_to_end()
     start_path = start.save(tmp_path / "start.safetensors")
-    context = TrialContext(
+    context = TaskContext(
         device="cpu",
         precision="fp32",
         pairs={"mnist-usps": tiny_pair},
@@ -44,7 +49,12 @@ def run_tiny_pretrain(tmp_path, tiny_pair, monkeypatch):
                             "step": 6,
                             "target_acc": 0.5,
                         },
-                        "oracle": {"settings": {"coral_weight": 1000.0}, "step": 12, "target_acc": 0.6},
+                        "oracle": {
+                            "trial": "y",
+                            "settings": {"coral_weight": 1000.0},
+                            "step": 12,
+                            "target_acc": 0.6,
+                        },
                     }
                 },
             }
@@ -53,7 +63,7 @@ def run_tiny_pretrain(tmp_path, tiny_pair, monkeypatch):
     arguments = dict(
         directory=tmp_path / "out",
         seeds=3,
-        selection=selection,
+        selection=SelectionFile.model_validate(selection),
         context=context,
         overrides={"steps": "12", "batch_size": "16"},
         progress_records=tmp_path / "progress.jsonl",
@@ -70,45 +80,43 @@ def run_tiny_pretrain(tmp_path, tiny_pair, monkeypatch):
 def test_pretrain_writes_checkpoints_and_a_manifest(tiny_pretrain):
     directory, *_ = tiny_pretrain
     entries = read_manifest(directory)
-    assert [entry["method"] for entry in entries] == ["source_only", "dann", "deepcoral"]  # teaching order
+    assert [entry.method for entry in entries] == ["source_only", "dann", "deepcoral"]  # teaching order
     for entry in entries:
-        path = directory / entry["file"]
-        assert path.is_file() and sha256(path) == entry["sha256"]
+        path = directory / entry.file
+        assert path.is_file() and sha256(path) == entry.sha256
         checkpoint = load_checkpoint(path)
-        assert checkpoint.metadata["stored_dtype"] == "float16"
-        assert entry["warm_start_from"] == (None if entry["method"] == "source_only" else "source_only")
-        assert 0 <= entry["drawn_acc"] <= 1
+        assert checkpoint.metadata.stored_dtype == "float16"
+        assert entry.warm_start_from == (None if entry.method == "source_only" else "source_only")
+        assert 0 <= entry.drawn_acc <= 1
     assert "MNIST → USPS" in results_table(entries)
 
 
 def test_every_method_runs_three_seeds_and_ships_seed_zero(tiny_pretrain):
     directory, entries, start_path, *_ = tiny_pretrain
     for entry in entries:
-        assert [seed["seed"] for seed in entry["seeds"]] == [0, 1, 2]
-        assert entry["seed"] == 0 and entry["target_acc"] == entry["seeds"][0]["target_acc"]
-        mean = sum(seed["target_acc"] for seed in entry["seeds"]) / 3
-        assert abs(entry["target_acc_mean"] - mean) < 1e-3
-    source_only = next(entry for entry in entries if entry["method"] == "source_only")
+        assert [seed.seed for seed in entry.seeds] == [0, 1, 2]
+        assert entry.seed == 0 and entry.target_acc == entry.seeds[0].target_acc
+        mean = sum(seed.target_acc for seed in entry.seeds) / 3
+        assert abs(entry.target_acc_mean - mean) < 1e-3
+    source_only = next(entry for entry in entries if entry.method == "source_only")
     # the shipped source-only model is the very model every other method started from
     assert (
-        load_checkpoint(directory / source_only["file"]).metadata["created"]
-        == load_checkpoint(start_path).metadata["created"]
+        load_checkpoint(directory / source_only.file).metadata.created
+        == load_checkpoint(start_path).metadata.created
     )
 
 
 def test_the_picked_settings_and_the_validators_step_are_used(tiny_pretrain):
     _, entries, *_ = tiny_pretrain
-    coral = next(entry for entry in entries if entry["method"] == "deepcoral")
-    assert (
-        coral["hyperparameters"]["coral_weight"] == 100.0 and coral["validator"] == "information_maximization"
-    )
-    assert coral["picked_by"] == "information_maximization" and coral["steps"] in (2, 4, 6, 8, 10, 12)
-    assert coral["selection"]["oracle_target_acc"] == 0.6 and coral["selection"]["gap_points"] == 1.5
-    dann = next(entry for entry in entries if entry["method"] == "dann")
-    assert dann["validator"] == "information_maximization"  # the pair's validator, defaults for settings
+    coral = next(entry for entry in entries if entry.method == "deepcoral")
+    assert coral.hyperparameters["coral_weight"] == 100.0 and coral.validator == "information_maximization"
+    assert coral.picked_by == "information_maximization" and coral.steps in (2, 4, 6, 8, 10, 12)
+    assert coral.selection.oracle_target_acc == 0.6 and coral.selection.gap_points == 1.5
+    dann = next(entry for entry in entries if entry.method == "dann")
+    assert dann.validator == "information_maximization"  # the pair's validator, defaults for settings
 
 
 def test_an_interrupted_pretraining_resumes_without_training_a_finished_seed_again(tiny_pretrain):
     _, entries, _, resumed, calls = tiny_pretrain
     assert "9 seeds already done, 0 to run" in calls[0]
-    assert [entry["sha256"] for entry in resumed] == [entry["sha256"] for entry in entries]
+    assert [entry.sha256 for entry in resumed] == [entry.sha256 for entry in entries]

@@ -38,27 +38,31 @@ def test_readme_tables_are_the_ones_generated_from_the_manifest_and_the_selectio
 
 def test_manifest_covers_every_pair_and_method_and_matches_the_files():
     entries = read_manifest(SHIPPED_DIRECTORY)
-    assert {(entry["pair"], entry["method"]) for entry in entries} == {
+    assert {(entry.pair, entry.method) for entry in entries} == {
         (p, m) for p in PAIRS for m in method_names()
     }
     for entry in entries:
-        assert REQUIRED <= set(entry), REQUIRED - set(entry)
-        path = SHIPPED_DIRECTORY / entry["file"]
-        assert sha256(path) == entry["sha256"]
-        metadata = read_metadata(path)
-        assert (metadata["pair"], metadata["method"], metadata["seed"]) == (
-            entry["pair"],
-            entry["method"],
-            entry["seed"],
+        assert REQUIRED <= set(entry.model_dump(exclude_none=True)), REQUIRED - set(
+            entry.model_dump(exclude_none=True)
         )
-        assert 0.0 <= entry["target_acc"] <= 1.0 and 0.0 <= entry["source_acc"] <= 1.0
-        if "validator" in entry:  # chosen without target labels: seed 0, fixed before training, shipped
-            accuracies = [seed["target_acc"] for seed in entry["seeds"]]
-            assert entry["seed"] == entry["seeds"][0]["seed"] == 0 and entry["target_acc"] == accuracies[0]
-            assert entry["target_acc_mean"] == pytest.approx(sum(accuracies) / len(accuracies), abs=1e-4)
-        elif "seeds" in entry:  # older adversarial models: several seeds, the median one shipped
-            accuracies = sorted(seed["target_acc"] for seed in entry["seeds"])
-            assert len(accuracies) >= 3 and entry["target_acc"] == accuracies[(len(accuracies) - 1) // 2]
+        path = SHIPPED_DIRECTORY / entry.file
+        assert sha256(path) == entry.sha256
+        metadata = read_metadata(path)
+        assert (metadata.pair, metadata.method, metadata.seed) == (
+            entry.pair,
+            entry.method,
+            entry.seed,
+        )
+        assert 0.0 <= entry.target_acc <= 1.0 and 0.0 <= entry.source_acc <= 1.0
+        if (
+            entry.validator is not None
+        ):  # chosen without target labels: seed 0, fixed before training, shipped
+            accuracies = [seed.target_acc for seed in entry.seeds]
+            assert entry.seed == entry.seeds[0].seed == 0 and entry.target_acc == accuracies[0]
+            assert entry.target_acc_mean == pytest.approx(sum(accuracies) / len(accuracies), abs=1e-4)
+        elif entry.seeds:  # older adversarial models: several seeds, the median one shipped
+            accuracies = sorted(seed.target_acc for seed in entry.seeds)
+            assert len(accuracies) >= 3 and entry.target_acc == accuracies[(len(accuracies) - 1) // 2]
 
 
 def test_the_shipped_checkpoints_stay_small():

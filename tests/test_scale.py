@@ -1,14 +1,62 @@
 """Beyond one machine: the sweep on Ray (a local instance with 2 CPUs, in CI too) gives the same
-records as the local executor; bad Ray input gets one sentence; and ZeroGPU is used only on a
-ZeroGPU Space."""
+records as the local executor; both executors that use other processes survive a worker killed
+mid-task; bad Ray input gets one sentence; and ZeroGPU is used only on a ZeroGPU Space."""
 
+import os
+import signal
 import sys
 import types
 
 import pytest
 
-from da_demo.workflows.executors import ExecutorError, LocalExecutor, RayExecutor
+from da_demo.workflows.executors import ExecutorError, LocalExecutor, ProcessExecutor, RayExecutor
 from da_demo.workflows.sweep import plan_trials, run_sweep
+from da_demo.workflows.tasks import run_task
+
+
+def tiny_trials(steps=8):
+    return plan_trials(
+        ["mnist-usps"],
+        ["deepcoral"],
+        grid_overrides={
+            "steps": [steps],
+            "batch_size": [16],
+            "coral_weight": [1.0, 100.0],
+            "entropy_weight": [0.0],
+        },
+    )
+
+
+def dies_on_weight_one(task, context):
+    """A task runner whose worker process is killed (as the kernel kills one out of memory) for one
+    of the two trials."""
+    if task.settings["coral_weight"] == 1.0:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return run_task(task, context)
+
+
+def assert_the_dead_task_failed_and_the_other_finished(records, trials):
+    by_key = {record["key"]: record for record in records}
+    assert set(by_key) == {trial.key for trial in trials}
+    dead = next(trial for trial in trials if trial.settings["coral_weight"] == 1.0)
+    assert by_key[dead.key]["status"] == "failed"
+    assert (by_key[dead.key]["pair"], by_key[dead.key]["method"]) == ("mnist-usps", "deepcoral")
+    others = [record for key, record in by_key.items() if key != dead.key]
+    assert [record["status"] for record in others] == ["ok"], [record.get("error") for record in others]
+
+
+def test_the_process_executor_survives_a_killed_worker(trial_context, tmp_path):
+    trials = tiny_trials()
+    records = list(
+        run_sweep(
+            trials,
+            tmp_path / "sweep.jsonl",
+            ProcessExecutor(2, run=dies_on_weight_one),
+            context=trial_context,
+            log=lambda line: None,
+        )
+    )
+    assert_the_dead_task_failed_and_the_other_finished(records, trials)
 
 
 def comparable(record):
@@ -22,12 +70,12 @@ def comparable(record):
 def test_a_tiny_sweep_on_ray_records_what_the_local_executor_records(trial_context, tmp_path):
     pytest.importorskip("ray")
     import ray
+    from ray import cloudpickle
 
-    trials = plan_trials(
-        ["mnist-usps"],
-        ["deepcoral"],
-        grid_overrides={"steps": [8], "batch_size": [16], "coral_weight": [1.0, 100.0]},
-    )
+    # Ray's workers cannot import this test module by name (spawned processes can): ship its code
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])
+
+    trials = tiny_trials()
     local = list(
         run_sweep(
             trials,
@@ -42,8 +90,18 @@ def test_a_tiny_sweep_on_ray_records_what_the_local_executor_records(trial_conte
         on_ray = list(
             run_sweep(trials, tmp_path / "ray.jsonl", executor, context=trial_context, log=lambda line: None)
         )
+        killed = list(
+            run_sweep(
+                trials,
+                tmp_path / "ray-killed.jsonl",
+                RayExecutor(num_cpus=2, run=dies_on_weight_one),
+                context=trial_context,
+                log=lambda line: None,
+            )
+        )
     finally:
         ray.shutdown()
+    assert_the_dead_task_failed_and_the_other_finished(killed, trials)
     assert all(record["status"] == "ok" for record in on_ray), [record.get("error") for record in on_ray]
     by_key = {record["key"]: record for record in on_ray}
     assert set(by_key) == {record["key"] for record in local}
@@ -62,26 +120,36 @@ def test_bad_ray_input_gets_one_sentence(monkeypatch):
         RayExecutor()
 
 
-def test_zero_gpu_is_used_only_on_a_zero_gpu_space(monkeypatch):
-    from da_demo.ui import serving
+def test_zero_gpu_is_used_only_on_a_zero_gpu_space(monkeypatch, tiny_pair):
+    from da_demo.ui import make_trainer
+    from da_demo.ui.appdata import AppData
+    from da_demo.ui.live_runs import MAX_SECONDS, ZERO_GPU_SECONDS
+    from da_demo.ui.zoo import ModelZoo
+    from da_demo.workflows import live
+    from da_demo.workflows.workers import TrainingWorkers
 
-    serving.zero_gpu_trainer.cache_clear()
+    live.zero_gpu_spaces.cache_clear()
     monkeypatch.delenv("SPACES_ZERO_GPU", raising=False)
-    assert serving.zero_gpu_trainer() is None  # everywhere else: the app as it always was
-    lent = []
-    fake = types.SimpleNamespace(GPU=lambda duration: lambda function: lent.append(duration) or function)
-    monkeypatch.setitem(sys.modules, "spaces", fake)
-    monkeypatch.setenv("SPACES_ZERO_GPU", "true")
-    serving.zero_gpu_trainer.cache_clear()
-    try:
-        trainer = serving.zero_gpu_trainer()
-        assert trainer is not None and lent == [serving.ZERO_GPU_SECONDS]
-        assert lent[0] >= serving.MAX_SECONDS  # the lent time covers a capped run
-        calls = []
-        monkeypatch.setattr(
-            serving, "_train_here", lambda *args, device="cpu": calls.append(device) or iter(())
+    data = AppData(None)
+    assert isinstance(make_trainer(ModelZoo(), data), TrainingWorkers)  # everywhere else: as it always was
+    lent, calls = [], []
+
+    def gpu(duration):
+        lent.append(duration)
+        return lambda function: (
+            lambda request, pair, environment, stop: calls.append(environment.device) or iter(())
         )
-        list(trainer(None, None, None, None))
+
+    monkeypatch.setitem(sys.modules, "spaces", types.SimpleNamespace(GPU=gpu))
+    monkeypatch.setenv("SPACES_ZERO_GPU", "true")
+    live.zero_gpu_spaces.cache_clear()
+    try:
+        trainer = make_trainer(ModelZoo(), data)
+        assert isinstance(trainer, live.ZeroGPUTrainer) and lent == [ZERO_GPU_SECONDS]
+        assert lent[0] >= MAX_SECONDS  # the lent time covers a capped run
+        trainer.pairs = lambda name: tiny_pair
+        request = live.LiveRequest(live.RunSpec.resolve("mnist-usps", "dann"), "unused.safetensors")
+        list(trainer.run(request, None))
         assert calls == ["cuda"]
     finally:
-        serving.zero_gpu_trainer.cache_clear()
+        live.zero_gpu_spaces.cache_clear()

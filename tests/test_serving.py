@@ -8,24 +8,23 @@ from types import SimpleNamespace
 
 import pytest
 
+from da_demo.artifacts.store import ModelStore
+from da_demo.engine.spec import RunSpec
 from da_demo.engine.trainer import EndReason, ProgressEvent
-from da_demo.ui import serving
+from da_demo.ui import live_runs
 from da_demo.ui.appdata import AppData
 from da_demo.ui.context import AppContext
 from da_demo.ui.session import Session
-from da_demo.ui.workers import RunRequest, TrainingWorkers
 from da_demo.ui.zoo import ModelZoo
+from da_demo.workflows.live import Environment, InProcessTrainer, LiveRequest
+from da_demo.workflows.workers import TrainingWorkers
 
 
-def request(tmp_path, data_dir, steps=3000, **options):
-    return RunRequest(
-        "mnist-usps",
-        "deepcoral",
-        {"steps": steps, "batch_size": 16},
-        0,
+def request(tmp_path, data_dir=None, steps=3000, **options):
+    return LiveRequest(
+        RunSpec.resolve("mnist-usps", "deepcoral", {"steps": steps, "batch_size": 16}),
         str(tmp_path / f"model-{time.monotonic_ns()}.safetensors"),
         {"log_every": 1, "eval_samples": 100, "final_eval_samples": 100, **options},
-        str(data_dir),
     )
 
 
@@ -39,22 +38,47 @@ def wait_for(condition, seconds: float) -> bool:
 
 
 @pytest.fixture(scope="module")
-def workers():
-    pool = TrainingWorkers(1)
+def workers(data_dir):
+    pool = TrainingWorkers(1, Environment(data_dir=str(data_dir)))
     yield pool
     pool.close()
 
 
+def test_every_transport_starts_from_the_model_store_it_is_given(tmp_path, data_dir):
+    """The worker path once fell back to a default store: an empty store must reach the worker."""
+    from da_demo.data.pairs import load_pair
+
+    empty = Environment(data_dir=str(data_dir), store=ModelStore(directory=tmp_path / "none", use_hub=False))
+    pair = load_pair("mnist-usps", data_dir)
+    pool = TrainingWorkers(1, empty)
+    try:
+        for trainer in (pool, InProcessTrainer(lambda name: pair, empty)):
+            (kind, text), *_ = list(trainer.run(request(tmp_path, steps=3), threading.Event()))
+            assert kind == "failed" and "no trained source_only model" in text
+    finally:
+        pool.close()
+
+
 def test_a_run_trains_in_another_process_and_streams_back(workers, tmp_path, data_dir):
-    messages = list(workers.run(request(tmp_path, data_dir, steps=5), threading.Event()))
+    messages = list(workers.run(request(tmp_path, steps=5), threading.Event()))
     kinds = [kind for kind, _ in messages]
     assert kinds[-1] == "done" and kinds.count("event") >= 5
     assert all(isinstance(payload, ProgressEvent) for kind, payload in messages if kind == "event")
     assert workers.processes()[0].pid != threading.get_native_id()  # not this process
 
 
+def test_a_consumer_that_stops_at_done_leaves_nothing_for_the_next_run(workers, tmp_path):
+    """The app stops reading at "done": the call's end must not reach the next run on that worker."""
+    for _ in range(2):
+        wanted = request(tmp_path, steps=3)
+        for message in workers.run(wanted, threading.Event()):
+            if message.kind in ("done", "failed"):
+                break
+        assert tuple(message) == ("done", wanted.output)
+
+
 def test_a_closed_tab_stops_the_run_and_frees_the_worker(workers, tmp_path, data_dir):
-    run = workers.run(request(tmp_path, data_dir), threading.Event())
+    run = workers.run(request(tmp_path), threading.Event())
     assert next(run)[0] == "event"
     started = time.monotonic()
     run.close()  # what Gradio does with a visitor's generator when they leave
@@ -65,7 +89,7 @@ def test_a_closed_tab_stops_the_run_and_frees_the_worker(workers, tmp_path, data
 def test_stop_ends_the_run_at_the_next_step(workers, tmp_path, data_dir):
     stop = threading.Event()
     events = []
-    for kind, payload in workers.run(request(tmp_path, data_dir), stop):
+    for kind, payload in workers.run(request(tmp_path), stop):
         if kind == "event":
             events.append(payload)
             if len(events) == 3:
@@ -74,55 +98,53 @@ def test_stop_ends_the_run_at_the_next_step(workers, tmp_path, data_dir):
 
 
 def test_a_killed_worker_is_reported_replaced_and_the_pool_keeps_serving(workers, tmp_path, data_dir):
-    run = workers.run(request(tmp_path, data_dir), threading.Event())
+    run = workers.run(request(tmp_path), threading.Event())
     assert next(run)[0] == "event"
     (victim,) = workers.busy_processes()
     victim.kill()
     kind, text = [message for message in run if message[0] != "event"][-1]
     assert kind == "failed" and "stopped unexpectedly" in text and "previous model is kept" in text
     assert len(workers.processes()) == 1 and workers.processes()[0].pid != victim.pid
-    assert [kind for kind, _ in workers.run(request(tmp_path, data_dir, steps=3), threading.Event())][
-        -1
-    ] == "done"
+    assert [kind for kind, _ in workers.run(request(tmp_path, steps=3), threading.Event())][-1] == "done"
 
 
 @pytest.fixture
 def context(data_dir):
-    return AppContext(zoo=ModelZoo(), data=AppData(str(data_dir)), session=None, pair=None, workers=None)
+    return AppContext(zoo=ModelZoo(), data=AppData(str(data_dir)), session=None, pair=None)
 
 
-def fake_training(messages):
-    def train_here(request, zoo, data, stop):
-        yield from messages(request)
+class FakeTrainer:
+    """A trainer that answers every run with the given messages."""
 
-    return train_here
+    def __init__(self, messages):
+        self.messages = messages
+
+    def run(self, request, stop):
+        yield from self.messages(request)
 
 
-def test_a_run_that_fails_or_diverges_keeps_the_previous_model(context, monkeypatch):
+def test_a_run_that_fails_or_diverges_keeps_the_previous_model(context):
     session = Session()
     previous = object()
     session.trained[("mnist-usps", "dann")] = previous
-    monkeypatch.setattr(
-        serving, "_train_here", fake_training(lambda request: [("failed", "RuntimeError: boom")])
-    )
-    *_, last = serving.adapt(context.zoo, context.data, session, "mnist-usps", "dann", {"steps": 20})
+
+    def adapt(trainer):
+        return live_runs.adapt(
+            context.zoo, context.data, session, "mnist-usps", "dann", {"steps": 20}, trainer
+        )
+
+    *_, last = adapt(FakeTrainer(lambda request: [("failed", "RuntimeError: boom")]))
     assert last.text.startswith("Not started: RuntimeError: boom")
     event = ProgressEvent(
         7, 20, 0, 1, 1, {"loss": float("nan")}, 0.1, 0.1, done=True, ended_early=EndReason.DIVERGED
     )
-    monkeypatch.setattr(
-        serving, "_train_here", fake_training(lambda request: [("event", event), ("done", request.output)])
-    )
-    *_, last = serving.adapt(context.zoo, context.data, session, "mnist-usps", "dann", {"steps": 20})
+    *_, last = adapt(FakeTrainer(lambda request: [("event", event), ("done", request.output)]))
     assert last.text.startswith("Diverged") and "previous model is kept" in last.text
     assert session.trained[("mnist-usps", "dann")] is previous
     late = ProgressEvent(
         7, 20, 0, 1, 150, {"loss": 0.5}, 0.9, 0.8, done=True, ended_early=EndReason.TIME_BUDGET
     )
-    monkeypatch.setattr(
-        serving, "_train_here", fake_training(lambda request: [("event", late), ("done", request.output)])
-    )
-    *_, last = serving.adapt(context.zoo, context.data, session, "mnist-usps", "dann", {"steps": 20})
+    *_, last = adapt(FakeTrainer(lambda request: [("event", late), ("done", request.output)]))
     assert last.text.startswith("Out of time") and "previous model is kept" in last.text
     assert session.trained[("mnist-usps", "dann")] is previous and last.model_path is not None
 

@@ -7,7 +7,8 @@ import torch
 from huggingface_hub import constants
 
 from da_demo.artifacts.checkpoints import CheckpointError, save_checkpoint
-from da_demo.artifacts.manifest import write_manifest
+from da_demo.artifacts.manifest import read_manifest, write_manifest
+from da_demo.artifacts.schemas import ManifestEntry
 from da_demo.artifacts.store import ModelStore, checkpoint_file, sha256
 from da_demo.models import build_classifier
 
@@ -21,7 +22,14 @@ def write_model(directory, pair="mnist-usps", method="dann", seed=0):
     save_checkpoint(
         path, build_classifier("lean", 1), {"method": method, "pair": pair, "backbone": "lean", "seed": seed}
     )
-    entry = {"pair": pair, "method": method, "file": checkpoint_file(pair, method), "sha256": sha256(path)}
+    entry = ManifestEntry(
+        pair=pair,
+        method=method,
+        file=checkpoint_file(pair, method),
+        sha256=sha256(path),
+        source_acc=0.99,
+        target_acc=0.9,
+    )
     write_manifest(directory, [entry])
     return path
 
@@ -52,7 +60,7 @@ def test_loads_from_the_hub_cache_when_offline(offline_hub, shipped):
     store = ModelStore(hub_repo=REPO_ID, directory=shipped, revision=COMMIT)
     loaded = store.load("mnist-usps", "dann")
     assert loaded.origin == f"Hub repo {REPO_ID}"
-    assert loaded.checkpoint.metadata["seed"] == 2
+    assert loaded.checkpoint.metadata.seed == 2
     assert store.notes == []
 
 
@@ -60,7 +68,7 @@ def test_a_file_missing_on_the_hub_falls_back_to_the_shipped_one(offline_hub, sh
     write_manifest(offline_hub, [])  # the Hub repo has no such checkpoint
     store = ModelStore(hub_repo=REPO_ID, directory=shipped, revision=COMMIT)
     loaded = store.load("mnist-usps", "dann")
-    assert loaded.origin.startswith("shipped") and loaded.checkpoint.metadata["seed"] == 1
+    assert loaded.origin.startswith("shipped") and loaded.checkpoint.metadata.seed == 1
     assert any("Hub copy not used" in note for note in store.notes)
 
 
@@ -69,7 +77,7 @@ def test_a_corrupt_hub_file_is_refused_and_the_shipped_one_used(offline_hub, shi
     path.write_bytes(path.read_bytes()[:200])  # a broken download in the cache
     store = ModelStore(hub_repo=REPO_ID, directory=shipped, revision=COMMIT)
     loaded = store.load("mnist-usps", "dann")
-    assert loaded.checkpoint.metadata["seed"] == 1
+    assert loaded.checkpoint.metadata.seed == 1
     assert any("SHA-256" in note for note in store.notes)
 
 
@@ -78,7 +86,7 @@ def test_an_unreachable_hub_without_cache_falls_back(tmp_path, monkeypatch, ship
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
     store = ModelStore(hub_repo=REPO_ID, directory=shipped)
     assert store.load("mnist-usps", "dann").origin.startswith("shipped")
-    assert store.manifest() == json.loads((shipped / "manifest.json").read_text())
+    assert store.manifest() == read_manifest(shipped)
 
 
 def test_no_model_anywhere_is_a_clear_error(tmp_path):
@@ -93,7 +101,7 @@ def test_a_hub_file_is_never_used_without_a_trusted_hash(offline_hub, shipped):
     write_model(offline_hub, seed=2)
     store = ModelStore(hub_repo=REPO_ID, directory=shipped)
     loaded = store.load("mnist-usps", "dann")
-    assert loaded.checkpoint.metadata["seed"] == 1
+    assert loaded.checkpoint.metadata.seed == 1
     assert any("DA_DEMO_HUB_REVISION" in note for note in store.notes)
 
 
@@ -112,7 +120,7 @@ def test_a_hub_file_that_differs_from_the_pinned_manifest_is_refused(offline_hub
     entry[0]["sha256"] = "0" * 64  # the pinned manifest says another file
     (offline_hub / "manifest.json").write_text(json.dumps(entry))
     store = ModelStore(hub_repo=REPO_ID, directory=shipped, revision=COMMIT)
-    assert store.load("mnist-usps", "dann").checkpoint.metadata["seed"] == 1
+    assert store.load("mnist-usps", "dann").checkpoint.metadata.seed == 1
     assert any("trusted SHA-256" in note for note in store.notes)
 
 

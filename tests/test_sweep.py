@@ -5,11 +5,13 @@ import random
 
 import pytest
 
-from da_demo.artifacts.records import RecordsError, append_record, read_records
+from da_demo.artifacts.records import RecordsError, append_record
+from da_demo.artifacts.schemas import SweepRecord, read_lines
 from da_demo.validators import VALIDATORS
 from da_demo.workflows import selection
 from da_demo.workflows.executors import LocalExecutor
-from da_demo.workflows.sweep import Trial, pending, plan_trials, run_sweep
+from da_demo.workflows.sweep import pending, plan_trials, read_sweep, run_sweep
+from da_demo.workflows.tasks import failed_record, run_task
 
 
 def tiny_trials():
@@ -35,35 +37,27 @@ def test_a_sweep_records_every_trial_once_and_resumes(trial_context, tmp_path):
     assert [record["status"] for record in first] == ["ok"]
     assert pending(trials, records) == trials[1:]  # an interrupted sweep resumes where it stopped
     list(run_sweep(trials, records, LocalExecutor(), context=trial_context, log=lambda line: None))
-    saved = read_records(records)
-    assert [record["key"] for record in saved] == [trial.key for trial in trials]
+    saved = read_sweep(records)
+    assert [record.key for record in saved] == [trial.key for trial in trials]
     for record in saved:
-        steps = [point["step"] for point in record["points"]]
+        steps = [point.step for point in record.points]
         assert steps == sorted(steps) and steps[-1] == 16 and len(steps) >= 4
-        assert all(set(point["validators"]) == set(VALIDATORS) for point in record["points"])
-        assert record["settings"]["coral_weight"] in (1.0, 100.0) and record["hyperparameters"]["steps"] == 16
+        assert all(set(point.validators) == set(VALIDATORS) for point in record.points)
+        assert record.settings["coral_weight"] in (1.0, 100.0) and record.hyperparameters["steps"] == 16
     assert pending(trials, records) == []
 
 
 def test_a_trial_that_raises_is_recorded_as_failed_and_the_sweep_goes_on(trial_context, tmp_path):
     def sometimes_fails(trial, trial_context):
-        if trial.settings[1][1] == 1.0:
+        if trial.settings["coral_weight"] == 1.0:
             raise RuntimeError("boom")
-        from da_demo.workflows.sweep import run_trial
-
-        return run_trial(trial, trial_context)
+        return run_task(trial, trial_context)
 
     def guarded(trial, trial_context):
         try:
             return sometimes_fails(trial, trial_context)
         except RuntimeError as error:
-            return {
-                "key": trial.key,
-                "status": "failed",
-                "error": str(error),
-                "pair": trial.pair,
-                "method": trial.method,
-            }
+            return failed_record(trial, str(error))
 
     records = tmp_path / "sweep.jsonl"
     results = list(
@@ -101,15 +95,19 @@ def test_every_method_declares_a_small_grid_of_valid_settings():
 
 def test_a_corrupt_records_line_is_reported_with_its_number(tmp_path):
     path = tmp_path / "sweep.jsonl"
-    append_record(path, {"key": "a"})
+    good = {"key": "a", "pair": "mnist-usps", "method": "dann", "status": "ok"}
+    append_record(path, good)
     with open(path, "a") as handle:
         handle.write('{"key": "b", "points": [\n')
-    append_record(path, {"key": "c"})
+    append_record(path, {**good, "key": "c"})
     with pytest.raises(RecordsError, match="line 2"):
-        read_records(path)
-    path.write_text('{"key": "a"}\n[1, 2]\n')
+        read_lines(path, SweepRecord)
+    path.write_text(json.dumps(good) + "\n[1, 2]\n")
     with pytest.raises(RecordsError, match="line 2: expected a JSON object"):
-        read_records(path)
+        read_lines(path, SweepRecord)
+    path.write_text(json.dumps(good) + "\n" + json.dumps({**good, "status": "maybe"}) + "\n")
+    with pytest.raises(RecordsError, match="line 2: field status"):
+        read_lines(path, SweepRecord)
 
 
 def fake_records(seed=0):
@@ -133,7 +131,7 @@ def fake_records(seed=0):
                             },
                         }
                     )
-                key = Trial.of(pair, method, {"w": trial}).key
+                key = f"{pair}/{method}/w{trial}/seed0"
                 records.append(
                     {
                         "key": key,
@@ -148,9 +146,15 @@ def fake_records(seed=0):
     return records
 
 
+def typed(records):
+    return [SweepRecord.model_validate(record) for record in records]
+
+
 def test_selection_never_reads_target_accuracy():
     records = fake_records()
-    picks, _ = selection.select(records, ["mnist-usps", "mnist-mnistm", "mnist-noisy"], ["dann", "mmd"])
+    picks, _ = selection.select(
+        typed(records), ["mnist-usps", "mnist-mnistm", "mnist-noisy"], ["dann", "mmd"]
+    )
     shuffled = json.loads(json.dumps(records))
     rng = random.Random(1)
     for record in shuffled:
@@ -162,16 +166,18 @@ def test_selection_never_reads_target_accuracy():
             del point["target_acc"]
     for validator in VALIDATORS:
         for pair in ("mnist-usps", "mnist-noisy"):
-            expected = selection.pick(selection.points_of(records, pair, "dann"), validator)
+            expected = selection.pick(selection.points_of(typed(records), pair, "dann"), validator)
             for variant in (shuffled, removed):
-                got = selection.pick(selection.points_of(variant, pair, "dann"), validator)
+                got = selection.pick(selection.points_of(typed(variant), pair, "dann"), validator)
                 assert (got.key, got.step) == (expected.key, expected.step)
     assert all(chosen.pick is not None for chosen in picks.values())
 
 
 def test_the_deciding_validator_is_chosen_on_the_other_pairs_only():
     records = fake_records()
-    rhos = selection.correlations(records, ["mnist-usps", "mnist-mnistm", "mnist-noisy"], ["dann", "mmd"])
+    rhos = selection.correlations(
+        typed(records), ["mnist-usps", "mnist-mnistm", "mnist-noisy"], ["dann", "mmd"]
+    )
     # the noisier validator (source accuracy here) ranks worse on every pair
     chosen, means = selection.choose_validator(rhos, "mnist-usps")
     assert chosen != "source_accuracy" and means[chosen] == max(means.values())
@@ -183,13 +189,15 @@ def test_the_deciding_validator_is_chosen_on_the_other_pairs_only():
         for r in records
     ]
     rhos_scrambled = selection.correlations(
-        scrambled, ["mnist-usps", "mnist-mnistm", "mnist-noisy"], ["dann", "mmd"]
+        typed(scrambled), ["mnist-usps", "mnist-mnistm", "mnist-noisy"], ["dann", "mmd"]
     )
     assert selection.choose_validator(rhos_scrambled, "mnist-usps")[0] == chosen
 
 
 def test_the_oracle_uses_target_accuracy_and_the_gap_is_measured_against_it():
     records = fake_records()
-    picks, _ = selection.select(records, ["mnist-usps", "mnist-mnistm", "mnist-noisy"], ["dann", "mmd"])
+    picks, _ = selection.select(
+        typed(records), ["mnist-usps", "mnist-mnistm", "mnist-noisy"], ["dann", "mmd"]
+    )
     for chosen in picks.values():
         assert chosen.oracle.target_acc >= chosen.pick.target_acc and chosen.gap >= 0

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from da_demo.data.images import LabeledImages, UnlabeledImages
+from da_demo.engine.spec import RunSpec
 from da_demo.engine.trainer import EndReason, train
 from da_demo.methods import FittedMethod, HyperparameterSet, Method, SourceBatch, get_method, method_names
 from da_demo.methods.base import Hyperparameters
@@ -17,7 +18,11 @@ from da_demo.workflows.training import TrainingJob
 def weak_model(pair, method, start=None):
     """A model trained a few steps only, so methods warm-started from it still have a loss to bring down."""
     job = TrainingJob(
-        pair, method, {"steps": 8, "batch_size": 32}, device="cpu", precision="fp32", start=start
+        pair,
+        RunSpec.resolve(pair.spec, method, {"steps": 8, "batch_size": 32}),
+        device="cpu",
+        precision="fp32",
+        start=start,
     )
     job.run_to_end()
     return job.checkpoint()
@@ -72,7 +77,11 @@ def test_each_method_lowers_its_own_loss_on_a_tiny_pair(method, tiny_pair, weak_
     if start is None:
         hparams.lr = 3e-3
     job = TrainingJob(
-        tiny_pair, method, hparams, device="cpu", precision="fp32", start=weak_models[start], seed=0
+        tiny_pair,
+        RunSpec.resolve(tiny_pair.spec, method, hparams, seed=0),
+        device="cpu",
+        precision="fp32",
+        start=weak_models[start],
     )
     events = list(job.events(log_every=5))
     metric = FALLING[method]
@@ -84,8 +93,11 @@ def test_each_method_lowers_its_own_loss_on_a_tiny_pair(method, tiny_pair, weak_
 def test_the_sinkhorn_mapping_moves_source_references_onto_the_target(tiny_pair, weak_models):
     job = TrainingJob(
         tiny_pair,
-        "ot_sinkhorn",
-        {"fit_samples": 200, "reference_samples": 200, "keep_unmapped": False},
+        RunSpec.resolve(
+            tiny_pair.spec,
+            "ot_sinkhorn",
+            {"fit_samples": 200, "reference_samples": 200, "keep_unmapped": False},
+        ),
         device="cpu",
         precision="fp32",
         start=weak_models["source_only"],
@@ -113,8 +125,7 @@ def test_the_ot_fit_never_hands_target_labels_to_pot(tiny_pair, weak_models, mon
     monkeypatch.setattr(ot.da.SinkhornTransport, "fit", spy)
     job = TrainingJob(
         tiny_pair,
-        "ot_sinkhorn",
-        {"fit_samples": 100, "reference_samples": 100},
+        RunSpec.resolve(tiny_pair.spec, "ot_sinkhorn", {"fit_samples": 100, "reference_samples": 100}),
         device="cpu",
         precision="fp32",
         start=weak_models["source_only"],
@@ -126,8 +137,7 @@ def test_the_ot_fit_never_hands_target_labels_to_pot(tiny_pair, weak_models, mon
 def test_the_sinkhorn_mapping_fits_in_stages_and_beats_nothing_worse_than_chance(tiny_pair, weak_models):
     job = TrainingJob(
         tiny_pair,
-        "ot_sinkhorn",
-        {"fit_samples": 200, "reference_samples": 200},
+        RunSpec.resolve(tiny_pair.spec, "ot_sinkhorn", {"fit_samples": 200, "reference_samples": 200}),
         device="cpu",
         precision="fp32",
         start=weak_models["source_only"],
@@ -145,7 +155,10 @@ def test_the_sinkhorn_mapping_fits_in_stages_and_beats_nothing_worse_than_chance
 
 def test_source_only_learns_the_source_domain(tiny_pair):
     job = TrainingJob(
-        tiny_pair, "source_only", {"steps": 60, "batch_size": 32, "lr": 3e-3}, device="cpu", precision="fp32"
+        tiny_pair,
+        RunSpec.resolve(tiny_pair.spec, "source_only", {"steps": 60, "batch_size": 32, "lr": 0.003}),
+        device="cpu",
+        precision="fp32",
     )
     final = job.run_to_end()
     assert final.source_acc > 0.9  # ten classes: chance is 0.1
@@ -238,7 +251,10 @@ def test_stop_signal_ends_the_run_and_still_evaluates(tiny_pair, kind):
 def test_time_budget_ends_the_run(tiny_pair, kind):
     if kind == "steps":
         job = TrainingJob(
-            tiny_pair, "source_only", {"steps": 100000, "batch_size": 16}, device="cpu", precision="fp32"
+            tiny_pair,
+            RunSpec.resolve(tiny_pair.spec, "source_only", {"steps": 100000, "batch_size": 16}),
+            device="cpu",
+            precision="fp32",
         )
         final = job.run_to_end(time_budget=0.5)
         assert 0 < final.step < 100000
@@ -251,7 +267,10 @@ def test_time_budget_ends_the_run(tiny_pair, kind):
 
 def test_a_non_positive_time_budget_is_refused(tiny_pair):
     job = TrainingJob(
-        tiny_pair, "source_only", {"steps": 10, "batch_size": 16}, device="cpu", precision="fp32"
+        tiny_pair,
+        RunSpec.resolve(tiny_pair.spec, "source_only", {"steps": 10, "batch_size": 16}),
+        device="cpu",
+        precision="fp32",
     )
     with pytest.raises(ValueError, match="positive number of seconds"):
         job.run_to_end(time_budget=-3)
@@ -261,11 +280,9 @@ def test_training_is_reproducible_for_a_seed(tiny_pair):
     def final_weights(seed):
         job = TrainingJob(
             tiny_pair,
-            "source_only",
-            {"steps": 10, "batch_size": 16},
+            RunSpec.resolve(tiny_pair.spec, "source_only", {"steps": 10, "batch_size": 16}, seed=seed),
             device="cpu",
             precision="fp32",
-            seed=seed,
         )
         job.run_to_end()
         return torch.cat([p.flatten() for p in job.run.method.classifier.parameters()])
@@ -300,6 +317,8 @@ def test_every_setting_declares_a_label_and_numbers_a_range():
 
 def test_a_warm_starting_method_refuses_a_start_model_of_another_pair(tiny_pair, weak_models):
     other = weak_models["source_only"]
-    foreign = type(other)(other.classifier, {**other.metadata, "pair": "mnist-noisy"})
+    foreign = type(other)(other.classifier, other.metadata.model_copy(update={"pair": "mnist-noisy"}))
     with pytest.raises(ValueError, match="starts from source_only on mnist-usps"):
-        TrainingJob(tiny_pair, "dann", {"steps": 5}, device="cpu", start=foreign)
+        TrainingJob(
+            tiny_pair, RunSpec.resolve(tiny_pair.spec, "dann", {"steps": 5}), device="cpu", start=foreign
+        )

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from da_demo import validators as v
+from da_demo.engine.spec import RunSpec
 
 
 def logits_from(probabilities):
@@ -94,7 +95,10 @@ def test_validators_are_recorded_during_training_on_unlabeled_target_images(tiny
     allowed = {row.numpy().tobytes() for row in tiny_pair.target_train.images.flatten(1)}
     assert all(row.numpy().tobytes() in allowed for row in validation.target_images.flatten(1))
     job = TrainingJob(
-        tiny_pair, "source_only", {"steps": 20, "batch_size": 16}, device="cpu", precision="fp32"
+        tiny_pair,
+        RunSpec.resolve(tiny_pair.spec, "source_only", {"steps": 20, "batch_size": 16}),
+        device="cpu",
+        precision="fp32",
     )
     events = list(job.events(eval_every=10, validate=True))
     evaluated = [event for event in events if event.target_acc is not None]

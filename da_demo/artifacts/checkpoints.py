@@ -17,7 +17,8 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
-from ..models import BACKBONES, DigitClassifier, build_classifier
+from ..models import DigitClassifier, build_classifier
+from .schemas import CheckpointMetadata, RecordsError, parse
 
 FORMAT = "da_demo.checkpoint/1"
 METADATA_KEY = "da_demo"
@@ -34,17 +35,17 @@ class Checkpoint:
     """A loaded checkpoint: the classifier (eval mode), its metadata, and any extra networks' tensors."""
 
     classifier: DigitClassifier
-    metadata: dict[str, Any]
+    metadata: CheckpointMetadata
     extras: dict[str, dict[str, torch.Tensor]] = field(default_factory=dict)
     path: Path | None = None
 
     @property
     def method(self) -> str:
-        return self.metadata["method"]
+        return self.metadata.method
 
     @property
     def pair(self) -> str:
-        return self.metadata["pair"]
+        return self.metadata.pair
 
 
 def save_checkpoint(
@@ -60,17 +61,7 @@ def save_checkpoint(
     rebuild the classifier are added here. ``half_precision`` stores floating-point tensors as
     float16 (half the bytes; loading turns them back into float32).
     """
-    missing = [key for key in ("method", "pair", "backbone") if key not in metadata]
-    if missing:
-        raise ValueError(f"checkpoint metadata lacks {', '.join(missing)}")
-    full = {
-        **metadata,
-        "format": FORMAT,
-        "in_channels": classifier.in_channels,
-        "image_size": classifier.image_size,
-        "num_classes": classifier.num_classes,
-        "stored_dtype": "float16" if half_precision else "float32",
-    }
+    full = full_metadata(classifier, metadata, half_precision)
     tensors = {
         f"classifier.{name}": value for name, value in _plain_state(classifier, half_precision).items()
     }
@@ -81,6 +72,24 @@ def save_checkpoint(
     path = Path(path)
     _write_atomically(path, tensors, {METADATA_KEY: json.dumps(full, sort_keys=True)})
     return path
+
+
+def full_metadata(
+    classifier: DigitClassifier, metadata: dict[str, Any], half_precision: bool = False
+) -> dict[str, Any]:
+    """``metadata`` (naming at least ``method``, ``pair`` and ``backbone``) with the shapes needed to
+    rebuild the classifier and the format, as a checkpoint's header holds it."""
+    missing = [key for key in ("method", "pair", "backbone") if key not in metadata]
+    if missing:
+        raise ValueError(f"checkpoint metadata lacks {', '.join(missing)}")
+    return {
+        **metadata,
+        "format": FORMAT,
+        "in_channels": classifier.in_channels,
+        "image_size": classifier.image_size,
+        "num_classes": classifier.num_classes,
+        "stored_dtype": "float16" if half_precision else "float32",
+    }
 
 
 def _write_atomically(path: Path, tensors: dict[str, torch.Tensor], header: dict[str, str]) -> None:
@@ -101,7 +110,7 @@ def _write_atomically(path: Path, tensors: dict[str, torch.Tensor], header: dict
 def copy_half_precision(source: str | os.PathLike, target: str | os.PathLike) -> Path:
     """Write ``source``'s checkpoint to ``target`` with its floating-point tensors stored as float16
     (same metadata, atomically); a float16 checkpoint is copied as it is."""
-    metadata = read_metadata(source)
+    metadata = read_metadata(source).to_json()
     tensors = load_file(str(_existing(source)))
     tensors = {
         name: value.to(torch.float16) if value.is_floating_point() else value
@@ -113,7 +122,7 @@ def copy_half_precision(source: str | os.PathLike, target: str | os.PathLike) ->
     return target
 
 
-def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
+def read_metadata(path: str | os.PathLike) -> CheckpointMetadata:
     """Only the metadata of a checkpoint (reads the header, not the weights), checked field by field."""
     path = _existing(path)
     _check_header_size(path)
@@ -140,10 +149,10 @@ def load_checkpoint(
     metadata = read_metadata(path)
     path = Path(path)
     for key, expected in (("pair", expect_pair), ("method", expect_method)):
-        if expected is not None and metadata.get(key) != expected:
-            raise CheckpointError(f"{path.name} holds {key} {metadata.get(key)!r}, not {expected!r}")
+        if expected is not None and getattr(metadata, key) != expected:
+            raise CheckpointError(f"{path.name} holds {key} {getattr(metadata, key)!r}, not {expected!r}")
     classifier = build_classifier(
-        metadata["backbone"], metadata["in_channels"], metadata["num_classes"], metadata["image_size"]
+        metadata.backbone, metadata.in_channels, metadata.num_classes, metadata.image_size
     )
     expected_shapes = {
         f"classifier.{name}": tuple(value.shape) for name, value in classifier.state_dict().items()
@@ -156,7 +165,7 @@ def load_checkpoint(
     wrong = [name for name, shape in expected_shapes.items() if shapes.get(name) != shape]
     if wrong:
         raise CheckpointError(
-            f"{path.name} does not match its declared model ({metadata['backbone']!r}): "
+            f"{path.name} does not match its declared model ({metadata.backbone!r}): "
             f"{len(wrong)} classifier tensors missing or of another shape, e.g. {wrong[0]}"
         )
     try:
@@ -174,7 +183,7 @@ def load_checkpoint(
     except (KeyError, RuntimeError, ValueError, TypeError) as error:
         raise CheckpointError(
             f"{path.name} does not match its declared model "
-            f"({metadata.get('backbone')!r}): {str(error).splitlines()[0]}"
+            f"({metadata.backbone!r}): {str(error).splitlines()[0]}"
         ) from error
     classifier.to(device).eval()
     return Checkpoint(classifier, metadata, groups, path)
@@ -210,18 +219,7 @@ def _check_header_size(path: Path) -> None:
         )
 
 
-#: field → (type, check, what it must be): the metadata a model is rebuilt from, bounded
-FIELDS = {
-    "method": (str, lambda value: 0 < len(value) <= 64, "a method name"),
-    "pair": (str, lambda value: 0 < len(value) <= 64, "a pair name"),
-    "backbone": (str, lambda value: value in BACKBONES, f"one of {', '.join(BACKBONES)}"),
-    "in_channels": (int, lambda value: value in (1, 3), "1 or 3"),
-    "num_classes": (int, lambda value: 2 <= value <= 100, "between 2 and 100"),
-    "image_size": (int, lambda value: value in (28, 32), "28 or 32"),
-}
-
-
-def _parse_metadata(header: dict[str, str], path: Path) -> dict[str, Any]:
+def _parse_metadata(header: dict[str, str], path: Path) -> CheckpointMetadata:
     if METADATA_KEY not in header:
         raise CheckpointError(f"{path.name} is a safetensors file but not a da_demo checkpoint (no metadata)")
     try:
@@ -236,13 +234,10 @@ def _parse_metadata(header: dict[str, str], path: Path) -> dict[str, Any]:
         raise CheckpointError(
             f"{path.name} has metadata of an unknown format {str(metadata.get('format'))[:40]!r}"
         )
-    for name, (kind, valid, description) in FIELDS.items():
-        value = metadata.get(name)
-        if not isinstance(value, kind) or isinstance(value, bool) or not valid(value):
-            raise CheckpointError(
-                f"{path.name} declares {name} = {str(value)[:40]!r}; it must be {description}"
-            )
-    return metadata
+    try:
+        return parse(CheckpointMetadata, metadata, f"{path.name} metadata")
+    except RecordsError as error:
+        raise CheckpointError(str(error)) from None
 
 
 def _plain_state(module: torch.nn.Module, half_precision: bool = False) -> dict[str, torch.Tensor]:

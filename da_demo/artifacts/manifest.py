@@ -11,43 +11,40 @@ from __future__ import annotations
 import json
 import statistics
 from pathlib import Path
-from typing import Any
 
 from ..data import PAIRS
 from ..methods import get_method, method_names
+from .schemas import ManifestEntry, read_document
 
 MANIFEST_NAME = "manifest.json"
 #: a method's own baseline, kept in ``extra_metrics`` (the Sinkhorn mapping's plain 1-NN)
 BASELINE_KEY = "baseline_1nn_target_acc"
 
 
-def read_manifest(directory: Path) -> list[dict[str, Any]]:
-    path = Path(directory) / MANIFEST_NAME
-    if not path.is_file():
-        return []
-    entries = json.loads(path.read_text())
-    if not isinstance(entries, list):
-        raise ValueError(f"{path} must hold a JSON list")
-    return entries
+def read_manifest(directory: Path) -> list[ManifestEntry]:
+    """The manifest's entries ([] when there is none); a malformed one is a ``RecordsError`` naming
+    the file and the field."""
+    return read_document(Path(directory) / MANIFEST_NAME, list[ManifestEntry], default=[])
 
 
-def write_manifest(directory: Path, entries: list[dict[str, Any]]) -> Path:
+def write_manifest(directory: Path, entries: list[ManifestEntry]) -> Path:
     """Write entries sorted by pair and method order, so diffs stay readable."""
     pair_order, order = list(PAIRS), method_names()
     entries = sorted(
         entries,
         key=lambda e: (
-            pair_order.index(e["pair"]) if e["pair"] in pair_order else 99,
-            order.index(e["method"]) if e["method"] in order else 99,
+            pair_order.index(e.pair) if e.pair in pair_order else 99,
+            order.index(e.method) if e.method in order else 99,
         ),
     )
     path = Path(directory) / MANIFEST_NAME
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(entries, indent=2, sort_keys=True) + "\n")
+    documents = [entry.model_dump(mode="json", exclude_none=True) for entry in entries]
+    path.write_text(json.dumps(documents, indent=2, sort_keys=True) + "\n")
     return path
 
 
-def update_manifest(directory: Path, entry: dict[str, Any]) -> Path:
+def update_manifest(directory: Path, entry: ManifestEntry) -> Path:
     """Add or replace one entry (same pair and method) under a file lock, so several pretraining
     processes (one per pair, say) can share one manifest."""
     import fcntl
@@ -57,9 +54,7 @@ def update_manifest(directory: Path, entry: dict[str, Any]) -> Path:
     with open(directory / f".{MANIFEST_NAME}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         entries = [
-            old
-            for old in read_manifest(directory)
-            if (old["pair"], old["method"]) != (entry["pair"], entry["method"])
+            old for old in read_manifest(directory) if (old.pair, old.method) != (entry.pair, entry.method)
         ]
         return write_manifest(directory, [*entries, entry])
 
@@ -73,14 +68,13 @@ def _percent(value: float | None) -> str:
     return "—" if value is None else f"{100 * value:.1f}"
 
 
-def reported_target(entry: dict[str, Any]) -> tuple[float, float]:
+def reported_target(entry: ManifestEntry) -> tuple[float, float]:
     """Target-test accuracy as reported: mean and std over the seeds where several ran."""
-    seeds = entry.get("seeds") or [entry]
-    return seed_summary([seed["target_acc"] for seed in seeds])
+    return seed_summary([seed.target_acc for seed in entry.seeds] or [entry.target_acc])
 
 
-def _baseline(entry: dict[str, Any]) -> float | None:
-    value = (entry.get("extra_metrics") or {}).get(BASELINE_KEY)
+def _baseline(entry: ManifestEntry) -> float | None:
+    value = entry.extra_metrics.get(BASELINE_KEY)
     return None if value is None else round(100 * value, 1)
 
 
@@ -98,17 +92,17 @@ PROTOCOL_NOTES = {
 }
 
 
-def protocol_mark(entry: dict[str, Any]) -> str:
+def protocol_mark(entry: ManifestEntry) -> str:
     """How a shipped model was chosen: "" (a label-free pick of the sweep), ``DEFAULT_SETTINGS`` or
     ``OLD_PROTOCOL``."""
-    if "validator" not in entry:
+    if entry.validator is None:
         return OLD_PROTOCOL
-    return "" if entry.get("selection") else DEFAULT_SETTINGS
+    return "" if entry.selection else DEFAULT_SETTINGS
 
 
-def _ours(entry: dict[str, Any]) -> str:
+def _ours(entry: ManifestEntry) -> str:
     mean, std = reported_target(entry)
-    seeds = len(entry.get("seeds") or [entry])
+    seeds = max(len(entry.seeds), 1)
     text = f"{100 * mean:.1f} ± {100 * std:.1f}" if seeds > 1 else _percent(mean)
     if protocol_mark(entry):
         text += f" {protocol_mark(entry)}"
@@ -116,11 +110,11 @@ def _ours(entry: dict[str, Any]) -> str:
     return text + (f" (1-NN without mapping: {baseline:.1f})" if baseline is not None else "")
 
 
-def _drawn(entry: dict[str, Any]) -> str:
-    return _percent(entry.get("drawn_acc_mean", entry.get("drawn_acc")))
+def _drawn(entry: ManifestEntry) -> str:
+    return _percent(entry.drawn_acc_mean if entry.drawn_acc_mean is not None else entry.drawn_acc)
 
 
-def results_table(entries: list[dict[str, Any]]) -> str:
+def results_table(entries: list[ManifestEntry]) -> str:
     """Markdown: per pair and method, the shipped label-free pick's target accuracy (mean ± std over
     its seeds), its source and drawn-digit accuracy, the sweep's oracle pick (uses target labels:
     reference only) and the gap between them, and the published number."""
@@ -130,14 +124,15 @@ def results_table(entries: list[dict[str, Any]]) -> str:
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for pair in PAIRS:
-        for entry in (entry for entry in entries if entry["pair"] == pair):
-            selection = entry.get("selection") or {}
-            gap = selection.get("gap_points")
-            published = PAIRS[pair].published.get(entry["method"])
+        for entry in (entry for entry in entries if entry.pair == pair):
+            selection = entry.selection
+            gap = selection.gap_points if selection else None
+            published = PAIRS[pair].published.get(entry.method)
+            source = entry.source_acc_mean if entry.source_acc_mean is not None else entry.source_acc
             lines.append(
-                f"| {PAIRS[pair].title} | {get_method(entry['method']).title} | {_ours(entry)} | "
-                f"{_percent(entry.get('source_acc_mean', entry['source_acc']))} | {_drawn(entry)} | "
-                f"{_percent(selection.get('oracle_target_acc'))} | {'—' if gap is None else f'{gap:.1f}'} | "
+                f"| {PAIRS[pair].title} | {get_method(entry.method).title} | {_ours(entry)} | "
+                f"{_percent(source)} | {_drawn(entry)} | "
+                f"{_percent(selection.oracle_target_acc if selection else None)} | {'—' if gap is None else f'{gap:.1f}'} | "
                 f"{published or '—'} |"
             )
     marks = {protocol_mark(entry) for entry in entries}
@@ -147,11 +142,11 @@ def results_table(entries: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def goals_table(entries: list[dict[str, Any]]) -> str:
+def goals_table(entries: list[ManifestEntry]) -> str:
     """Markdown: every goal the project's issues set, measured (for maintainers' notes, not students)."""
     rows = ["| pair | goal | measured | met |", "| --- | --- | --- | --- |"]
     for pair, spec in PAIRS.items():
-        pair_entries = {entry["method"]: entry for entry in entries if entry["pair"] == pair}
+        pair_entries = {entry.method: entry for entry in entries if entry.pair == pair}
         if not pair_entries:
             continue
         means = {method: 100 * reported_target(entry)[0] for method, entry in pair_entries.items()}
@@ -180,9 +175,7 @@ def goals_table(entries: list[dict[str, Any]]) -> str:
                         source_only,
                     )
                 )
-        drawn = {
-            m: e.get("drawn_acc_mean") for m, e in pair_entries.items() if e.get("drawn_acc_mean") is not None
-        }
+        drawn = {m: e.drawn_acc_mean for m, e in pair_entries.items() if e.drawn_acc_mean is not None}
         if "source_only" in drawn:
             worst = min(drawn, key=drawn.get)
             checks.append(
@@ -208,8 +201,3 @@ def replace_block(text: str, name: str, content: str) -> str:
     marker, rest = rest.split("-->", 1)
     _, tail = rest.split(end, 1)
     return f"{head}{start_prefix}{marker}-->\n{content}\n{end}{tail}"
-
-
-def replace_readme_table(readme: str, table: str) -> str:
-    """The README text with the results table between its markers replaced by ``table``."""
-    return replace_block(readme, "results-table", table)

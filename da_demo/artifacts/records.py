@@ -1,8 +1,8 @@
 """An appendable records file: one JSON object per line, each written whole as its trial finishes.
 
 A sweep interrupted at any moment leaves every finished trial's record intact; several processes
-may append to one file at once (a lock guards each write). Reading never drops a line silently: a
-line that is not a JSON object is an error that names its line number.
+may append to one file at once (a lock guards each write). Reading (``schemas.read_lines``) never
+drops a line silently: a line that is not such a record is an error naming its line and field.
 """
 
 from __future__ import annotations
@@ -13,33 +13,9 @@ import os
 from pathlib import Path
 from typing import Any
 
+from .schemas import RecordsError, read_lines
 
-class RecordsError(ValueError):
-    """The records file cannot be read or written; the message says where and why."""
-
-
-def read_records(path: str | os.PathLike) -> list[dict[str, Any]]:
-    """Every record in ``path`` ([] when it does not exist yet)."""
-    path = Path(path)
-    if not path.exists():
-        return []
-    records = []
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise RecordsError(
-                    f"{path}, line {number}: not valid JSON ({error.msg}); fix or delete that line"
-                ) from None
-            if not isinstance(record, dict):
-                raise RecordsError(
-                    f"{path}, line {number}: expected a JSON object, found {type(record).__name__}"
-                )
-            records.append(record)
-    return records
+__all__ = ["RecordsError", "append_record", "check_writable", "read_lines"]
 
 
 def append_record(path: str | os.PathLike, record: dict[str, Any]) -> None:

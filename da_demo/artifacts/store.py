@@ -17,6 +17,7 @@ from pathlib import Path
 from .checkpoints import Checkpoint, CheckpointError, load_checkpoint
 from .hub import HUB_REVISION_ENV, HubUnavailable, configured_repo, configured_revision, fetch
 from .manifest import MANIFEST_NAME, read_manifest
+from .schemas import ManifestEntry, RecordsError
 
 SHIPPED_DIRECTORY = Path(__file__).resolve().parents[2] / "checkpoints"
 
@@ -54,7 +55,7 @@ class ModelStore:
         self.hub_repo = (hub_repo or configured_repo()) if use_hub else None
         self.directory = Path(directory)
         self.notes: list[str] = []  # what fell back and why, for the CLI and the app to show
-        self._hub_manifest: list[dict] | None = None
+        self._hub_manifest: list[ManifestEntry] | None = None
         self.revision = None
         if self.hub_repo:
             try:
@@ -63,7 +64,7 @@ class ModelStore:
                 self.notes.append(f"Hub repo not used ({error})")
                 self.hub_repo = None
 
-    def manifest(self) -> list[dict]:
+    def manifest(self) -> list[ManifestEntry]:
         """The Hub manifest when configured and reachable, else the shipped one."""
         hub = self._hub_entries()
         return hub if hub is not None else read_manifest(self.directory)
@@ -96,10 +97,10 @@ class ModelStore:
 
     def available(self, pair: str, method: str) -> bool:
         return (self.directory / checkpoint_file(pair, method)).is_file() or any(
-            entry["pair"] == pair and entry["method"] == method for entry in (self._hub_entries() or [])
+            entry.pair == pair and entry.method == method for entry in (self._hub_entries() or [])
         )
 
-    def _hub_entries(self) -> list[dict] | None:
+    def _hub_entries(self) -> list[ManifestEntry] | None:
         if not self.hub_repo:
             return None
         if self._hub_manifest is None:
@@ -113,7 +114,7 @@ class ModelStore:
                     self._hub_manifest = read_manifest(
                         fetch(self.hub_repo, MANIFEST_NAME, self.revision).parent
                     )
-                except (HubUnavailable, ValueError, TypeError, KeyError) as error:
+                except (HubUnavailable, RecordsError) as error:
                     self.notes.append(f"Hub manifest not used ({error})")
                     self._hub_manifest = []
         return self._hub_manifest or None
@@ -121,17 +122,14 @@ class ModelStore:
     def trusted_sha256(self, name: str) -> str | None:
         """The SHA-256 a file must have: from the pinned Hub manifest, else from the shipped one."""
         for entries in (self._hub_entries() or [], read_manifest(self.directory)):
-            found = next(
-                (
-                    entry.get("sha256")
-                    for entry in entries
-                    if isinstance(entry, dict) and entry.get("file") == name
-                ),
-                None,
-            )
-            if isinstance(found, str) and len(found) == 64:
+            found = next((entry.sha256 for entry in entries if entry.file == name), None)
+            if found is not None:
                 return found
         return None
+
+    def entry(self, pair: str, method: str) -> ManifestEntry | None:
+        """The manifest's entry of a shipped model: what was measured from that very file."""
+        return next((e for e in self.manifest() if (e.pair, e.method) == (pair, method)), None)
 
     def _load_from_hub(self, name: str, pair: str, method: str) -> Checkpoint:
         expected = self.trusted_sha256(name)

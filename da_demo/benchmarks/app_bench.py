@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     from ..data.digit_input import prepare_digit
     from ..ui import build_demo, launch_options
     from ..ui.appdata import AppData
-    from ..ui.serving import digit_inputs, predict_digit, style_renderings
+    from ..ui.predicting import digit_inputs, predict_digit, style_renderings
     from ..ui.session import Session
     from ..ui.zoo import ModelZoo
 

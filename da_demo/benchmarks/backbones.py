@@ -13,6 +13,7 @@ import argparse
 from ..data.drawn_digits import drawn_digits
 from ..data.pairs import load_pair
 from ..engine.evaluation import evaluate
+from ..engine.spec import RunSpec
 from ..engine.validation import ValidationSet, validator_scores
 from ..reporting import format_markdown, with_progress_bar
 from ..validators import VALIDATORS
@@ -36,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     validation, check = ValidationSet.of(pair), drawn_digits(pair.source_test)
     rows, scores = [], {}
     for backbone in args.backbones:
-        job = TrainingJob(pair, "source_only", {"steps": args.steps}, backbone=backbone, seed=0)
+        job = TrainingJob(pair, RunSpec.resolve(pair.spec, "source_only", {"steps": args.steps}, backbone=backbone))
         for _ in with_progress_bar(job.events(), f"{args.pair} source_only {backbone}"):
             pass
         model = job.run.method.classifier

@@ -49,7 +49,7 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(share * (len(ordered) - 1) + 0.5))]
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None):
     parser = argparse.ArgumentParser(
         prog="python -m da_demo.benchmarks.class_load",
         description=__doc__,
@@ -61,7 +61,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--every", type=float, default=5, help="mean seconds between one visitor's requests")
     parser.add_argument("--leavers", type=int, default=30, help="visitors who train a short run and leave")
     parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
     from gradio_client import Client, handle_file
@@ -102,16 +106,7 @@ def main(argv: list[str] | None = None) -> int:
             with lock:
                 errors.append(f"{name} {kind}: {type(error).__name__}: {str(error)[:120]}")
 
-    clients: dict[str, Client] = {}
-    schedule = []
-    for index in range(args.visitors):
-        name = f"visitor-{index}"
-        clients[name] = Client(url, verbose=False)
-        moment = rng.uniform(0, args.arrival)
-        while moment < args.seconds:
-            schedule.append((moment, name, "translate" if rng.random() < 0.15 else "predict"))
-            moment += rng.expovariate(1 / args.every)
-    schedule.sort()
+    clients, schedule = visitors_schedule(args, rng, url)
     trainers = {
         "trainer-dann": ("dann", 2500),
         "trainer-mmd": ("mmd", 2500),
@@ -134,32 +129,71 @@ def main(argv: list[str] | None = None) -> int:
             pool.submit(request, clients[name], name, kind)
         under_load_mb = resident_megabytes()
     elapsed = time.perf_counter() - started
-    for name, job in jobs.items():
-        clients[name].predict(api_name="/stop")
-        try:
-            job.result(timeout=300)
-        except Exception as error:  # noqa: BLE001
-            errors.append(f"{name} training: {type(error).__name__}: {error}")
-        result = clients[name].predict(handle_file(pictures[0]), "mnist-usps", api_name="/predict")
-        seen[name] = {m["method"] for m in result["models"] if m["owner"] == "yours"}
-
-    # visitors who each train a short run, then leave
-    context = demo.da_context
-    for index in range(args.leavers):
-        client = Client(url, verbose=False)
-        status = client.predict(
-            "mnist-usps", "deepcoral", {"steps": 20, "batch_size": 32}, api_name="/adapt"
-        )[0]
-        if not status.startswith("done"):
-            errors.append(f"leaver-{index}: {status}")
-        context.forget(SimpleNamespace(session_hash=client.session_hash))  # what the unload handler does
+    errors += finish_trainers(clients, jobs, seen, pictures[0])
+    errors += train_and_leave(demo.da_context, url, args.leavers)
     time.sleep(2)
     after_mb = resident_megabytes()
     demo.close()
 
     expected_own = {"trainer-dann": {"dann"}, "trainer-mmd": {"mmd"}, "trainer-waits": {"deepcoral"}}
     isolation = all(seen.get(name, set()) == expected_own.get(name, set()) for name in seen)
-    rows = [
+    rows = report_rows(args, latencies, elapsed, errors, isolation, (fresh_mb, under_load_mb, after_mb))
+    print(format_markdown(["class of visitors", "measured"], rows))
+    for line in errors[:20]:
+        print("error:", line)
+    return 0 if not errors and isolation else 1
+
+
+def visitors_schedule(args, rng, url):
+    """A client per visitor and the open-loop schedule of their requests: (moment, visitor, kind)."""
+    from gradio_client import Client
+
+    clients, schedule = {}, []
+    for index in range(args.visitors):
+        name = f"visitor-{index}"
+        clients[name] = Client(url, verbose=False)
+        moment = rng.uniform(0, args.arrival)
+        while moment < args.seconds:
+            schedule.append((moment, name, "translate" if rng.random() < 0.15 else "predict"))
+            moment += rng.expovariate(1 / args.every)
+    return clients, sorted(schedule)
+
+
+def finish_trainers(clients, jobs, seen, picture) -> list[str]:
+    """Stop the long runs, wait for them, and note which models each trainer then sees; the errors."""
+    from gradio_client import handle_file
+
+    errors = []
+    for name, job in jobs.items():
+        clients[name].predict(api_name="/stop")
+        try:
+            job.result(timeout=300)
+        except Exception as error:  # noqa: BLE001
+            errors.append(f"{name} training: {type(error).__name__}: {error}")
+        result = clients[name].predict(handle_file(picture), "mnist-usps", api_name="/predict")
+        seen[name] = {m["method"] for m in result["models"] if m["owner"] == "yours"}
+    return errors
+
+
+def train_and_leave(context, url: str, count: int) -> list[str]:
+    """Visitors who each train a short run, then leave (what the unload handler does); their errors."""
+    from gradio_client import Client
+
+    errors = []
+    for index in range(count):
+        client = Client(url, verbose=False)
+        status = client.predict(
+            "mnist-usps", "deepcoral", {"steps": 20, "batch_size": 32}, api_name="/adapt"
+        )[0]
+        if not status.startswith("done"):
+            errors.append(f"leaver-{index}: {status}")
+        context.forget(SimpleNamespace(session_hash=client.session_hash))
+    return errors
+
+
+def report_rows(args, latencies, elapsed, errors, isolation, memory) -> list[list[str]]:
+    fresh_mb, under_load_mb, after_mb = memory
+    return [
         [f"visitors (open loop, a request every ~{args.every:g} s each)", str(args.visitors)],
         ["predictions answered", str(len(latencies))],
         ["throughput (predictions / s)", f"{len(latencies) / elapsed:.1f}"],
@@ -179,10 +213,6 @@ def main(argv: list[str] | None = None) -> int:
             f"{after_mb:.0f} ({after_mb - fresh_mb:+.0f})",
         ],
     ]
-    print(format_markdown(["class of visitors", "measured"], rows))
-    for line in errors[:20]:
-        print("error:", line)
-    return 0 if not errors and isolation else 1
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ from torch import nn
 
 from ..data.pairs import load_pair
 from ..engine.evaluation import evaluate
+from ..engine.spec import RunSpec
 from ..models import GradientReversal, domain_classifier, grl_lambda
 from ..reporting import format_markdown
 from ..workflows.training import TrainingJob, find_start_model
@@ -118,15 +119,8 @@ class LogitsAndFeatures(nn.Module):
 
 
 def run_ours(pair, start, hparams: dict, precision: str, steps: int, eval_every: int, bar: float):
-    job = TrainingJob(
-        pair,
-        "dann",
-        {**hparams, "steps": steps},
-        backbone="lecture",
-        device="cpu",
-        precision=precision,
-        start=start,
-    )
+    spec = RunSpec.resolve(pair.spec, "dann", {**hparams, "steps": steps}, backbone="lecture")
+    job = TrainingJob(pair, spec, device="cpu", precision=precision, start=start)
     reached_at = None
     for event in job.events(eval_every=eval_every, eval_samples=len(pair.target_test), log_every=eval_every):
         accuracy = event.target_acc
@@ -155,11 +149,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.subset:
         pair = pair.limited(train=args.subset)
     start = find_start_model(
-        pair, "source_only", "lecture", seed=args.seed, device="cpu", log=lambda line: print(line, flush=True)
+        pair,
+        RunSpec.resolve(pair.spec, "source_only", seed=args.seed, backbone="lecture"),
+        device="cpu",
+        log=lambda line: print(line, flush=True),
     )
     steps = len(pair.source_train) // RECIPE["batch_size"]  # SKADA's epoch: 468 balanced batches
     print(
-        f"source model: USPS {100 * start.metadata['metrics']['target_acc']:.1f}%; {steps} steps per run",
+        f"source model: USPS {100 * start.metadata.metrics['target_acc']:.1f}%; {steps} steps per run",
         flush=True,
     )
 

@@ -24,7 +24,7 @@ from pathlib import Path
 from PIL import Image, ImageDraw
 
 from ..data import PAIRS
-from ..ui.serving import MAX_SECONDS
+from ..ui.live_runs import MAX_SECONDS
 
 
 @dataclass

@@ -4,7 +4,7 @@ Only the records and the folder helpers are exported here (no torch at import); 
 in ``images`` and ``pairs``, each domain's data builder in its own module (``mnist``, ``usps``, ...).
 """
 
-from .domains import DOMAINS, PAIRS, Domain, PairSpec, Reference, resolve_domain, resolve_pair
+from .domains import DOMAINS, PAIRS, SOURCES, Domain, PairSpec, Reference, resolve_domain, resolve_pair
 from .locations import DataMissingError, cache_dir, data_dir
 
 __all__ = [
@@ -14,6 +14,7 @@ __all__ = [
     "Domain",
     "PairSpec",
     "Reference",
+    "SOURCES",
     "cache_dir",
     "data_dir",
     "resolve_domain",

@@ -13,14 +13,15 @@ from typing import Any
 import torch
 
 from ..data.pairs import DomainPair
-from ..methods import HyperparameterSet, Method, get_method
+from ..methods import HyperparameterSet, Method
 from ..models import DigitClassifier, build_classifier
 from .device import resolve_device, resolve_precision
+from .spec import RunSpec
 from .trainer import ProgressEvent, train
 
 
 class Run:
-    """A method being trained on a domain pair with one backbone and seed.
+    """The run ``spec`` describes, on ``pair``'s data (the pair ``spec`` names, loaded).
 
     ``events()`` trains and yields progress; afterwards ``result`` holds the final event and
     ``metadata()`` describes the run. A method that warm-starts gets the trained classifier it
@@ -30,25 +31,23 @@ class Run:
     def __init__(
         self,
         pair: DomainPair,
-        method: str,
-        hparams: HyperparameterSet,
+        spec: RunSpec,
         *,
-        backbone: str | None = None,
-        seed: int = 0,
         device: str = "auto",
         precision: str = "auto",
         start_classifier: DigitClassifier | None = None,
     ) -> None:
         self.pair = pair
-        self.method_class = get_method(method)
-        self.backbone = backbone or pair.spec.backbone
-        self.seed = seed
+        self.spec = spec
+        self.method_class = spec.method
+        self.backbone = spec.backbone
+        self.seed = spec.seed
         self.device = resolve_device(device)
         self.precision = resolve_precision(precision, self.device)
-        torch.manual_seed(seed)
+        torch.manual_seed(spec.seed)
         classifier = build_classifier(self.backbone, pair.channels, image_size=pair.image_size)
-        self.method: Method = self.method_class(classifier, hparams)
-        self.start_method = self.method_class.warm_start_from(hparams)
+        self.method: Method = self.method_class(classifier, spec.hparams)
+        self.start_method = spec.start.method.name if spec.start else None
         if (self.start_method is None) != (start_classifier is None):
             raise ValueError(
                 f"{self.method_class.name} starts from "

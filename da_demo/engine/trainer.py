@@ -120,76 +120,32 @@ def train(
     with the starting accuracies (live curves then begin where the warm start stands).
 
     ``stop`` (a ``threading.Event`` or a callable) and ``time_budget`` (seconds of training, > 0) end
-    the run early; the final event then says why and still evaluates what was learned.
-
-    ``validate`` adds the label-free validators' scores to every evaluated event (see
-    ``engine.validation``); target-test accuracy stays beside them, for reporting only.
+    the run early; the final event then says why and still evaluates what was learned. ``validate``
+    adds the label-free validators' scores to every evaluated event (``engine.validation``).
     """
     if time_budget is not None and not time_budget > 0:
         raise ValueError(f"The time budget must be a positive number of seconds, got {time_budget:g}")
     device = device or next(method.parameters()).device
     total_steps = method.total_steps(method.hparams)
-    should_stop = _stop_check(stop)
-    clock = _Clock(time_budget)
-    eval_source = pair.source_test.subset(eval_samples, seed)
-    eval_target = pair.target_test.subset(eval_samples, seed + 1)
-    validation = ValidationSet.of(pair) if validate else None
-
-    def measure(source_set, target_set) -> tuple[float, float, dict[str, float]]:
-        """Source and target test accuracy, and the reference classifiers' target accuracy; the
-        validators' scores go to ``scores``."""
-        kwargs = {"device": device, "precision": precision}
-        others = {
-            f"{name}_target_acc": evaluate(model, target_set.images, target_set.labels, **kwargs)
-            for name, model in method.reference_classifiers().items()
-        }
-        classifier = method.evaluation_classifier()
-        scores.clear()
-        if validation is not None:
-            scores.update(validator_scores(classifier, validation, **kwargs))
-        return (
-            evaluate(classifier, source_set.images, source_set.labels, **kwargs),
-            evaluate(classifier, target_set.images, target_set.labels, **kwargs),
-            others,
-        )
-
-    scores: dict[str, float] = {}
-
-    started = time.perf_counter()
-
-    def event(step: int, running: dict, extra: dict, source_acc, target_acc, **ending) -> ProgressEvent:
-        measured = dict(scores) if source_acc is not None else {}  # scores of this very evaluation
-        return ProgressEvent(
-            step,
-            total_steps,
-            _epoch(method, step, pair),
-            time.perf_counter() - started,
-            clock.train_seconds,
-            {**_average(running), **extra},
-            source_acc,
-            target_acc,
-            validators=measured,
-            **ending,
-        )
+    should_stop, clock = _stop_check(stop), _Clock(time_budget)
+    scorer = _Scorer(method, ValidationSet.of(pair) if validate else None, device, precision)
+    eval_source, eval_target = (
+        pair.source_test.subset(eval_samples, seed),
+        pair.target_test.subset(eval_samples, seed + 1),
+    )
+    event = _Events(method, pair, total_steps, clock, time.perf_counter())
 
     if evaluate_first:
-        source_acc, target_acc, extra = measure(eval_source, eval_target)
-        yield event(0, {}, extra, source_acc, target_acc)
+        yield event(0, {}, scorer.measure(eval_source, eval_target))
     method.train()
-    if isinstance(method, FittedMethod):
-        work = method.fit(pair.source_train, pair.target_train, seed=seed, device=device)
-        log_every = 1
-    else:
-        work = _steps(method, pair, total_steps, seed, device, clock)
+    work = _work(method, pair, total_steps, seed, device, clock)
+    log_every = 1 if isinstance(method, FittedMethod) else log_every
     running: dict[str, list] = {}
     step, ended_early = 0, None
     try:
         while step < total_steps:
-            if should_stop():
-                ended_early = EndReason.STOPPED
-                break
-            if time_budget is not None and clock.train_seconds >= time_budget:
-                ended_early = EndReason.TIME_BUDGET
+            ended_early = _ended_early(should_stop, time_budget, clock)
+            if ended_early:
                 break
             tick = time.perf_counter()
             with autocast(device, precision):
@@ -203,25 +159,99 @@ def train(
             if not _finite_losses(metrics):
                 ended_early = EndReason.DIVERGED
                 break
-
             evaluate_now = eval_every and step % eval_every == 0 and step < total_steps
             if step % log_every == 0 or evaluate_now:
-                source_acc = target_acc = None
-                extra: dict[str, float] = {}
-                if evaluate_now:
-                    source_acc, target_acc, extra = measure(eval_source, eval_target)
-                yield event(step, running, extra, source_acc, target_acc)
+                yield event(step, running, scorer.measure(eval_source, eval_target) if evaluate_now else None)
                 running = {}
     finally:
         work.close()
-    if final_eval_samples:
-        source_acc, target_acc, extra = measure(
-            pair.source_test.subset(final_eval_samples, seed),
-            pair.target_test.subset(final_eval_samples, seed + 1),
+    measured = scorer.measure(*_final_sets(pair, final_eval_samples, seed))
+    yield event(step, running, measured, done=True, ended_early=ended_early)
+
+
+def _work(
+    method: Method, pair: DomainPair, total_steps: int, seed: int, device, clock: _Clock
+) -> Iterator[dict]:
+    """What each ``next`` runs: one training step, or one stage of a fitted method's fit."""
+    if isinstance(method, FittedMethod):
+        return method.fit(pair.source_train, pair.target_train, seed=seed, device=device)
+    return _steps(method, pair, total_steps, seed, device, clock)
+
+
+def _final_sets(pair: DomainPair, samples: int | None, seed: int):
+    """The test sets of the final evaluation: all of them, or ``samples`` of each for a quick answer."""
+    if not samples:
+        return pair.source_test, pair.target_test
+    return pair.source_test.subset(samples, seed), pair.target_test.subset(samples, seed + 1)
+
+
+@dataclass
+class _Events:
+    """Makes the run's ``ProgressEvent``s (wall time from ``started``, training time from ``clock``)."""
+
+    method: Method
+    pair: DomainPair
+    total_steps: int
+    clock: _Clock
+    started: float
+
+    def __call__(self, step: int, running: dict, measured: _Measurement | None, **ending) -> ProgressEvent:
+        return ProgressEvent(
+            step,
+            self.total_steps,
+            _epoch(self.method, step, self.pair),
+            time.perf_counter() - self.started,
+            self.clock.train_seconds,
+            {**_average(running), **(measured.others if measured else {})},
+            measured.source_acc if measured else None,
+            measured.target_acc if measured else None,
+            validators=measured.scores if measured else {},
+            **ending,
         )
-    else:
-        source_acc, target_acc, extra = measure(pair.source_test, pair.target_test)
-    yield event(step, running, extra, source_acc, target_acc, done=True, ended_early=ended_early)
+
+
+@dataclass(frozen=True)
+class _Measurement:
+    """One evaluation: source and target test accuracy, the reference classifiers' target accuracy
+    (``<name>_target_acc``) and the validators' scores (empty unless validating)."""
+
+    source_acc: float
+    target_acc: float
+    others: dict[str, float]
+    scores: dict[str, float]
+
+
+@dataclass
+class _Scorer:
+    method: Method
+    validation: ValidationSet | None
+    device: torch.device
+    precision: torch.dtype | None
+
+    def measure(self, source_set, target_set) -> _Measurement:
+        kwargs = {"device": self.device, "precision": self.precision}
+        others = {
+            f"{name}_target_acc": evaluate(model, target_set.images, target_set.labels, **kwargs)
+            for name, model in self.method.reference_classifiers().items()
+        }
+        classifier = self.method.evaluation_classifier()
+        scores = (
+            validator_scores(classifier, self.validation, **kwargs) if self.validation is not None else {}
+        )
+        return _Measurement(
+            evaluate(classifier, source_set.images, source_set.labels, **kwargs),
+            evaluate(classifier, target_set.images, target_set.labels, **kwargs),
+            others,
+            dict(scores),
+        )
+
+
+def _ended_early(should_stop, time_budget: float | None, clock: _Clock) -> EndReason | None:
+    if should_stop():
+        return EndReason.STOPPED
+    if time_budget is not None and clock.train_seconds >= time_budget:
+        return EndReason.TIME_BUDGET
+    return None
 
 
 def _steps(

@@ -2,17 +2,35 @@
 
 Adding a method means adding one module, named as the method, with a ``Method`` subclass decorated
 by ``@register``; the engine, the command line, pretraining, the sweep and the app pick it up.
+Importing this package imports no torch: ``available_names`` lists the methods from their module
+names (for ``--help``), and the base classes load on first use.
 """
 
 from __future__ import annotations
 
 import importlib
 import pkgutil
+from typing import TYPE_CHECKING, Any
 
-from .base import FittedMethod, Hyperparameters, HyperparameterSet, Method, SettingInfo, SourceBatch, setting
+if TYPE_CHECKING:
+    from .base import Method
 
 METHODS: dict[str, type[Method]] = {}
 _HELPERS = ("base",)  # modules of this package that define no method
+_FROM_BASE = ("FittedMethod", "Hyperparameters", "HyperparameterSet", "Method", "SettingInfo", "SourceBatch", "setting")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _FROM_BASE:
+        from . import base
+
+        return getattr(base, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def available_names() -> list[str]:
+    """Every method's name, alphabetically, without importing any of them (nor torch)."""
+    return sorted(module.name for module in pkgutil.iter_modules(__path__) if module.name not in _HELPERS)
 
 
 def register(method_class: type[Method]) -> type[Method]:
@@ -48,6 +66,7 @@ def _discover() -> None:
 
 __all__ = [
     "METHODS",
+    "available_names",
     "FittedMethod",
     "HyperparameterSet",
     "Hyperparameters",

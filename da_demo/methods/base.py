@@ -182,8 +182,6 @@ class Method(nn.Module):
     hyperparameters_class: ClassVar[type[HyperparameterSet]] = Hyperparameters
     #: for the Learn tab: the idea in a few sentences, its formula (LaTeX) and when to prefer it
     learn: ClassVar[str] = ""
-    #: settings per domain pair, over the dataclass defaults (e.g. more steps on a harder pair)
-    pair_defaults: ClassVar[dict[str, dict[str, Any]]] = {}
     #: the sweep's default grid (``python -m da_demo sweep``): setting → values to try, 4–8 settings
     #: in all; the label-free selection picks among them (see ``workflows.selection``)
     sweep_grid: ClassVar[dict[str, tuple[Any, ...]]] = {}
@@ -194,14 +192,7 @@ class Method(nn.Module):
     #: metrics ``training_step`` reports only part of the time (after a warm-up, in a later phase), so
     #: live plots can reserve a line for them from the start
     late_metrics: ClassVar[tuple[str, ...]] = ()
-    #: adversarial training is unstable even with a fixed seed: pretraining runs several seeds
-    adversarial: ClassVar[bool] = False
     trained_by_steps: ClassVar[bool] = True
-
-    @classmethod
-    def hyperparameters_for(cls, pair: str, overrides: dict[str, Any] | None = None) -> HyperparameterSet:
-        """The settings for ``pair``: dataclass defaults, then ``pair_defaults[pair]``, then ``overrides``."""
-        return cls.hyperparameters_class.from_dict({**cls.pair_defaults.get(pair, {}), **(overrides or {})})
 
     @classmethod
     def total_steps(cls, hparams: HyperparameterSet) -> int:

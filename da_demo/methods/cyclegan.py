@@ -56,7 +56,6 @@ class CycleGAN(Method):
     alignment_parameter = "cycle_weight"
     sweep_grid = {"cycle_weight": (5.0, 10.0), "classifier_lr": (1e-4, 3e-4)}
     late_metrics = ("class_loss",)
-    adversarial = True
     learn = r"""
 Adapt the **pixels** instead of the features. Two generators learn to restyle images, $G$: source → target
 and $F$: target → source, each judged by a discriminator of its output domain. Without paired images,

@@ -50,7 +50,6 @@ class DANN(Method):
     hyperparameters_class = DANNHyperparameters
     alignment_parameter = "lambda_max"
     sweep_grid = {"lambda_max": (0.3, 1.0), "entropy_weight": (0.0, 0.1)}
-    adversarial = True
     learn = r"""
 Learn features that a **domain classifier cannot tell apart**. A small head $d$ predicts whether a
 feature comes from the source or the target; the *gradient reversal layer* flips its gradient before

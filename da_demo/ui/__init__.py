@@ -8,18 +8,20 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from dataclasses import replace
 
 import gradio as gr
 
 from .. import __version__
 from ..data import PAIRS
+from ..workflows.live import Environment, InProcessTrainer, ZeroGPUTrainer, zero_gpu_spaces
+from ..workflows.workers import TrainingWorkers
 from . import adapt, api, features, learn, lesson, results, translate, try_it
 from .appdata import AppData
 from .context import AppContext
+from .live_runs import TRAINING_SLOTS, ZERO_GPU_SECONDS
 from .render import CSS
-from .serving import TRAINING_SLOTS, zero_gpu_trainer
 from .session import Session
-from .workers import TrainingWorkers
 from .zoo import ModelZoo
 
 INTRO = """# Domain Adaptation Playground
@@ -28,24 +30,36 @@ another *domain*. Draw a digit and compare the source-only model with models ada
 domain (using target images but **never** their labels). Pick the domain pair here:"""
 
 
+def make_trainer(zoo: ModelZoo, data: AppData, train_in_workers: bool = True):
+    """Where visitors' runs train, chosen once: the GPU a ZeroGPU Space lends, else worker
+    processes, else (``train_in_workers=False``, for comparisons) this process. Start models come
+    from the app's own model store either way."""
+    environment = Environment(device="cpu", store=zoo.store, data_dir=data.data_dir)
+    spaces = zero_gpu_spaces()
+    if spaces is not None:
+        return ZeroGPUTrainer(data.pair, replace(environment, device="cuda"), spaces, ZERO_GPU_SECONDS)
+    if train_in_workers:
+        return TrainingWorkers(TRAINING_SLOTS, environment)
+    return InProcessTrainer(data.pair, environment)
+
+
 def build_demo(
     zoo: ModelZoo | None = None,
     data: AppData | None = None,
     warm_up: bool = False,
-    workers: TrainingWorkers | None = None,
+    trainer=None,
     train_in_workers: bool = True,
 ) -> gr.Blocks:
     """The whole app. ``warm_up`` loads the test data and starts the training workers in the
-    background right away (for serving). Visitors' runs train in worker processes
-    (``train_in_workers=False`` trains them in this process, for comparisons)."""
+    background right away (for serving). Visitors' runs train with ``trainer`` (default:
+    ``make_trainer``'s choice)."""
     zoo = zoo or ModelZoo()
     data = data or AppData(os.environ.get("DA_DEMO_DATA_DIR"))
-    if train_in_workers and zero_gpu_trainer() is None:  # on a ZeroGPU Space runs go to the lent GPU instead
-        workers = workers or TrainingWorkers(TRAINING_SLOTS)
+    trainer = trainer or make_trainer(zoo, data, train_in_workers)
     for pair in PAIRS:  # the shipped models are loaded before the first page is served
         zoo.pair(pair)
     if warm_up:
-        threading.Thread(target=_warm_up, args=(data, workers), name="da-demo-warm-up", daemon=True).start()
+        threading.Thread(target=_warm_up, args=(data, trainer), name="da-demo-warm-up", daemon=True).start()
 
     with gr.Blocks(title="Domain Adaptation Playground") as demo:
         gr.Markdown(INTRO)
@@ -59,7 +73,7 @@ def build_demo(
         notes = zoo.notes()
         if notes:
             gr.Markdown("Model source: " + "; ".join(notes))
-        context = AppContext(zoo=zoo, data=data, session=gr.State(Session()), pair=pair, workers=workers)
+        context = AppContext(zoo=zoo, data=data, session=gr.State(Session()), pair=pair, trainer=trainer)
         with gr.Tabs() as tabs:
             with gr.Tab("Try it", id="try", elem_id="tab-try"):
                 try_tab = try_it.build(context)
@@ -99,11 +113,11 @@ def build_demo(
     return demo
 
 
-def _warm_up(data: AppData, workers: TrainingWorkers | None) -> None:
+def _warm_up(data: AppData, trainer) -> None:
     """After launch: start the training workers, load the test data, and compile UMAP once (numba's
     first call takes 15 s or more), so visitors do not wait for any of them."""
-    if workers is not None:
-        workers.preload(list(PAIRS), data.data_dir)
+    if isinstance(trainer, TrainingWorkers):
+        trainer.preload(list(PAIRS))
     import numpy as np
 
     from ..viz.projections import project

@@ -19,9 +19,8 @@ from ..data import PAIRS
 from ..methods import get_method
 from ..viz.curves import accuracy_figure, loss_figure, runs_figure
 from .context import AppContext
-from .glossary import explanations, plain_name, plotted
-from .render import friendly
-from .serving import (
+from .glossary import explanations, plotted
+from .live_runs import (
     MAX_BATCH_SIZE,
     MAX_SECONDS,
     MAX_STEPS,
@@ -29,8 +28,10 @@ from .serving import (
     AdaptUpdate,
     adapt,
     adaptable_methods,
+    curves,
     stop_adaptation,
 )
+from .render import friendly
 
 DEFAULT_METHOD = "dann"
 #: slot → the setting that fills it (a name, or a function of the method class)
@@ -75,31 +76,6 @@ def settings_from_slots(method: str, values: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-Series = dict[str, tuple[list[int], list[float]]]
-
-
-def curves(events: list) -> tuple[Series, Series]:
-    """The two live plots' lines from the events so far: losses by plain-language name, and
-    accuracies ("target test", "source test", "domain classifier"), each as (steps, values)."""
-    losses: Series = {}
-    accuracy: Series = {name: ([], []) for name in ("target test", "source test")}
-    for event in events:
-        for name, value in event.metrics.items():
-            if plotted(name):
-                steps, values = losses.setdefault(plain_name(name), ([], []))
-                steps.append(event.step)
-                values.append(value)
-        if event.target_acc is not None:
-            for name, value in (("target test", event.target_acc), ("source test", event.source_acc)):
-                accuracy[name][0].append(event.step)
-                accuracy[name][1].append(value)
-        if "domain_acc" in event.metrics:
-            steps, values = accuracy.setdefault("domain classifier", ([], []))
-            steps.append(event.step)
-            values.append(event.metrics["domain_acc"])
-    return losses, accuracy
-
-
 def reported_metrics(events: list) -> list[str]:
     """The metrics a run has reported so far, for the legend's explanations."""
     names = ["target_acc", "source_acc"]
@@ -119,15 +95,6 @@ def figures(update: AdaptUpdate) -> tuple:
     )
 
 
-def curves_json(update: AdaptUpdate) -> dict:
-    """The curves for programs (the /adapt endpoint): ``{"losses": {name: {"step": [...], "value": [...]}}, ...}``."""
-    losses, accuracy = curves(update.events)
-    return {
-        group: {name: {"step": steps, "value": values} for name, (steps, values) in series.items()}
-        for group, series in (("losses", losses), ("accuracy", accuracy))
-    }
-
-
 def runs_plot(session, pair: str):
     """This visitor's finished runs on ``pair``, target-test accuracy overlaid (None before the first)."""
     runs = [(run.label, run.steps, run.target) for run in session.runs if run.pair == pair]
@@ -140,9 +107,7 @@ def run_adaptation(
     """The live session on the page: status, loss plot, accuracy plot, explanations, model file,
     the visitor's runs compared, then the session."""
     context.remember(request, session)
-    for update in adapt(
-        context.zoo, context.data, session, pair, method, settings, progress, context.workers
-    ):
+    for update in adapt(context.zoo, context.data, session, pair, method, settings, context.trainer, progress):
         if not update.events:
             yield update.text, gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), session
             continue
@@ -150,18 +115,6 @@ def run_adaptation(
         model = str(update.model_path) if update.model_path else gr.skip()
         runs = runs_plot(session, pair) if update.model_path else gr.skip()
         yield update.text, loss, accuracy, glossary, model, runs, session
-
-
-def run_adaptation_for_programs(
-    context: AppContext, pair: str, method: str, settings: dict, session, progress, request=None
-):
-    """The live session as /adapt streams it: status, curves (JSON), model file, then the session."""
-    context.remember(request, session)
-    for update in adapt(
-        context.zoo, context.data, session, pair, method, settings, progress, context.workers
-    ):
-        curves = curves_json(update) if update.events else gr.skip()
-        yield update.text, curves, str(update.model_path) if update.model_path else gr.skip(), session
 
 
 def build(context: AppContext) -> AdaptTab:
@@ -222,7 +175,7 @@ def build(context: AppContext) -> AdaptTab:
 
     def describe(name: str, pair: str):
         """Each slot labelled, bounded and filled from the method's setting for it (greyed out where it has none)."""
-        defaults = get_method(name).hyperparameters_for(pair, context.zoo.picked_settings(pair, name))
+        defaults = get_method(name).hyperparameters_class.from_dict(context.zoo.picked_settings(pair, name))
         updates = []
         for slot, info in slot_settings(name).items():
             if info is None:

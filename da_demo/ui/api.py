@@ -17,17 +17,10 @@ import gradio as gr
 
 from ..data import PAIRS
 from ..data.digit_input import DigitInputError
-from .adapt import run_adaptation_for_programs
 from .context import AppContext
+from .live_runs import TRAINING_SLOTS, adapt, adaptable_methods, curves_json, stop_adaptation
+from .predicting import predict_picture, prepare_picture, translate_digit
 from .render import digit_file, friendly, rejection
-from .serving import (
-    TRAINING_SLOTS,
-    adaptable_methods,
-    predict_picture,
-    prepare_picture,
-    stop_adaptation,
-    translate_digit,
-)
 from .session import Session
 
 
@@ -81,6 +74,18 @@ def translate_payload(context: AppContext, picture, pair: str | None, session: S
     return digit_file(translated), digit_file(reconstructed)
 
 
+def adapt_stream(
+    context: AppContext, pair: str, method: str, settings: dict, session, progress, request=None
+):
+    """The live session as /adapt streams it: status, curves (JSON), model file, then the session."""
+    context.remember(request, session)
+    for update in adapt(
+        context.zoo, context.data, session, pair, method, settings, context.trainer, progress
+    ):
+        curves = curves_json(update) if update.events else gr.skip()
+        yield update.text, curves, str(update.model_path) if update.model_path else gr.skip(), session
+
+
 def build(context: AppContext) -> None:
     """Hidden components whose events are the public API (they do not show on the page)."""
     with gr.Row(visible=False):
@@ -101,7 +106,7 @@ def build(context: AppContext) -> None:
 
     @friendly
     def adapt_endpoint(pair, method, settings, session, request: gr.Request, progress=gr.Progress()):
-        yield from run_adaptation_for_programs(
+        yield from adapt_stream(
             context, pair, method, settings if isinstance(settings, dict) else {}, session, progress, request
         )
 

@@ -6,12 +6,12 @@ import logging
 import threading
 import weakref
 from dataclasses import dataclass, field
+from typing import Any
 
 import gradio as gr
 
 from .appdata import AppData
 from .session import Session
-from .workers import TrainingWorkers
 from .zoo import ModelZoo
 
 LOG = logging.getLogger("da_demo.ui")
@@ -23,7 +23,8 @@ class AppContext:
     data: AppData  # test sets and photos, loaded once, read-only
     session: gr.State  # per visitor: ui.session.Session
     pair: gr.Dropdown  # the domain pair chosen at the top of the page
-    workers: TrainingWorkers | None = None  # where visitors' runs train (None: in the serving process)
+    #: where visitors' runs train: ``workflows.live``'s transports (worker processes, this process, ZeroGPU)
+    trainer: Any = None
     #: visitors who have trained, by Gradio session, so their runs and models are freed when they leave
     visitors: weakref.WeakValueDictionary = field(default_factory=weakref.WeakValueDictionary)
     _lock: threading.Lock = field(default_factory=threading.Lock)

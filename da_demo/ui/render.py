@@ -108,7 +108,7 @@ def prediction_table(
 ) -> str:
     """HTML: one row per model, one column per input variant (headed by a thumbnail of that input),
     each cell the predicted class, its probability and bars for all ten classes. ``models``:
-    ``serving.ModelPrediction``s (``title``, ``note``, ``probabilities``: column → (10,)). On a
+    ``predicting.ModelPrediction``s (``title``, ``note``, ``probabilities``: column → (10,)). On a
     phone the bars fold under the class and the table scrolls sideways rather than being cut."""
     thumbnails = thumbnails or {}
     head = "".join(

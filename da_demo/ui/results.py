@@ -10,13 +10,13 @@ from dataclasses import dataclass
 import gradio as gr
 
 from ..artifacts.manifest import PROTOCOL_NOTES, protocol_mark, reported_target
-from ..artifacts.records import RecordsError, read_records
+from ..artifacts.schemas import ManifestEntry, RecordsError
 from ..data import PAIRS
 from ..methods import get_method
 from ..validators import TITLES, VALIDATORS
 from ..viz.results import accuracy_chart, validator_scatter
 from ..workflows.selection import PROTOCOL, oracle, pick, points_of, read_selection, spearman
-from ..workflows.sweep import DEFAULT_RECORDS
+from ..workflows.sweep import read_sweep
 from .context import AppContext
 from .render import friendly
 
@@ -42,25 +42,26 @@ class ResultsTab:
     selection_outputs: list
 
 
-def result_rows(entries: list[dict], pair: str) -> list[dict]:
+def result_rows(entries: list[ManifestEntry], pair: str) -> list[dict]:
     rows = []
-    for entry in (entry for entry in entries if entry["pair"] == pair):
+    for entry in (entry for entry in entries if entry.pair == pair):
         mean, std = reported_target(entry)
-        published = PAIRS[pair].published.get(entry["method"])
-        selection = entry.get("selection") or {}
+        published = PAIRS[pair].published.get(entry.method)
+        selection = entry.selection
         rows.append(
             {
-                "key": entry["method"],
-                "method": get_method(entry["method"]).title,
+                "key": entry.method,
+                "method": get_method(entry.method).title,
                 "mean": 100 * mean,
                 "std": 100 * std,
+                "seeds": max(len(entry.seeds), 1),
                 "published": published.value if published else None,
                 "published_text": str(published) if published else "—",
-                "baseline": entry["method"] == "source_only",
-                "source": 100 * entry.get("source_acc_mean", entry["source_acc"]),
-                "drawn": entry.get("drawn_acc_mean"),
-                "oracle": selection.get("oracle_target_acc"),
-                "gap": selection.get("gap_points"),
+                "baseline": entry.method == "source_only",
+                "source": 100 * (entry.source_acc_mean if entry.source_acc_mean is not None else entry.source_acc),
+                "drawn": entry.drawn_acc_mean if entry.drawn_acc_mean is not None else entry.drawn_acc,
+                "oracle": selection.oracle_target_acc if selection else None,
+                "gap": selection.gap_points if selection else None,
                 "mark": protocol_mark(entry),
             }
         )
@@ -97,7 +98,7 @@ def build(context: AppContext) -> ResultsTab:
     store = context.zoo.store
     entries = store.manifest()
     try:
-        records = read_records(DEFAULT_RECORDS)
+        records = read_sweep()
     except RecordsError:
         records = []
     selection = read_selection()
@@ -127,10 +128,10 @@ def build(context: AppContext) -> ResultsTab:
         rows = result_rows(entries, pair)
         figure = accuracy_chart(rows, PAIRS[pair].title) if rows else None
         methods = sorted(
-            {record["method"] for record in records if record.get("pair") == pair},
+            {record.method for record in records if record.pair == pair},
             key=lambda name: get_method(name).order,
         )
-        chosen = (selection.get("pairs") or {}).get(pair, {}).get("validator", "source_accuracy")
+        chosen = selection.pairs[pair].validator if pair in selection.pairs else "source_accuracy"
         menu = gr.update(
             choices=[(get_method(name).title, name) for name in methods],
             value="dann" if "dann" in methods else (methods[0] if methods else None),

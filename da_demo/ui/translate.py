@@ -15,8 +15,8 @@ from matplotlib.figure import Figure  # noqa: E402
 from ..data import PAIRS  # noqa: E402
 from ..data.digit_input import DigitInputError  # noqa: E402
 from .context import AppContext  # noqa: E402
+from .predicting import examples_for, prepare_picture, translate_digit  # noqa: E402
 from .render import digit_file, digit_image, friendly, message, rejected  # noqa: E402
-from .serving import examples_for, prepare_picture, translate_digit  # noqa: E402
 from .session import Session  # noqa: E402
 from .zoo import ModelZoo  # noqa: E402
 

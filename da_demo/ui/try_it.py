@@ -15,8 +15,7 @@ import torch
 from ..data import PAIRS
 from ..data.digit_input import DigitInputError
 from .context import AppContext
-from .render import digit_file, digit_image, friendly, image_file, message, prediction_table, rejected
-from .serving import (
+from .predicting import (
     EXAMPLES_PER_DOMAIN,
     digit_inputs,
     examples_for,
@@ -25,6 +24,7 @@ from .serving import (
     prepare_picture,
     style_renderings,
 )
+from .render import digit_file, digit_image, friendly, image_file, message, prediction_table, rejected
 from .session import Session
 
 

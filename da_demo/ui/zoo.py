@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import Any
 
 from torch import nn
 
 from ..artifacts.checkpoints import CheckpointError
+from ..artifacts.schemas import CheckpointMetadata, ManifestEntry, SelectionFile
 from ..artifacts.store import ModelStore
 from ..methods import get_method, method_names
 from ..methods.cyclegan import load_generators
@@ -28,11 +28,13 @@ class ZooModel:
     pair: str
     method: str
     model: nn.Module
-    metadata: dict[str, Any]
+    metadata: CheckpointMetadata
     origin: str
     owner: str = "shipped"  # "yours" for a model the visitor trained in this session
     #: CycleGAN only: (source→target, target→source) generators
     generators: tuple[Generator, Generator] | None = None
+    #: a shipped model's manifest entry: what was measured from this very file
+    entry: ManifestEntry | None = None
 
     @property
     def title(self) -> str:
@@ -41,7 +43,11 @@ class ZooModel:
 
     @property
     def target_acc(self) -> float | None:
-        return self.metadata.get("metrics", {}).get("target_acc")
+        """Target-test accuracy as the Results tab reports it: a shipped model's from its manifest
+        entry (the file as stored, full test set); a visitor's own from the end of their run."""
+        if self.owner == "shipped":
+            return self.entry.target_acc if self.entry else None
+        return self.metadata.metrics.get("target_acc")
 
 
 @dataclass
@@ -54,7 +60,7 @@ class PairModels:
 class ModelZoo:
     """Loads each pair's models on first use (thread-safe)."""
 
-    def __init__(self, store: ModelStore | None = None, selection: dict | None = None) -> None:
+    def __init__(self, store: ModelStore | None = None, selection: SelectionFile | None = None) -> None:
         self.store = store or ModelStore()
         self._selection = selection
         self._lock = threading.Lock()
@@ -75,8 +81,7 @@ class ModelZoo:
         the Adapt tab starts from them."""
         if self._selection is None:
             self._selection = read_selection()
-        chosen = (self._selection.get("pairs") or {}).get(pair, {}).get("methods", {}).get(method) or {}
-        return dict((chosen.get("pick") or {}).get("settings") or {})
+        return self._selection.picked_settings(pair, method)
 
     def digit_threshold(self, pair: str) -> float | None:
         """The "is this a digit?" threshold calibrated for the pair's shipped source-only model."""
@@ -92,24 +97,25 @@ class ModelZoo:
             except CheckpointError as error:
                 loaded.missing[method] = str(error)
                 continue
-            checkpoint = found.checkpoint
-            entry = zoo_model(checkpoint, found.origin)
-            loaded.models.append(entry)
-            loaded.generators = loaded.generators or entry.generators
+            model = zoo_model(found.checkpoint, found.origin, entry=self.store.entry(pair, method))
+            loaded.models.append(model)
+            loaded.generators = loaded.generators or model.generators
         return loaded
 
 
-def zoo_model(checkpoint, origin: str, owner: str = "shipped") -> ZooModel:
+def zoo_model(
+    checkpoint, origin: str, owner: str = "shipped", entry: ManifestEntry | None = None
+) -> ZooModel:
     """A loaded checkpoint as a predicting model (frozen, eval mode), with CycleGAN's generators."""
-    method = checkpoint.metadata["method"]
+    method = checkpoint.metadata.method
     model = get_method(method).inference_model(checkpoint).eval()
     for parameter in model.parameters():
         parameter.requires_grad_(False)
     generators = None
     if method == "cyclegan":
         generators = load_generators(
-            checkpoint.extras, checkpoint.metadata["hyperparameters"], checkpoint.metadata["in_channels"]
+            checkpoint.extras, checkpoint.metadata.hyperparameters, checkpoint.metadata.in_channels
         )
     return ZooModel(
-        checkpoint.metadata["pair"], method, model, checkpoint.metadata, origin, owner, generators
+        checkpoint.metadata.pair, method, model, checkpoint.metadata, origin, owner, generators, entry
     )

@@ -1,95 +1,111 @@
-"""Where sweep and pretraining trials run. An executor's ``map(trials, context)`` yields each trial's
-record as it finishes (in any order); the caller appends it to the records file.
+"""Where sweep trials and pretraining seeds (``tasks.Task``) run. An executor's ``map(tasks, context)``
+yields each task's record as it finishes (in any order); the caller appends it to the records file.
+Every executor runs a task with ``tasks.run_task`` and records a task whose worker died with
+``tasks.failed_record`` (its own pair and method), then goes on with the others.
 
 * ``LocalExecutor``: one after another in this process (the default; resumable through the records).
-* ``ProcessExecutor``: ``workers`` processes on this machine, each with its own torch threads and
-  its own copy of the data (loaded once per process).
+* ``ProcessExecutor``: ``workers`` processes on this machine (``processes.WorkerProcess``), each with
+  its own torch threads and its own copy of the data (loaded once per process); a dead one is
+  replaced.
+* ``RayExecutor``: each task a Ray task, on a cluster or on a local Ray instance.
 """
 
 from __future__ import annotations
 
-import multiprocessing
+import collections
 from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from multiprocessing.connection import wait
 from typing import Any
 
-from .sweep import Trial, TrialContext, run_trial
+from .processes import CallFailed, WorkerDied, WorkerProcess
+from .tasks import Task, TaskContext, failed_record, run_task
 
-RunTrial = Callable[[Trial, TrialContext], dict[str, Any]]
+RunTask = Callable[[Task, TaskContext], dict[str, Any]]
 
 
 class LocalExecutor:
-    """Trials one after another in this process."""
+    """Tasks one after another in this process."""
 
     name = "local"
 
-    def __init__(self, run: RunTrial = run_trial) -> None:
+    def __init__(self, run: RunTask = run_task) -> None:
         self.run = run
 
-    def map(self, trials: list[Trial], context: TrialContext) -> Iterator[dict[str, Any]]:
-        for trial in trials:
-            yield self.run(trial, context)
+    def map(self, tasks: list[Task], context: TaskContext) -> Iterator[dict[str, Any]]:
+        for task in tasks:
+            yield self.run(task, context)
 
 
-_worker_context: TrialContext | None = None
-
-
-def _init_worker(context: TrialContext, threads: int) -> None:
-    global _worker_context
-    import torch
-
-    torch.set_num_threads(threads)
-    _worker_context = context
-
-
-def _run_in_worker(trial: Trial, run: RunTrial) -> dict[str, Any]:
-    return run(trial, _worker_context)
+def _task_in_worker(context: TaskContext, task: Task, run: RunTask, stop) -> Iterator[dict[str, Any]]:
+    yield run(task, context)
 
 
 class ProcessExecutor:
-    """Trials in ``workers`` processes at once, ``threads`` torch threads each. Ctrl-C cancels the
-    trials not yet started; finished ones are already recorded."""
+    """Tasks in ``workers`` processes at once, ``threads`` torch threads each. A worker that dies
+    (killed, out of memory) fails only its own task, and another takes its place. Ctrl-C stops
+    every worker; finished tasks are already recorded."""
 
     name = "processes"
 
-    def __init__(self, workers: int, threads: int = 1, run: RunTrial = run_trial) -> None:
+    def __init__(self, workers: int, threads: int = 1, run: RunTask = run_task) -> None:
         if workers < 1:
             raise ValueError(f"workers must be at least 1, got {workers}")
         self.workers, self.threads, self.run = workers, threads, run
 
-    def map(self, trials: list[Trial], context: TrialContext) -> Iterator[dict[str, Any]]:
-        spawn = multiprocessing.get_context("spawn")
+    def map(self, tasks: list[Task], context: TaskContext) -> Iterator[dict[str, Any]]:
         # the workers get the start models the main process built, not the data (each loads its own)
         shared = context.portable()
-        pool = ProcessPoolExecutor(
-            self.workers, mp_context=spawn, initializer=_init_worker, initargs=(shared, self.threads)
-        )
+        queued = collections.deque(tasks)
+        idle = [WorkerProcess(shared, threads=self.threads) for _ in range(min(self.workers, len(tasks)))]
+        running: dict[WorkerProcess, tuple[Task, Iterator]] = {}
         try:
-            running = {pool.submit(_run_in_worker, trial, self.run) for trial in trials}
-            while running:
-                finished, running = wait(running, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    yield future.result()
+            while queued or running:
+                while queued and idle:
+                    worker, task = idle.pop(), queued.popleft()
+                    try:
+                        running[worker] = (task, worker.call(_task_in_worker, (task, self.run)))
+                    except WorkerDied:  # died while idle: the task goes to a fresh one
+                        queued.appendleft(task)
+                        idle.append(worker.replacement())
+                for worker, record in self._finished(running):
+                    yield record
+                    idle.append(worker if worker.alive else worker.replacement())
         finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+            for worker in [*idle, *running]:
+                worker.close()
+
+    def _finished(self, running: dict) -> Iterator[tuple[WorkerProcess, dict[str, Any]]]:
+        """The workers whose task has ended (with its record), once some have."""
+        ready = wait([w.connection for w in running] + [w.process.sentinel for w in running], timeout=1)
+        for worker in list(running):
+            if worker.connection not in ready and worker.process.sentinel not in ready:
+                continue
+            task, records = running.pop(worker)
+            try:
+                record = next(records)
+                for _ in records:  # the call's end
+                    pass
+            except (WorkerDied, CallFailed, StopIteration) as error:
+                record = failed_record(task, f"{type(error).__name__}: {error}")
+            yield worker, record
 
 
 class ExecutorError(RuntimeError):
     """An executor cannot be used (Ray missing, a cluster unreachable); the message says what to do."""
 
 
-_ray_context: TrialContext | None = None
+_ray_context: TaskContext | None = None
 
 
-def _run_on_ray(trial: Trial, context: TrialContext, run: RunTrial) -> dict[str, Any]:
-    """A Ray task: the worker process keeps its data between trials (loaded once per pair)."""
+def _run_on_ray(task: Task, context: TaskContext, run: RunTask) -> dict[str, Any]:
+    """A Ray task: the worker process keeps its data between tasks (loaded once per pair)."""
     global _ray_context
     if _ray_context is None or (_ray_context.data_dir, _ray_context.device) != (
         context.data_dir,
         context.device,
     ):
         _ray_context = context
-    return run(trial, _ray_context)
+    return run(task, _ray_context)
 
 
 def _check_reachable(address: str, seconds: float = 3.0) -> None:
@@ -120,7 +136,7 @@ class RayExecutor:
     name = "ray"
 
     def __init__(
-        self, address: str | None = None, *, num_cpus: int | None = None, run: RunTrial = run_trial
+        self, address: str | None = None, *, num_cpus: int | None = None, run: RunTask = run_task
     ) -> None:
         try:
             import ray
@@ -150,7 +166,7 @@ class RayExecutor:
                 f"{str(error).splitlines()[0] if str(error) else type(error).__name__}"
             ) from None
 
-    def map(self, trials: list[Trial], context: TrialContext) -> Iterator[dict[str, Any]]:
+    def map(self, tasks: list[Task], context: TaskContext) -> Iterator[dict[str, Any]]:
         ray = self.ray
         gpus = (
             1
@@ -158,10 +174,10 @@ class RayExecutor:
             or (context.device == "auto" and ray.cluster_resources().get("GPU"))
             else 0
         )
-        task = ray.remote(num_cpus=1, num_gpus=gpus, max_retries=0)(_run_on_ray)
+        remote = ray.remote(num_cpus=1, num_gpus=gpus, max_retries=0)(_run_on_ray)
         shared = ray.put(context.portable())
-        pending = [task.remote(trial, shared, self.run) for trial in trials]
-        keys = {ref: trial.key for ref, trial in zip(pending, trials)}
+        pending = [remote.remote(task, shared, self.run) for task in tasks]
+        by_ref = dict(zip(pending, tasks))
         try:
             while pending:
                 done, pending = ray.wait(pending, num_returns=1)
@@ -170,14 +186,7 @@ class RayExecutor:
                 except (
                     ray.exceptions.RayError
                 ) as error:  # a task that died: recorded as failed, the rest go on
-                    trial_key = keys[done[0]]
-                    yield {
-                        "key": trial_key,
-                        "status": "failed",
-                        "error": f"{type(error).__name__}: {error}"[:500],
-                        "pair": trial_key.split("/")[0],
-                        "method": trial_key.split("/")[1],
-                    }
+                    yield failed_record(by_ref[done[0]], f"{type(error).__name__}: {error}")
         finally:
             for ref in pending:
                 ray.cancel(ref, force=True)

@@ -7,27 +7,28 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..artifacts.manifest import goals_table, read_manifest, replace_block, results_table
+from ..artifacts.schemas import SelectionFile
 from ..artifacts.store import SHIPPED_DIRECTORY
-from ..data import PAIRS
+from ..data import PAIRS, SOURCES
 from ..methods import get_method
 from ..validators import TITLES, VALIDATORS
 from .selection import PROTOCOL, read_selection
 
 
-def validators_table(selection: dict) -> str:
+def validators_table(selection: SelectionFile) -> str:
     """Markdown: each validator's Spearman ρ with target accuracy over the sweep's points, per pair
     and method, and which validator decided each pair (leave-one-pair-out)."""
-    if not selection:
+    if not selection.pairs:
         return "No sweep has been selected from yet (`python -m da_demo sweep`, then `select --write`)."
     header = "| pair | method | " + " | ".join(TITLES[name] for name in VALIDATORS) + " |"
     lines = [header, "|" + " --- |" * (2 + len(VALIDATORS))]
-    for pair, chosen in selection["pairs"].items():
-        for method, entry in chosen["methods"].items():
-            rho = entry.get("rho") or {}
+    for pair, chosen in selection.pairs.items():
+        for method, entry in chosen.methods.items():
+            rho = entry.rho
             cells = ["—" if rho.get(name) is None else f"{rho[name]:+.2f}" for name in VALIDATORS]
             lines.append(f"| {PAIRS[pair].title} | {get_method(method).title} | " + " | ".join(cells) + " |")
     deciding = "; ".join(
-        f"{PAIRS[pair].title}: {TITLES[chosen['validator']]}" for pair, chosen in selection["pairs"].items()
+        f"{PAIRS[pair].title}: {TITLES[chosen.validator]}" for pair, chosen in selection.pairs.items()
     )
     return (
         "\n".join(lines)
@@ -35,14 +36,20 @@ def validators_table(selection: dict) -> str:
     )
 
 
-def readme_blocks(directory: Path = SHIPPED_DIRECTORY, selection: dict | None = None) -> dict[str, str]:
+def readme_blocks(directory: Path = SHIPPED_DIRECTORY, selection: SelectionFile | None = None) -> dict[str, str]:
     """The README's generated blocks, by marker name."""
     selection = read_selection() if selection is None else selection
     return {
         "results-table": results_table(read_manifest(directory)),
         "validators-table": validators_table(selection),
         "protocol": PROTOCOL,
+        "sources": sources_list(),
     }
+
+
+def sources_list() -> str:
+    """Markdown: the full reference behind each short source name the tables use."""
+    return "\n".join(f"- **{name}**: {reference}" for name, reference in SOURCES.items())
 
 
 def updated_readme(readme: str, blocks: dict[str, str] | None = None) -> str:

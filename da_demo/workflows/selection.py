@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..artifacts.schemas import SelectionFile, SweepRecord, read_document
 from ..data import PAIRS
 from ..methods import get_method
 from ..reporting import format_markdown
@@ -40,24 +41,24 @@ class Point:
     source_acc: float | None
 
 
-def points_of(records: list[dict], pair: str, method: str, seed: int | None = 0) -> list[Point]:
+def points_of(records: list[SweepRecord], pair: str, method: str, seed: int | None = 0) -> list[Point]:
     """Every evaluation point of the successful trials of ``pair``/``method`` (one seed, or all)."""
     points = []
     for record in records:
-        if record.get("status") != "ok" or (record["pair"], record["method"]) != (pair, method):
+        if not record.ok or (record.pair, record.method) != (pair, method):
             continue
-        if seed is not None and record["seed"] != seed:
+        if seed is not None and record.seed != seed:
             continue
-        for point in record["points"]:
+        for point in record.points:
             points.append(
                 Point(
-                    record["key"],
-                    record["settings"],
-                    record["seed"],
-                    point["step"],
-                    point["validators"],
-                    point.get("target_acc"),
-                    point.get("source_acc"),
+                    record.key,
+                    record.settings,
+                    record.seed,
+                    point.step,
+                    point.validators,
+                    point.target_acc,
+                    point.source_acc,
                 )
             )
     return points
@@ -99,7 +100,7 @@ def spearman(points: list[Point], validator: str) -> float | None:
 
 
 def correlations(
-    records: list[dict], pairs: list[str], methods: list[str]
+    records: list[SweepRecord], pairs: list[str], methods: list[str]
 ) -> dict[tuple[str, str], dict[str, float | None]]:
     """ρ of every validator with target accuracy, per (pair, method), over all points of all trials."""
     return {
@@ -167,7 +168,7 @@ class Selection:
         }
 
 
-def select(records: list[dict], pairs: list[str], methods: list[str]) -> tuple[dict, dict]:
+def select(records: list[SweepRecord], pairs: list[str], methods: list[str]) -> tuple[dict, dict]:
     """Every (pair, method)'s label-free pick by its pair's leave-one-pair-out validator, every
     validator's own pick and the oracle; and the ρ table. Returns ``(selections, correlations)``."""
     rhos = correlations(records, pairs, methods)
@@ -271,13 +272,15 @@ def write_selection(
             **chosen.to_dict(),
             "rho": correlations["rho"][pair, method],
         }
+    SelectionFile.model_validate(document)  # what is written can be read back
     path.write_text(json.dumps(document, indent=1, sort_keys=True, allow_nan=False) + "\n")
     return path
 
 
-def read_selection(path: Path = SELECTION_FILE) -> dict[str, Any]:
-    """The selection file ({} when there is none yet)."""
-    return json.loads(path.read_text()) if path.is_file() else {}
+def read_selection(path: Path = SELECTION_FILE) -> SelectionFile:
+    """The selection file (empty when there is none yet); a malformed one is a ``RecordsError``
+    naming the file and field."""
+    return read_document(path, SelectionFile, default=SelectionFile())
 
 
 PROTOCOL = (

@@ -1,30 +1,39 @@
 """Train method M on pair P: the one entry point of every caller (CLI, benchmarks, pretraining,
-sweep, the app's Adapt tab, the SKADA comparison).
+sweep, visitors' live runs, the SKADA comparison).
 
-    job = TrainingJob(pair, "dann", {"steps": 600}, seed=0)    # settings resolved, start model found
-    for event in job.events(eval_every=100):                    # the engine's progress events
+    spec = RunSpec.resolve("mnist-usps", "dann", {"steps": 600}, seed=0)   # names resolved once
+    job = TrainingJob(pair, spec)                                          # start model found
+    for event in job.events(eval_every=100):                               # the engine's progress events
         ...
-    job.save("runs/mnist-usps/dann.safetensors")                # weights + metadata
+    job.save("runs/mnist-usps/dann.safetensors")                           # weights + metadata
 """
 
 from __future__ import annotations
 
 import copy
+import functools
 import subprocess
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from .. import __version__
-from ..artifacts.checkpoints import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
+from ..artifacts.checkpoints import (
+    Checkpoint,
+    CheckpointError,
+    full_metadata,
+    load_checkpoint,
+    save_checkpoint,
+)
+from ..artifacts.schemas import CheckpointMetadata
 from ..artifacts.store import ModelStore
 from ..data import cache_dir
 from ..data.pairs import DomainPair
 from ..engine.runs import Run
+from ..engine.spec import RunSpec
 from ..engine.trainer import ProgressEvent
-from ..methods import HyperparameterSet, get_method
 from ..models import DigitClassifier
 
 #: wraps a run's events, e.g. in a progress bar: ``show(events, "mnist-usps dann") -> events``
@@ -39,20 +48,7 @@ def _silent(line: str) -> None:
     pass
 
 
-def resolve_settings(
-    method: str, pair: str, overrides: Mapping[str, Any] | None = None, *, only_known: bool = False
-) -> HyperparameterSet:
-    """A method's settings for a pair: dataclass defaults, then its ``pair_defaults``, then
-    ``overrides``. With ``only_known``, overrides the method does not have are left out (one
-    ``--set`` for several methods); otherwise they are a clear error."""
-    method_class = get_method(method)
-    overrides = dict(overrides or {})
-    if only_known:
-        known = method_class.hyperparameters_class.settings()
-        overrides = {name: value for name, value in overrides.items() if name in known}
-    return method_class.hyperparameters_for(pair, overrides)
-
-
+@functools.cache
 def code_version() -> str:
     """The package version, plus the git commit when run from a checkout."""
     try:
@@ -69,22 +65,18 @@ def code_version() -> str:
 
 
 class TrainingJob:
-    """Method ``method`` on ``pair``: settings resolved, start model found (or trained), ready to train.
+    """The run ``spec`` on ``pair`` (its data, loaded), start model found (or trained), ready to train.
 
-    ``settings`` are overrides of the method's defaults for the pair (or a finished
-    ``HyperparameterSet``). A warm-starting method begins from ``start`` when given, else from the
-    model ``find_start_model`` finds; ``train_missing_start=False`` makes a missing one an error
-    (the app does not train a start model inside a visitor's capped session).
+    A warm-starting method begins from ``start`` when given, else from the model
+    ``find_start_model`` finds for ``spec.start``; ``train_missing_start=False`` makes a missing one
+    an error (the app does not train a start model inside a visitor's capped session).
     """
 
     def __init__(
         self,
         pair: DomainPair,
-        method: str,
-        settings: Mapping[str, Any] | HyperparameterSet | None = None,
+        spec: RunSpec,
         *,
-        seed: int = 0,
-        backbone: str | None = None,
         device: str = "auto",
         precision: str = "auto",
         start: Checkpoint | None = None,
@@ -93,22 +85,18 @@ class TrainingJob:
         show: EventFilter = _unchanged,
         log: Callable[[str], None] = _silent,
     ) -> None:
+        if spec.pair.name != pair.name:
+            raise ValueError(f"the run is for {spec.pair.name}, not for the {pair.name} data it was given")
         self.pair = pair
-        self.method_class = get_method(method)
-        self.hparams = (
-            settings
-            if isinstance(settings, HyperparameterSet)
-            else resolve_settings(self.method_class.name, pair.name, settings)
-        )
-        self.backbone = backbone or pair.spec.backbone
+        self.spec = spec
+        self.method_class = spec.method
+        self.hparams = spec.hparams
+        self.backbone = spec.backbone
         self.show = show
-        start_method = self.method_class.warm_start_from(self.hparams)
-        if start_method and start is None:
+        if spec.start is not None and start is None:
             start = find_start_model(
                 pair,
-                start_method,
-                self.backbone,
-                seed=seed,
+                spec.start,
                 device=device,
                 precision=precision,
                 store=store,
@@ -116,20 +104,18 @@ class TrainingJob:
                 show=show,
                 log=log,
             )
-        if start_method and start is not None:
-            found = (start.method, start.pair, start.metadata["backbone"])
-            if found != (start_method, pair.name, self.backbone):
+        if spec.start is not None:
+            found = (start.method, start.pair, start.metadata.backbone)
+            wanted = (spec.start.method.name, pair.name, self.backbone)
+            if found != wanted:
                 raise ValueError(
-                    f"{self.method_class.name} starts from {start_method} on {pair.name} with the "
+                    f"{self.method_class.name} starts from {wanted[0]} on {pair.name} with the "
                     f"{self.backbone} backbone, not from {'/'.join(found)}"
                 )
-        self.start = start if start_method else None
+        self.start = start if spec.start is not None else None
         self.run = Run(
             pair,
-            self.method_class.name,
-            self.hparams,
-            backbone=self.backbone,
-            seed=seed,
+            spec,
             device=device,
             precision=precision,
             start_classifier=self.start.classifier if self.start else None,
@@ -137,7 +123,7 @@ class TrainingJob:
 
     @property
     def label(self) -> str:
-        return f"{self.pair.name} {self.method_class.name}"
+        return self.spec.label
 
     @property
     def result(self) -> ProgressEvent | None:
@@ -168,7 +154,8 @@ class TrainingJob:
         """The trained model as a checkpoint in memory (what ``save`` would write)."""
         method = self.run.method
         extras = {name: module.state_dict() for name, module in method.extra_state().items()}
-        return Checkpoint(method.classifier, self.metadata(), extras)
+        metadata = CheckpointMetadata.model_validate(full_metadata(method.classifier, self.metadata()))
+        return Checkpoint(method.classifier, metadata, extras)
 
     def save(self, path: str | Path, half_precision: bool = False) -> Path:
         """Write the trained model and its metadata (see ``artifacts.checkpoints``)."""
@@ -178,10 +165,8 @@ class TrainingJob:
 
 def find_start_model(
     pair: DomainPair,
-    method: str = "source_only",
-    backbone: str | None = None,
+    spec: RunSpec,
     *,
-    seed: int = 0,
     device: str = "auto",
     precision: str = "auto",
     store: ModelStore | None = None,
@@ -189,14 +174,14 @@ def find_start_model(
     show: EventFilter = _unchanged,
     log: Callable[[str], None] = _silent,
 ) -> Checkpoint:
-    """A trained ``method`` model to warm-start another method from.
+    """The trained model of ``spec`` (the start of another run) to warm-start from.
 
     The published one (Hub repo when ``DA_DEMO_HUB_REPO`` is set, else the shipped file) when it has
-    this backbone; else one cached by an earlier call; else one trained now with the method's
-    default settings (after its own start model, if it has one) and cached. ``show`` wraps the
-    events of any training done here, e.g. in a progress bar; ``log`` hears where the model came from.
+    this backbone; else one cached by an earlier call; else one trained now (after its own start
+    model, if it has one) and cached. ``show`` wraps the events of any training done here, e.g. in a
+    progress bar; ``log`` hears where the model came from.
     """
-    backbone = backbone or pair.spec.backbone
+    method, backbone = spec.method.name, spec.backbone
     store = store or ModelStore()
     try:
         published = store.load(pair.name, method)
@@ -204,11 +189,14 @@ def find_start_model(
         published = None
     for note in store.notes:
         log(note)
-    if published is not None and published.checkpoint.metadata["backbone"] == backbone:
+    if published is not None and published.checkpoint.metadata.backbone == backbone:
         log(f"starting from the {method} model of {published.origin}")
         return published.checkpoint
     cached = (
-        cache_dir() / "models" / pair.name / f"{method}-{backbone}-seed{seed}-{pair.fingerprint}.safetensors"
+        cache_dir()
+        / "models"
+        / pair.name
+        / f"{method}-{backbone}-seed{spec.seed}-{pair.fingerprint}.safetensors"
     )
     if cached.is_file():
         log(f"starting from the {method} model cached at {cached}")
@@ -217,17 +205,7 @@ def find_start_model(
         raise CheckpointError(
             f"There is no trained {method} model for {pair.name} ({backbone} backbone) to start from."
         )
-    job = TrainingJob(
-        pair,
-        method,
-        seed=seed,
-        backbone=backbone,
-        device=device,
-        precision=precision,
-        store=store,
-        show=show,
-        log=log,
-    )
+    job = TrainingJob(pair, spec, device=device, precision=precision, store=store, show=show, log=log)
     for _ in show(job.events(), f"{job.label} (to start from)"):
         pass
     job.save(cached)

@@ -1,0 +1,237 @@
+"""The label-free protocol: ``sweep`` → ``select`` → ``pretrain`` → ``results``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from ..data import PAIRS
+from ..reporting import format_markdown
+from .common import CommandError, expand, log_line, parse_overrides
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def add_commands(commands, parents: dict[str, argparse.ArgumentParser], methods: str) -> None:
+    machine = [parents["executor"], parents["data"], parents["device"]]
+    sweep = commands.add_parser(
+        "sweep",
+        parents=machine,
+        help="train every method on every pair over a grid of settings, recording label-free validator scores",
+    )
+    sweep.add_argument("--pairs", nargs="+", default=["all"], help="pairs (default: all)")
+    sweep.add_argument("--methods", nargs="+", default=["all"], help=f"methods ({methods}; default: all)")
+    sweep.add_argument("--seeds", nargs="+", type=int, default=[0], help="seeds per setting (default: 0)")
+    sweep.add_argument(
+        "--grid",
+        action="append",
+        default=[],
+        metavar="NAME=V1,V2,...",
+        help="replace a setting's values in every method's grid that has it (repeatable)",
+    )
+    sweep.add_argument(
+        "--records", default=None, help="the appendable records file (default: checkpoints/sweep.jsonl)"
+    )
+    sweep.add_argument(
+        "--snapshots",
+        default=None,
+        help="keep each validator's best model of every trial in this folder (for pretraining)",
+    )
+    sweep.add_argument("--dry-run", action="store_true", help="list the trials still to run and stop")
+    sweep.set_defaults(run=sweep_command)
+
+    select = commands.add_parser("select", help="pick each method's settings and step without target labels")
+    select.add_argument(
+        "--records", default=None, help="the sweep's records (default: checkpoints/sweep.jsonl)"
+    )
+    select.add_argument(
+        "--write", action="store_true", help="write checkpoints/selection.json (pretraining reads it)"
+    )
+    select.set_defaults(run=select_command)
+
+    pretrain = commands.add_parser(
+        "pretrain",
+        parents=[*machine, parents["settings"]],
+        help="train every method on every pair into checkpoints/ + manifest",
+    )
+    pretrain.add_argument("--pairs", nargs="+", default=["all"], help="pairs (default: all)")
+    pretrain.add_argument("--methods", nargs="+", default=["all"], help="methods (default: all)")
+    pretrain.add_argument("--seeds", type=int, default=3, help="seeds per method (seed 0 shipped)")
+    pretrain.add_argument("--out", default=None, help="checkpoint folder (default: the shipped checkpoints/)")
+    pretrain.add_argument("--selection", default=None, help="the picks (default: checkpoints/selection.json)")
+    pretrain.add_argument(
+        "--records", default=None, help="the sweep's records (default: checkpoints/sweep.jsonl)"
+    )
+    pretrain.add_argument(
+        "--snapshots", default=None, help="the sweep's --snapshots folder, to reuse its seed-0 picks"
+    )
+    pretrain.set_defaults(run=pretrain_command)
+
+    results = commands.add_parser("results", help="print the results table generated from the manifest")
+    what = results.add_mutually_exclusive_group()
+    what.add_argument("--write-readme", action="store_true", help="rewrite the table in README.md")
+    what.add_argument(
+        "--check", action="store_true", help="exit 1 if README.md's table is not the generated one"
+    )
+    what.add_argument("--goals", action="store_true", help="the goals set in the project's issues, measured")
+    results.set_defaults(run=results_command)
+
+
+def parse_grid(items: list[str]) -> dict[str, list[str]]:
+    """``["lambda_max=0.1,0.3"]`` → ``{"lambda_max": ["0.1", "0.3"]}`` (types are checked by the method)."""
+    grid: dict[str, list[str]] = {}
+    for item in items:
+        name, separator, values = item.partition("=")
+        if not separator or not name.strip():
+            raise ValueError(f"--grid expects NAME=V1,V2,..., got {item!r}")
+        grid[name.strip()] = [value.strip() for value in values.split(",") if value.strip()]
+    return grid
+
+
+def make_executor(args: argparse.Namespace):
+    """Where tasks run: Ray (``--ray``), local processes (``--workers N``), or one after another here."""
+    from ..workflows import executors
+
+    try:
+        if args.ray is not None:
+            return executors.RayExecutor(args.ray or None)
+    except executors.ExecutorError as error:
+        raise CommandError(str(error)) from None
+    if args.workers > 1:
+        return executors.ProcessExecutor(args.workers)
+    return executors.LocalExecutor()
+
+
+def sweep_command(args: argparse.Namespace) -> int:
+    from tqdm.auto import tqdm
+
+    from ..artifacts.records import check_writable
+    from ..methods import method_names
+    from ..workflows.sweep import DEFAULT_RECORDS, pending, plan_trials, run_sweep
+    from ..workflows.tasks import TaskContext
+
+    trials = plan_trials(
+        expand(args.pairs, list(PAIRS), "pair"),
+        expand(args.methods, method_names(), "method"),
+        args.seeds,
+        parse_grid(args.grid),
+    )
+    records = check_writable(Path(args.records) if args.records else DEFAULT_RECORDS)
+    if args.dry_run:
+        todo = pending(trials, records)
+        print("\n".join(trial.key for trial in todo))
+        print(f"{len(todo)} of {len(trials)} trials to run")
+        return 0
+    executor = make_executor(args)
+    context = TaskContext(
+        args.data_dir, args.device, args.precision, Path(args.snapshots) if args.snapshots else None
+    )
+    started, failed = time.perf_counter(), 0
+    with tqdm(total=len(pending(trials, records)), desc="sweep", unit="trial", file=sys.stderr) as bar:
+        for record in run_sweep(trials, records, executor, context=context, log=log_line):
+            bar.update(1)
+            if record["status"] != "ok":
+                failed += 1
+                log_line(f"trial {record['key']} failed: {record['error']}")
+                continue
+            final = record["points"][-1]
+            bar.set_postfix_str(
+                f"{record['pair']} {record['method']} target {100 * final['target_acc']:.1f}% "
+                f"in {record['wall_seconds']:.0f} s"
+            )
+    print(
+        f"sweep: {len(trials)} trials in {records} ({failed} failed this run); {time.perf_counter() - started:.0f} s"
+    )
+    return 1 if failed else 0
+
+
+def select_command(args: argparse.Namespace) -> int:
+    from ..methods import method_names
+    from ..workflows.selection import select, selection_tables, write_selection
+    from ..workflows.sweep import DEFAULT_RECORDS, read_sweep
+
+    records = read_sweep(Path(args.records) if args.records else DEFAULT_RECORDS)
+    if not records:
+        raise ValueError("No sweep records yet: run `python -m da_demo sweep` first")
+    selections, correlations = select(records, list(PAIRS), method_names())
+    print(selection_tables(selections, correlations))
+    if args.write:
+        print(f"wrote {write_selection(selections, correlations)}")
+    return 0
+
+
+def pretrain_command(args: argparse.Namespace) -> int:
+    from ..artifacts.store import SHIPPED_DIRECTORY
+    from ..methods import method_names
+    from ..workflows.pretrain import pretrain
+    from ..workflows.selection import read_selection
+    from ..workflows.sweep import DEFAULT_RECORDS, read_sweep
+
+    if args.seeds < 1:
+        raise ValueError(f"--seeds must be at least 1, got {args.seeds}")
+    selection = read_selection(Path(args.selection)) if args.selection else read_selection()
+    if not selection.pairs:
+        log_line(
+            "no selection.json yet: every method uses its default settings (run `sweep`, then `select --write`)"
+        )
+    started = time.perf_counter()
+    entries = pretrain(
+        expand(args.pairs, list(PAIRS), "pair"),
+        expand(args.methods, method_names(), "method"),
+        directory=Path(args.out) if args.out else SHIPPED_DIRECTORY,
+        seeds=args.seeds,
+        device=args.device,
+        precision=args.precision,
+        data_dir=args.data_dir,
+        selection=selection,
+        records=read_sweep(Path(args.records) if args.records else DEFAULT_RECORDS),
+        snapshot_dir=Path(args.snapshots) if args.snapshots else None,
+        overrides=parse_overrides(args.overrides, args.steps),
+        executor=make_executor(args),
+        log=log_line,
+    )
+    columns = ["pair", "method", "validator", "seeds", "target acc % (mean ± std)", "shipped (seed 0) %",
+               "drawn digits % (mean)", "train s (all seeds)"]  # fmt: skip
+    rows = [
+        [
+            entry.pair,
+            entry.method,
+            entry.validator or "—",
+            str(len(entry.seeds)),
+            f"{100 * entry.target_acc_mean:.2f} ± {100 * entry.target_acc_std:.2f}",
+            f"{100 * entry.target_acc:.2f}",
+            f"{100 * entry.drawn_acc_mean:.2f}",
+            f"{sum(seed.train_seconds for seed in entry.seeds):.0f}",
+        ]
+        for entry in entries
+    ]
+    print(format_markdown(columns, rows))
+    print(f"total wall time: {time.perf_counter() - started:.0f} s")
+    return 0
+
+
+def results_command(args: argparse.Namespace) -> int:
+    from ..workflows.results import goals, readme_blocks, updated_readme
+
+    readme = README.read_text()
+    if args.goals:
+        print(goals())
+        return 0
+    if args.check:
+        if updated_readme(readme) != readme:
+            print(
+                "README.md's results differ from the manifest and selection: run `python -m da_demo results --write-readme`",
+                file=sys.stderr,
+            )
+            return 1
+        print("README.md's results match the manifest and selection")
+        return 0
+    if args.write_readme:
+        README.write_text(updated_readme(readme))
+        print(f"wrote the results into {README}")
+        return 0
+    blocks = readme_blocks()
+    print(blocks["results-table"] + "\n\n" + blocks["validators-table"])
+    return 0

@@ -1,0 +1,276 @@
+"""A visitor's live run, as the Adapt tab and the /adapt endpoint both serve it.
+
+``adapt`` checks the visitor's named settings and resolves them once into a ``RunSpec``, hands the
+run to the app's trainer (worker processes, this process, or a ZeroGPU Space's GPU: see
+``workflows.live``) and turns its messages into ``AdaptUpdate``s: a status line, the events so
+far, and at the end the model, which joins the visitor's session. ``curves`` is what both the
+tab's plots and the endpoint's JSON are drawn from.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..artifacts.checkpoints import load_checkpoint
+from ..data import PAIRS
+from ..engine.spec import RunSpec
+from ..engine.trainer import EndReason, ProgressEvent
+from ..methods import Method, get_method, method_names
+from ..workflows.live import LiveRequest, RunMessage
+from .appdata import AppData
+from .glossary import plain_name, plotted
+from .render import rejected
+from .session import FinishedRun, Session
+from .zoo import ModelZoo, zoo_model
+
+MAX_STEPS = 3000
+MAX_BATCH_SIZE = 256
+MAX_SECONDS = 150  # a run ends (and keeps what it learned) after this much training
+TRAINING_SLOTS = 2  # runs at once, across all visitors; later ones wait in line
+EVAL_SAMPLES = 1000  # test images per domain for the live accuracy points
+#: how long a ZeroGPU Space lends its GPU for one run: the run's cap plus evaluation and saving
+ZERO_GPU_SECONDS = MAX_SECONDS + 60
+
+
+def adaptable_methods() -> list[str]:
+    return [name for name in method_names() if name != "source_only"]
+
+
+class SettingsError(ValueError):
+    """A visitor's settings cannot be used; the message says why."""
+
+
+def adaptation_spec(
+    pair: str, method: str, settings: Mapping[str, Any] | None, picked: Mapping[str, Any] | None = None
+) -> RunSpec:
+    """A visitor's named settings (``{"steps": 600, "lambda_max": 0.5, "seed": 0}``), over the
+    selection's ``picked`` settings for the shipped model, → the run's spec. Ranges come from the
+    method's dataclass; the app adds its own caps (steps, batch size) so a public Space stays
+    responsive."""
+    if pair not in PAIRS:
+        raise SettingsError(f"Unknown pair {pair!r}: use one of {', '.join(PAIRS)}.")
+    if method not in adaptable_methods():
+        raise SettingsError(f"Unknown method {method!r}: use one of {', '.join(adaptable_methods())}.")
+    settings = {name: value for name, value in dict(settings or {}).items() if value is not None}
+    try:
+        seed = int(settings.pop("seed", 0))
+    except (TypeError, ValueError):
+        raise SettingsError("The seed must be a whole number.") from None
+    method_class = get_method(method)
+    picked = dict(picked or {})
+    if method_class.trained_by_steps:  # the pick's steps and batch, within the app's caps
+        defaults = method_class.hyperparameters_class.from_dict(picked)
+        picked["steps"] = min(defaults.steps, MAX_STEPS)
+        picked["batch_size"] = min(defaults.batch_size, MAX_BATCH_SIZE)
+    try:
+        spec = RunSpec.resolve(pair, method_class, {**picked, **settings}, seed=seed)
+    except ValueError as error:
+        raise SettingsError(str(error)) from error
+    if getattr(spec.hparams, "steps", 0) > MAX_STEPS:
+        raise SettingsError(f"Steps must be at most {MAX_STEPS} here (a live session is capped).")
+    if getattr(spec.hparams, "batch_size", 0) > MAX_BATCH_SIZE:
+        raise SettingsError(f"The batch size must be at most {MAX_BATCH_SIZE} here.")
+    return spec
+
+
+@dataclass
+class AdaptUpdate:
+    """One moment of a live session: a status line, the events so far, and at the end the model."""
+
+    text: str
+    method: type[Method] | None = None
+    events: list[ProgressEvent] = field(default_factory=list)
+    model_path: Path | None = None
+    started: bool = True
+
+
+ENDINGS = {
+    None: "done",
+    EndReason.STOPPED: "stopped by you",
+    EndReason.TIME_BUDGET: f"stopped at the {MAX_SECONDS} s cap",
+}
+
+
+def adapt(
+    zoo: ModelZoo,
+    data: AppData,
+    session: Session,
+    pair: str,
+    method: str,
+    settings: Mapping[str, Any] | None,
+    trainer,
+    progress=None,
+) -> Iterator[AdaptUpdate]:
+    """A live session: train ``method`` on ``pair`` from the shipped start model with ``trainer``
+    (``workflows.live``: worker processes, this process or a ZeroGPU Space), streaming updates; the
+    trained model joins the visitor's session. Bad settings end it at once with a message; a run
+    that diverges or fails leaves the visitor's previous model in place."""
+    try:
+        spec = adaptation_spec(pair, method, settings, zoo.picked_settings(pair, method))
+    except SettingsError as error:
+        yield AdaptUpdate(f"Not started: {rejected(str(error))}", started=False)
+        return
+    # armed before the slow part (data, start model), so Stop pressed while it loads is honoured
+    session.stop_signal = stop_signal = threading.Event()
+    try:
+        report = progress or (lambda *args, **kwargs: None)
+        report(0, desc="loading the data")
+        if data.pair(pair) is None:
+            yield AdaptUpdate(
+                f"Not started: the training data is not available here ({data.errors.get(pair, '')}).",
+                started=False,
+            )
+            return
+        request = live_request(spec)
+        events: list[ProgressEvent] = []
+        outcome = yield from _stream(spec, trainer.run(request, stop_signal), events, report)
+        if outcome is not None:
+            yield outcome
+            return
+        yield _finish(zoo, session, spec, events, Path(request.output))
+    finally:
+        stop_signal.set()  # a visitor who leaves mid-run stops it
+        session.stop_signal = None
+
+
+def live_request(spec: RunSpec) -> LiveRequest:
+    """The run as the trainer gets it: a fresh place for the model, and the app's cadence and cap."""
+    total = spec.total_steps
+    output = (
+        Path(tempfile.mkdtemp(prefix="da-demo-")) / f"{spec.pair.name}-{spec.method.name}-yours.safetensors"
+    )
+    options = {
+        "eval_every": max(10, total // 12),
+        "eval_samples": EVAL_SAMPLES,
+        "final_eval_samples": EVAL_SAMPLES,
+        "evaluate_first": True,
+        "log_every": max(1, min(10, total // 30)),
+        "time_budget": MAX_SECONDS,
+    }
+    return LiveRequest(spec, str(output), options)
+
+
+def _stream(
+    spec: RunSpec, messages: Iterator[RunMessage], events: list[ProgressEvent], report
+) -> Iterator[AdaptUpdate]:
+    """Updates while the run trains; returns the final update when it failed (None when done)."""
+    for kind, payload in messages:
+        if kind == "failed":
+            started = bool(events)
+            text = f"{'Failed' if started else 'Not started'}: {payload}"
+            return AdaptUpdate(
+                text + (" Your previous model is kept." if started else ""),
+                spec.method,
+                events,
+                started=started,
+            )
+        if kind == "done":
+            return None
+        events.append(payload)
+        report((payload.step, payload.total_steps), desc="training", unit="steps")
+        accuracy = f" · target {100 * payload.target_acc:.1f}%" if payload.target_acc is not None else ""
+        text = (
+            f"{spec.pair.title}, {spec.method.title}: step {payload.step}/{payload.total_steps}, "
+            f"{payload.elapsed:.0f} s{accuracy}"
+        )
+        if (
+            not payload.done and payload.metrics
+        ):  # the first frame must already name every line (see the curves)
+            yield AdaptUpdate(text, spec.method, list(events))
+    return AdaptUpdate("Failed: the training run ended without a result.", spec.method, events)
+
+
+def _finish(
+    zoo: ModelZoo, session: Session, spec: RunSpec, events: list[ProgressEvent], output: Path
+) -> AdaptUpdate:
+    """The finished run: kept in the visitor's session unless it diverged, or ran out of time while
+    a finished model of theirs exists."""
+    pair, method, result = spec.pair.name, spec.method.name, events[-1]
+    if result.ended_early is EndReason.DIVERGED:
+        output.unlink(missing_ok=True)
+        return AdaptUpdate(
+            f"Diverged: a loss became NaN or infinite at step {result.step}, so this model is useless. "
+            "Try a smaller learning rate or weight. Your previous model is kept.",
+            spec.method,
+            events,
+        )
+    measured = [event for event in events if event.target_acc is not None]
+    session.add_run(
+        FinishedRun(
+            pair,
+            method,
+            f"{len(session.runs) + 1}. {spec.method.title}",
+            [event.step for event in measured],
+            [event.target_acc for event in measured],
+        )
+    )
+    summary = (
+        f"{result.step} steps in {result.train_seconds:.0f} s. Source test {100 * result.source_acc:.1f}%, "
+        f"target test {100 * result.target_acc:.1f}% (on {EVAL_SAMPLES} test images each)."
+    )
+    if result.ended_early is EndReason.TIME_BUDGET and (pair, method) in session.trained:
+        # out of time before its last step: a half-trained model does not replace a finished one
+        return AdaptUpdate(
+            f"Out of time at the {MAX_SECONDS} s cap after {result.step} of {result.total_steps} steps: "
+            f"{summary} Your previous model is kept; this one is offered for download. Fewer steps "
+            "or a smaller batch fit in the time.",
+            spec.method,
+            list(events),
+            output,
+        )
+    session.trained[(pair, method)] = zoo_model(
+        load_checkpoint(output), "trained in this session", owner="yours"
+    )
+    return AdaptUpdate(
+        f"{ENDINGS[result.ended_early]}: {summary} Your model is now in the Try it, Translate "
+        "(CycleGAN) and Feature space tabs.",
+        spec.method,
+        list(events),
+        output,
+    )
+
+
+def stop_adaptation(session: Session) -> str:
+    if session.stop_signal is None:
+        return "Nothing is running."
+    session.stop_signal.set()
+    return "Stopping: the run ends at the next step and keeps what it learned."
+
+
+Series = dict[str, tuple[list[int], list[float]]]
+
+
+def curves(events: list) -> tuple[Series, Series]:
+    """The two live plots' lines from the events so far: losses by plain-language name, and
+    accuracies ("target test", "source test", "domain classifier"), each as (steps, values)."""
+    losses: Series = {}
+    accuracy: Series = {name: ([], []) for name in ("target test", "source test")}
+    for event in events:
+        for name, value in event.metrics.items():
+            if plotted(name):
+                steps, values = losses.setdefault(plain_name(name), ([], []))
+                steps.append(event.step)
+                values.append(value)
+        if event.target_acc is not None:
+            for name, value in (("target test", event.target_acc), ("source test", event.source_acc)):
+                accuracy[name][0].append(event.step)
+                accuracy[name][1].append(value)
+        if "domain_acc" in event.metrics:
+            steps, values = accuracy.setdefault("domain classifier", ([], []))
+            steps.append(event.step)
+            values.append(event.metrics["domain_acc"])
+    return losses, accuracy
+
+
+def curves_json(update: AdaptUpdate) -> dict:
+    """The curves for programs (the /adapt endpoint): ``{"losses": {name: {"step": [...], "value": [...]}}, ...}``."""
+    losses, accuracy = curves(update.events)
+    return {
+        group: {name: {"step": steps, "value": values} for name, (steps, values) in series.items()}
+        for group, series in (("losses", losses), ("accuracy", accuracy))
+    }

@@ -1,0 +1,188 @@
+"""Predictions and translations for a visitor or a program: the tabs and the API endpoints both call
+these functions and only format their results differently (live runs are ``live_runs``).
+
+* ``prepare_picture``: a drawn canvas, an uploaded file or an array → a digit framed as MNIST's.
+* ``predict_digit``: every model of a pair (shipped, then the visitor's own) on the digit as drawn
+  and in the target's style.
+* ``translate_digit``: the pair's CycleGAN there and back.
+* ``examples_for``: one test digit of each class from both domains of a pair.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import torch
+
+from ..data import DOMAINS, PAIRS
+from ..data.digit_input import DigitInputError, prepare_digit
+from ..methods.cyclegan import translate
+from ..workflows.digit_check import energy
+from .appdata import AppData
+from .render import with_channels
+from .session import Session
+from .zoo import ModelZoo
+
+AS_DRAWN = "as drawn (MNIST-like)"
+EXAMPLES_PER_DOMAIN = 10
+
+
+def prepare_picture(picture) -> tuple[torch.Tensor, list[str]]:
+    """A drawn canvas (Sketchpad value), an uploaded file path or an array → prepared digit, notes.
+    Raises ``DigitInputError`` (a sentence for the visitor) when it cannot be read as a digit."""
+    if isinstance(picture, dict):  # the Sketchpad's {"background", "layers", "composite"}
+        picture = picture.get("composite")
+    if picture is None:
+        raise DigitInputError("The canvas is blank: draw a digit first.")
+    return prepare_digit(picture)
+
+
+def style_renderings(digit: torch.Tensor, data: AppData) -> dict[str, torch.Tensor]:
+    """The digit in every target domain's style (domain style → image); MNIST-M's needs the photos."""
+    photos = data.photos()
+    renderings = {}
+    for spec in PAIRS.values():
+        rendered = spec.target.render(digit, photos)
+        if rendered is not None:
+            renderings[spec.target.style] = rendered
+    return renderings
+
+
+def target_style_column(pair: str) -> str:
+    return f"in {PAIRS[pair].target.title} style"
+
+
+def digit_inputs(
+    pair: str, digit: torch.Tensor, renderings: dict[str, torch.Tensor]
+) -> dict[str, torch.Tensor]:
+    """Column name → ``(C, 28, 28)`` input for this pair's models: the digit as drawn, and in the
+    pair's target style when that can be rendered."""
+    inputs = {AS_DRAWN: digit}
+    style = PAIRS[pair].target.style
+    if style in renderings:
+        inputs[target_style_column(pair)] = renderings[style]
+    return inputs
+
+
+@dataclass
+class ModelPrediction:
+    method: str
+    title: str
+    owner: str  # "shipped" or "yours"
+    note: str  # e.g. "94.3% on the USPS test set"
+    probabilities: dict[str, torch.Tensor]  # input column → (10,)
+
+
+@dataclass
+class Prediction:
+    pair: str
+    inputs: dict[str, torch.Tensor]
+    models: list[ModelPrediction]
+    seconds: float
+    notes: list[str] = field(default_factory=list)
+    #: the source-only model's energy on the first input, and whether that is low for a digit
+    digit_score: float | None = None
+    unlike_a_digit: bool = False
+
+
+NOT_A_DIGIT = (
+    "This does not look like a digit to the models (the source-only model responds to it more weakly "
+    "than to 95% of hand-drawn digits): the predictions below are guesses."
+)
+
+
+def predict_digit(zoo: ModelZoo, session: Session, pair: str, inputs: dict[str, torch.Tensor]) -> Prediction:
+    """Every model of the pair (shipped, then the visitor's own) on every input, and the "is this a
+    digit?" check on the first input (see ``workflows.digit_check``)."""
+    spec = PAIRS[pair]
+    batch = torch.stack([with_channels(image, spec.channels) for image in inputs.values()])
+    models, score = [], None
+    started = time.perf_counter()
+    for entry in zoo.pair(pair).models + session.own_models(pair):
+        with torch.no_grad():
+            logits, _ = entry.model(batch)
+        if entry.method == "source_only" and entry.owner == "shipped":
+            score = float(energy(logits[:1])[0])
+        probs = torch.softmax(logits.float(), dim=1)
+        accuracy = entry.target_acc
+        note = f"{100 * accuracy:.1f}% on the {spec.target.title} test set" if accuracy is not None else ""
+        models.append(ModelPrediction(entry.method, entry.title, entry.owner, note, dict(zip(inputs, probs))))
+    threshold = zoo.digit_threshold(pair)
+    unlike = score is not None and threshold is not None and score < threshold
+    prediction = Prediction(
+        pair, inputs, models, time.perf_counter() - started, digit_score=score, unlike_a_digit=unlike
+    )
+    if unlike:
+        prediction.notes.append(NOT_A_DIGIT)
+    return prediction
+
+
+def predict_picture(zoo: ModelZoo, data: AppData, session: Session, pair: str, picture) -> Prediction:
+    """``prepare_picture`` then ``predict_digit`` on the digit as drawn and in the target style."""
+    digit, notes = prepare_picture(picture)
+    prediction = predict_digit(zoo, session, pair, digit_inputs(pair, digit, style_renderings(digit, data)))
+    prediction.notes = notes + prediction.notes
+    return prediction
+
+
+def missing_note(zoo: ModelZoo, pair: str) -> str:
+    missing = zoo.pair(pair).missing
+    if not missing:
+        return ""
+    return (
+        f"No trained model yet for {', '.join(sorted(missing))} on this pair: train one in the Adapt tab, or run "
+        f"`python -m da_demo pretrain --pairs {pair}`."
+    )
+
+
+@dataclass
+class Example:
+    image: torch.Tensor  # (C, 28, 28) as stored in the test set
+    label: int
+    domain: str  # "mnist", "usps", ...
+
+    @property
+    def caption(self) -> str:
+        return f"{DOMAINS[self.domain].title} test digit, label {self.label}"
+
+    @property
+    def short_caption(self) -> str:
+        """Short enough for a gallery tile: ``USPS · 7``."""
+        return f"{DOMAINS[self.domain].title} · {self.label}"
+
+
+def examples_for(data: AppData, pair: str) -> list[Example]:
+    """One test digit of each class from the source and from the target domain ([] without data)."""
+    loaded = data.pair(pair)
+    if loaded is None:
+        return []
+    spec = PAIRS[pair]
+    picked = []
+    for split, domain in ((loaded.source_test, spec.source), (loaded.target_test, spec.target)):
+        for label in range(EXAMPLES_PER_DOMAIN):
+            index = int(torch.nonzero(split.labels == label)[0])
+            image = split.images[index]
+            picked.append(Example(image[: domain.channels], label, domain.name))
+    return picked
+
+
+# --- CycleGAN ------------------------------------------------------------------------------------
+
+
+def translate_digit(
+    zoo: ModelZoo, pair: str, image: torch.Tensor, to_target: bool = True, session: Session | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``image (C, 28, 28)`` or a batch → (translated, reconstructed) with the pair's CycleGAN
+    generators: the visitor's own when they trained one, else the shipped ones.
+
+    Raises ``DigitInputError`` (a visitor-facing message) when the pair has no CycleGAN model."""
+    own = session.trained.get((pair, "cyclegan")) if session else None
+    generators = own.generators if own else zoo.pair(pair).generators
+    if generators is None:
+        raise DigitInputError(
+            f"There is no trained CycleGAN for {PAIRS[pair].title} yet: train it with "
+            f"`python -m da_demo pretrain --pairs {pair} --methods cyclegan`."
+        )
+    forward, backward = generators if to_target else generators[::-1]
+    return translate(forward, backward, with_channels(image, PAIRS[pair].channels))
