@@ -15,6 +15,15 @@ can use one. Every score is oriented so that **higher is better**.
   in the space of their (normalised) softmax outputs.
 * ``deep_embedded_validation``: DEV (You et al., ICML 2019): the source validation loss weighted by
   density ratios ``p_T(x)/p_S(x)`` from a domain classifier, with a control variate; minus that risk.
+
+Two more need the sweep's other models, so the selection computes them from each evaluation point's
+predicted target classes (recorded beside the scores):
+
+* ``ensemble_agreement``: EnsV (Hu, Luo, Liang and Foo, NeurIPS 2024): how often a candidate's target
+  predictions agree with the ensemble of all candidates of the same method and pair.
+* ``collapsed``: the collapse guard, not a score: a candidate whose target predictions use fewer
+  classes than the source has, or whose class histogram's entropy is far below the source labels',
+  is never picked, whatever a validator says.
 """
 
 from __future__ import annotations
@@ -28,12 +37,19 @@ VALIDATORS = (
     "soft_neighborhood_density",
     "deep_embedded_validation",
 )
+#: scored from the sweep's candidates together (see ``ensemble_agreement``)
+ENSEMBLE = "ensemble_agreement"
+#: every validator the selection ranks points by
+SELECTION_VALIDATORS = (*VALIDATORS, ENSEMBLE)
+#: a class histogram with less than this fraction of the source labels' entropy is a collapse
+COLLAPSE_ENTROPY_RATIO = 0.85
 TITLES = {
     "source_accuracy": "source validation accuracy",
     "target_entropy": "target prediction entropy (negated)",
     "information_maximization": "information maximisation",
     "soft_neighborhood_density": "soft neighbourhood density (SND)",
     "deep_embedded_validation": "deep embedded validation (DEV, negated risk)",
+    ENSEMBLE: "agreement with the ensemble (EnsV)",
 }
 
 
@@ -124,3 +140,44 @@ def deep_embedded_validation(
     eta = -np.cov(weighted, weights, ddof=1)[0, 1] / variance if variance > 1e-12 else 0.0
     risk = weighted.mean() + eta * weights.mean() - eta
     return float(-risk)
+
+
+def ensemble_agreement(predictions: np.ndarray, classes: int = 10) -> np.ndarray:
+    """EnsV: each candidate's agreement with the ensemble of all candidates.
+
+    ``predictions (M, N)``: the predicted classes of ``M`` candidate models on the same ``N``
+    unlabeled target images. The ensemble's class for image ``n`` is the one most candidates predict
+    (EnsV averages the candidates' probabilities; the sweep keeps classes only, so it is a vote, ties
+    to the lower class), and candidate ``m`` scores ``(1/N) Σ_n [pred_mn = ensemble_n]``: shape ``(M,)``.
+    """
+    predictions = np.asarray(predictions, np.int64)
+    votes = np.zeros((predictions.shape[1], classes), np.int64)
+    for row in predictions:
+        votes[np.arange(len(row)), row] += 1
+    return (predictions == votes.argmax(axis=1)[None, :]).mean(axis=1)
+
+
+def class_entropy(classes_of: np.ndarray, classes: int = 10) -> float:
+    """Entropy (nats) of the histogram of ``classes_of (N,)``: ``log K`` when every class is as common."""
+    counts = np.bincount(np.asarray(classes_of, np.int64), minlength=classes).astype(np.float64)
+    return float(_entropy(counts / counts.sum()))
+
+
+def collapsed(
+    predicted: np.ndarray, reference_entropy: float, classes: int = 10, ratio: float = COLLAPSE_ENTROPY_RATIO
+) -> bool:
+    """Whether target predictions ``(N,)`` have collapsed: a class of the source never predicted, or
+    a class histogram whose entropy is below ``ratio`` × ``reference_entropy`` (the source labels')."""
+    used = len(np.unique(np.asarray(predicted)))
+    return used < classes or class_entropy(predicted, classes) < ratio * reference_entropy
+
+
+def classes_to_text(predicted: np.ndarray) -> str:
+    """Predicted classes ``(N,)`` as a compact string (one character each: ``"0"`` is class 0), as the
+    sweep's records keep them."""
+    return (np.asarray(predicted, np.uint8) + 48).tobytes().decode("ascii")
+
+
+def classes_from_text(text: str) -> np.ndarray:
+    """The inverse of ``classes_to_text``."""
+    return np.frombuffer(text.encode("ascii"), np.uint8).astype(np.int64) - 48

@@ -3,6 +3,7 @@
 import json
 import random
 
+import numpy as np
 import pytest
 
 from da_demo.artifacts.records import RecordsError, append_record
@@ -43,6 +44,8 @@ def test_a_sweep_records_every_trial_once_and_resumes(trial_context, tmp_path):
         steps = [point.step for point in record.points]
         assert steps == sorted(steps) and steps[-1] == 16 and len(steps) >= 4
         assert all(set(point.validators) == set(VALIDATORS) for point in record.points)
+        assert all(len(point.target_classes) == 300 for point in record.points)  # the tiny pair's 300 targets
+        assert 0 < record.source_class_entropy <= np.log(10) + 1e-9
         assert record.settings["coral_weight"] in (1.0, 100.0) and record.hyperparameters["steps"] == 16
     assert pending(trials, records) == []
 
@@ -201,3 +204,21 @@ def test_the_oracle_uses_target_accuracy_and_the_gap_is_measured_against_it():
     )
     for chosen in picks.values():
         assert chosen.oracle.target_acc >= chosen.pick.target_acc and chosen.gap >= 0
+
+
+def test_the_collapse_guard_keeps_a_collapsed_point_from_being_picked_and_ensv_is_scored():
+    records = fake_records()
+    record = records[0]  # mnist-usps dann, first trial
+    best = max(record["points"], key=lambda point: point["validators"]["information_maximization"])
+    balanced = "0123456789" * 30
+    for other in records:
+        for point in other["points"]:
+            point["target_classes"] = balanced
+        other["source_class_entropy"] = float(np.log(10))
+    best["target_classes"] = "0" * 300  # the validator's favourite predicts one class only
+    points = selection.points_of(typed(records), "mnist-usps", "dann")
+    chosen = selection.pick(points, "information_maximization")
+    assert chosen is not None and (chosen.key, chosen.step) != (record["key"], best["step"])
+    assert sum(point.collapsed for point in points) == 1
+    scores = [point.validators["ensemble_agreement"] for point in points]
+    assert min(scores) == pytest.approx(0.1) and max(scores) == pytest.approx(1.0)

@@ -20,9 +20,36 @@ def confident(labels, k=10, confidence=0.99):
 
 
 def test_no_validator_takes_a_target_label():
-    for name in v.VALIDATORS:
+    for name in v.SELECTION_VALIDATORS:
         parameters = inspect.signature(getattr(v, name)).parameters
         assert not any("target" in p and "label" in p for p in parameters), (name, list(parameters))
+
+
+def test_ensv_scores_agreement_with_the_majority_of_candidates():
+    rng = np.random.default_rng(0)
+    truth = rng.integers(0, 10, 500)
+    noisy = [np.where(rng.random(500) < error, rng.integers(0, 10, 500), truth) for error in (0.1, 0.2, 0.4)]
+    collapsed = np.zeros(500, np.int64)
+    scores = v.ensemble_agreement(np.stack([*noisy, collapsed]))
+    assert scores.shape == (4,) and np.all((0 <= scores) & (scores <= 1))
+    assert scores[0] > scores[1] > scores[2] > scores[3]  # the least noisy agrees most; a collapse least
+    assert v.ensemble_agreement(np.stack([truth, truth])).tolist() == [1.0, 1.0]
+
+
+def test_the_collapse_guard_catches_missing_classes_and_lopsided_histograms():
+    balanced = np.arange(1000) % 10
+    reference = v.class_entropy(balanced)
+    assert reference == pytest.approx(np.log(10))
+    assert not v.collapsed(balanced, reference)
+    assert v.collapsed(balanced % 9, reference)  # class 9 never predicted
+    lopsided = np.where(np.arange(1000) < 700, 3, balanced)  # every class used, 3 for most images
+    assert v.collapsed(lopsided, reference)
+
+
+def test_predicted_classes_round_trip_through_text():
+    classes = np.array([0, 9, 3, 3, 7])
+    assert v.classes_to_text(classes) == "09337"
+    assert v.classes_from_text(v.classes_to_text(classes)).tolist() == classes.tolist()
 
 
 def test_source_accuracy_counts_correct_source_predictions():

@@ -83,6 +83,8 @@ class SweepPoint(Record):
     source_acc: float | None = None
     target_acc: float | None = None
     validators: dict[str, float | None] = Field(default_factory=dict)
+    #: the predicted classes of the validators' unlabeled target images (``validators.classes_to_text``)
+    target_classes: str | None = None
 
 
 class SnapshotRef(Record):
@@ -119,6 +121,8 @@ class SweepRecord(TaskRecord):
     start: str | None = None
     metrics: dict[str, float | None] = Field(default_factory=dict)
     snapshots: dict[str, SnapshotRef] = Field(default_factory=dict)
+    #: entropy of the source validation labels' class histogram (the collapse guard's reference)
+    source_class_entropy: float | None = None
 
 
 class PretrainRecord(TaskRecord):

@@ -57,6 +57,8 @@ class ProgressEvent:
     ended_early: EndReason | None = None
     #: label-free validator scores (see ``da_demo.validators``) where the run was evaluated with them
     validators: dict[str, float] = field(default_factory=dict)
+    #: the predicted classes of the validators' unlabeled target images, where they were scored
+    target_classes: str | None = None
 
     @property
     def fraction(self) -> float:
@@ -206,6 +208,7 @@ class _Events:
             measured.source_acc if measured else None,
             measured.target_acc if measured else None,
             validators=measured.scores if measured else {},
+            target_classes=measured.target_classes if measured else None,
             **ending,
         )
 
@@ -219,6 +222,7 @@ class _Measurement:
     target_acc: float
     others: dict[str, float]
     scores: dict[str, float]
+    target_classes: str | None = None
 
 
 @dataclass
@@ -235,14 +239,15 @@ class _Scorer:
             for name, model in self.method.reference_classifiers().items()
         }
         classifier = self.method.evaluation_classifier()
-        scores = (
-            validator_scores(classifier, self.validation, **kwargs) if self.validation is not None else {}
+        validated = (
+            None if self.validation is None else validator_scores(classifier, self.validation, **kwargs)
         )
         return _Measurement(
             evaluate(classifier, source_set.images, source_set.labels, **kwargs),
             evaluate(classifier, target_set.images, target_set.labels, **kwargs),
             others,
-            dict(scores),
+            dict(validated.scores) if validated else {},
+            validated.target_classes if validated else None,
         )
 
 

@@ -45,14 +45,24 @@ class ValidationSet:
         )
 
 
+@dataclass(frozen=True)
+class Validation:
+    """A model scored: every validator's score (higher is better), and its predicted classes on the
+    unlabeled target images (``validators.classes_to_text``), which the selection needs for EnsV and
+    the collapse guard."""
+
+    scores: dict[str, float]
+    target_classes: str
+
+
 def validator_scores(
     classifier: nn.Module,
     validation: ValidationSet,
     *,
     device: torch.device | None = None,
     precision: torch.dtype | None = None,
-) -> dict[str, float]:
-    """Every validator's score (higher is better) for ``classifier`` on ``validation``."""
+) -> Validation:
+    """Every validator's score for ``classifier`` on ``validation``, and its target predictions."""
     device = device or next(classifier.parameters()).device
     with autocast(device, precision):
         source_logits, source_features = predict(classifier, validation.source_val.images, device=device)
@@ -60,7 +70,7 @@ def validator_scores(
         _, train_features = predict(classifier, validation.source_train_images, device=device)
     source_logits, target_logits = source_logits.numpy(), target_logits.numpy()
     labels = validation.source_val.labels.numpy()
-    return {
+    scores = {
         "source_accuracy": validators.source_accuracy(source_logits, labels),
         "target_entropy": validators.target_entropy(target_logits),
         "information_maximization": validators.information_maximization(target_logits),
@@ -69,3 +79,4 @@ def validator_scores(
             train_features.numpy(), target_features.numpy(), source_features.numpy(), source_logits, labels
         ),
     }
+    return Validation(scores, validators.classes_to_text(target_logits.argmax(axis=1)))

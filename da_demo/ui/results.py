@@ -13,7 +13,8 @@ from ..artifacts.manifest import PROTOCOL_NOTES, protocol_mark, reported_target
 from ..artifacts.schemas import ManifestEntry, RecordsError
 from ..data import PAIRS
 from ..methods import get_method
-from ..validators import TITLES, VALIDATORS
+from ..validators import SELECTION_VALIDATORS as VALIDATORS
+from ..validators import TITLES
 from ..viz.results import accuracy_chart, validator_scatter
 from ..workflows.selection import PROTOCOL, oracle, pick, points_of, read_selection, spearman
 from ..workflows.sweep import read_sweep

@@ -11,7 +11,8 @@ from ..artifacts.schemas import SelectionFile
 from ..artifacts.store import SHIPPED_DIRECTORY
 from ..data import PAIRS, SOURCES
 from ..methods import get_method
-from ..validators import TITLES, VALIDATORS
+from ..validators import SELECTION_VALIDATORS as VALIDATORS
+from ..validators import TITLES
 from .selection import PROTOCOL, read_selection
 
 

@@ -19,11 +19,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ..artifacts.schemas import SelectionFile, SweepRecord, read_document
 from ..data import PAIRS
 from ..methods import get_method
 from ..reporting import format_markdown
-from ..validators import TITLES, VALIDATORS
+from ..validators import ENSEMBLE, TITLES, classes_from_text, collapsed, ensemble_agreement
+from ..validators import SELECTION_VALIDATORS as VALIDATORS
 
 SELECTION_FILE = Path(__file__).resolve().parents[2] / "checkpoints" / "selection.json"
 
@@ -39,29 +42,48 @@ class Point:
     validators: dict[str, float | None]
     target_acc: float | None
     source_acc: float | None
+    #: the collapse guard's verdict: never picked, whatever a validator says
+    collapsed: bool = False
 
 
 def points_of(records: list[SweepRecord], pair: str, method: str, seed: int | None = 0) -> list[Point]:
-    """Every evaluation point of the successful trials of ``pair``/``method`` (one seed, or all)."""
-    points = []
+    """Every evaluation point of the successful trials of ``pair``/``method`` (one seed, or all), with
+    EnsV (agreement with the ensemble of these points) and the collapse guard from the points'
+    predicted target classes, where the records kept them."""
+    found = []
     for record in records:
         if not record.ok or (record.pair, record.method) != (pair, method):
             continue
         if seed is not None and record.seed != seed:
             continue
-        for point in record.points:
-            points.append(
-                Point(
-                    record.key,
-                    record.settings,
-                    record.seed,
-                    point.step,
-                    point.validators,
-                    point.target_acc,
-                    point.source_acc,
-                )
-            )
-    return points
+        found += [(record, point) for point in record.points]
+    predicted = [
+        (index, classes_from_text(point.target_classes))
+        for index, (_, point) in enumerate(found)
+        if point.target_classes
+    ]
+    sizes = {len(classes) for _, classes in predicted}
+    agreement = {}
+    if len(predicted) >= 2 and len(sizes) == 1:
+        scores = ensemble_agreement(np.stack([classes for _, classes in predicted]))
+        agreement = {index: float(score) for (index, _), score in zip(predicted, scores)}
+    guard = {
+        index: collapsed(classes, found[index][0].source_class_entropy or math.log(10))
+        for index, classes in predicted
+    }
+    return [
+        Point(
+            record.key,
+            record.settings,
+            record.seed,
+            point.step,
+            {**point.validators, ENSEMBLE: agreement.get(index)},
+            point.target_acc,
+            point.source_acc,
+            guard.get(index, False),
+        )
+        for index, (record, point) in enumerate(found)
+    ]
 
 
 def _score(point: Point, validator: str) -> float:
@@ -70,9 +92,10 @@ def _score(point: Point, validator: str) -> float:
 
 
 def pick(points: list[Point], validator: str) -> Point | None:
-    """The point with the highest score of ``validator`` (the earliest step of the first trial on ties).
-    Reads nothing but validator scores."""
-    candidates = [point for point in points if _score(point, validator) > -math.inf]
+    """The point with the highest score of ``validator`` (the earliest step of the first trial on ties),
+    among the points the collapse guard lets through. Reads nothing but validator scores and the
+    guard's verdicts."""
+    candidates = [point for point in points if _score(point, validator) > -math.inf and not point.collapsed]
     if not candidates:
         return None
     return max(candidates, key=lambda point: (_score(point, validator), -point.step))

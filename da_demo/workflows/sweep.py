@@ -23,6 +23,7 @@ from ..artifacts.schemas import SweepRecord, read_lines
 from ..data import resolve_pair
 from ..engine.spec import RunSpec
 from ..methods import get_method
+from ..validators import class_entropy
 from .tasks import EVAL_SAMPLES, BestSnapshots, Task, TaskContext, build_start_models, eval_every
 
 DEFAULT_RECORDS = Path(__file__).resolve().parents[2] / "checkpoints" / "sweep.jsonl"
@@ -51,6 +52,7 @@ class Trial(Task):
                     "source_acc": event.source_acc,
                     "target_acc": event.target_acc,
                     "validators": event.validators,
+                    "target_classes": event.target_classes,
                 }
             )
             if context.snapshot_dir is not None:
@@ -64,6 +66,8 @@ class Trial(Task):
             "train_seconds": round(result.train_seconds, 1),
             "data_fingerprint": job.pair.fingerprint,
             "start": self.spec.start.method.name if self.spec.start else None,
+            # the collapse guard's reference: how evenly the source's own labels use the classes
+            "source_class_entropy": class_entropy(job.pair.source_val.labels.numpy()),
             "metrics": {k: v for k, v in result.metrics.items() if k.endswith("_target_acc")},
         }
         if context.snapshot_dir is not None:
