@@ -1,5 +1,6 @@
 """Pure loss functions (no state): each docstring gives its formula and tensor shapes."""
 
+from .class_confusion import class_confusion_loss
 from .coral import coral_loss, covariance
 from .entropy import entropy_loss
 from .gan import cycle_consistency_loss, identity_loss, least_squares_gan_loss
@@ -8,6 +9,7 @@ from .mutual_information import confident_pseudo_labels, jsd_mi_bound
 from .ot import exact_plan, jdot_cost, jdot_plan_cost
 
 __all__ = [
+    "class_confusion_loss",
     "confident_pseudo_labels",
     "coral_loss",
     "covariance",

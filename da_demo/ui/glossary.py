@@ -16,6 +16,7 @@ METRICS: dict[str, tuple[str, str]] = {
     "coral_loss": ("covariance gap (CORAL)", "difference between source and target feature covariances"),
     "mmd_loss": ("distribution gap (MMD)", "distance between the source and target feature distributions"),
     "lmmd_loss": ("class-wise gap (LMMD)", "MMD measured class by class, with target classes guessed"),
+    "mcc_loss": ("class confusion (MCC)", "how much target predictions share probability between classes"),
     "transport_loss": (
         "transport cost",
         "how far target samples are from the source samples they are paired with",

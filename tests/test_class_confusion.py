@@ -1,0 +1,25 @@
+"""Minimum class confusion: invariants of the loss on small generated predictions."""
+
+import torch
+
+from da_demo.losses import class_confusion_loss
+
+
+def test_confident_predictions_spread_over_the_classes_confuse_nothing():
+    logits = 30.0 * torch.nn.functional.one_hot(torch.arange(40) % 10, 10).float()
+    assert class_confusion_loss(logits, temperature=1.0).item() < 1e-6
+
+
+def test_uniform_predictions_confuse_every_class_with_every_other():
+    # every row of the normalised class-correlation matrix is uniform: (C - 1) / C off the diagonal
+    assert torch.isclose(class_confusion_loss(torch.zeros(32, 10), 2.5), torch.tensor(0.9), atol=1e-5)
+
+
+def test_sharing_probability_between_two_classes_raises_the_loss_and_its_gradient_separates_them():
+    confident = 8.0 * torch.nn.functional.one_hot(torch.arange(40) % 10, 10).float()
+    mixed = confident.clone()
+    mixed[:8, 8] = mixed[:8, 3] = 4.0  # some images torn between 3 and 8
+    assert class_confusion_loss(mixed, 2.5) > class_confusion_loss(confident, 2.5)
+    logits = mixed.clone().requires_grad_(True)
+    class_confusion_loss(logits, 2.5).backward()
+    assert torch.isfinite(logits.grad).all() and logits.grad.abs().sum() > 0
