@@ -37,7 +37,9 @@ def main(argv: list[str] | None = None) -> int:
     validation, check = ValidationSet.of(pair), drawn_digits(pair.source_test)
     rows, scores = [], {}
     for backbone in args.backbones:
-        job = TrainingJob(pair, RunSpec.resolve(pair.spec, "source_only", {"steps": args.steps}, backbone=backbone))
+        job = TrainingJob(
+            pair, RunSpec.resolve(pair.spec, "source_only", {"steps": args.steps}, backbone=backbone)
+        )
         for _ in with_progress_bar(job.events(), f"{args.pair} source_only {backbone}"):
             pass
         model = job.run.method.classifier

@@ -51,23 +51,23 @@ SOURCES: dict[str, str] = {
     "lecture": "A university course's lecture notebook on domain adaptation (MNIST → USPS and MNIST → MNIST-M, "
     "Conv 7×7·32 → pool → Conv 7×7·64 → pool → FC 128 → FC 10). Its numbers came with the project's brief; "
     "we could not trace the notebook again, so treat them as second-hand.",
-    "OT blog": "E. F. Montesuma, \"Optimal Transport for Domain Adaptation\", blog post, 2022, "
+    "OT blog": 'E. F. Montesuma, "Optimal Transport for Domain Adaptation", blog post, 2022, '
     "https://eddardd.github.io/my-personal-blog/optimal%20transport/transfer%20learning/image%20classification/"
     "2022/05/04/Optimal-Transport-for-Transfer-Learning.html (LeNet-5 features, POT's SinkhornTransport).",
-    "DANN paper": "Y. Ganin and V. Lempitsky, \"Unsupervised Domain Adaptation by Backpropagation\", ICML 2015, "
-    "arXiv:1409.7495; and Y. Ganin et al., \"Domain-Adversarial Training of Neural Networks\", JMLR 17(59), 2016.",
-    "DeepJDOT paper": "B. B. Damodaran, B. Kellenberger, R. Flamary, D. Tuia and N. Courty, \"DeepJDOT: Deep Joint "
-    "Distribution Optimal Transport for Unsupervised Domain Adaptation\", ECCV 2018, arXiv:1803.10081.",
-    "SHOT paper": "J. Liang, D. Hu and J. Feng, \"Do We Really Need to Access the Source Data? Source Hypothesis "
-    "Transfer for Unsupervised Domain Adaptation\", ICML 2020, arXiv:2002.08546.",
-    "French et al.": "G. French, M. Mackiewicz and M. Fisher, \"Self-ensembling for Visual Domain Adaptation\", "
+    "DANN paper": 'Y. Ganin and V. Lempitsky, "Unsupervised Domain Adaptation by Backpropagation", ICML 2015, '
+    'arXiv:1409.7495; and Y. Ganin et al., "Domain-Adversarial Training of Neural Networks", JMLR 17(59), 2016.',
+    "DeepJDOT paper": 'B. B. Damodaran, B. Kellenberger, R. Flamary, D. Tuia and N. Courty, "DeepJDOT: Deep Joint '
+    'Distribution Optimal Transport for Unsupervised Domain Adaptation", ECCV 2018, arXiv:1803.10081.',
+    "SHOT paper": 'J. Liang, D. Hu and J. Feng, "Do We Really Need to Access the Source Data? Source Hypothesis '
+    'Transfer for Unsupervised Domain Adaptation", ICML 2020, arXiv:2002.08546.',
+    "French et al.": 'G. French, M. Mackiewicz and M. Fisher, "Self-ensembling for Visual Domain Adaptation", '
     "ICLR 2018, arXiv:1706.05208.",
-    "DIRT-T paper": "R. Shu, H. H. Bui, H. Narui and S. Ermon, \"A DIRT-T Approach to Unsupervised Domain "
-    "Adaptation\", ICLR 2018, arXiv:1802.08735.",
-    "MaNi README": "The README of a mutual-information-maximisation repository the project's brief named \"MaNi\"; "
+    "DIRT-T paper": 'R. Shu, H. H. Bui, H. Narui and S. Ermon, "A DIRT-T Approach to Unsupervised Domain '
+    'Adaptation", ICLR 2018, arXiv:1802.08735.',
+    "MaNi README": 'The README of a mutual-information-maximisation repository the project\'s brief named "MaNi"; '
     "the only MaNi we could find (Sharma et al., MICCAI 2022) segments nuclei and reports no digits, so this "
     "number is unconfirmed.",
-    "MMD vs LMMD tutorial": "A. Ciprijanovic, ShiftKit, \"Tutorial 2: MMD vs LMMD comparison\", 2025, "
+    "MMD vs LMMD tutorial": 'A. Ciprijanovic, ShiftKit, "Tutorial 2: MMD vs LMMD comparison", 2025, '
     "https://alekscipri.github.io/ShiftKit/tutorials/mmd_vs_lmmd/ (its table gives 96.x and 97.x: "
     "illustrative, not measured to the decimal).",
 }

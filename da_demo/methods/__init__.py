@@ -17,7 +17,15 @@ if TYPE_CHECKING:
 
 METHODS: dict[str, type[Method]] = {}
 _HELPERS = ("base",)  # modules of this package that define no method
-_FROM_BASE = ("FittedMethod", "Hyperparameters", "HyperparameterSet", "Method", "SettingInfo", "SourceBatch", "setting")
+_FROM_BASE = (
+    "FittedMethod",
+    "Hyperparameters",
+    "HyperparameterSet",
+    "Method",
+    "SettingInfo",
+    "SourceBatch",
+    "setting",
+)
 
 
 def __getattr__(name: str) -> Any:

@@ -15,6 +15,7 @@ import gradio as gr
 from .. import __version__
 from ..data import PAIRS
 from ..workflows.live import Environment, InProcessTrainer, ZeroGPUTrainer, zero_gpu_spaces
+from ..workflows.sharing import SharedRuns
 from ..workflows.workers import TrainingWorkers
 from . import adapt, api, features, learn, lesson, results, translate, try_it
 from .appdata import AppData
@@ -55,7 +56,7 @@ def build_demo(
     ``make_trainer``'s choice)."""
     zoo = zoo or ModelZoo()
     data = data or AppData(os.environ.get("DA_DEMO_DATA_DIR"))
-    trainer = trainer or make_trainer(zoo, data, train_in_workers)
+    trainer = trainer or SharedRuns(make_trainer(zoo, data, train_in_workers), TRAINING_SLOTS)
     for pair in PAIRS:  # the shipped models are loaded before the first page is served
         zoo.pair(pair)
     if warm_up:
@@ -108,7 +109,7 @@ def build_demo(
         features_tab.select(
             feature_view.refresh_menu, feature_view.menu_inputs, feature_view.menu, api_visibility="private"
         ).then(feature_view.draw, feature_view.inputs, feature_view.outputs, api_visibility="private")
-    demo.queue(default_concurrency_limit=4, max_size=64)
+    demo.queue(default_concurrency_limit=4, max_size=128)
     demo.da_context = context  # for diagnostics and benchmarks: the shared resources and the visitors
     return demo
 
@@ -116,8 +117,9 @@ def build_demo(
 def _warm_up(data: AppData, trainer) -> None:
     """After launch: start the training workers, load the test data, and compile UMAP once (numba's
     first call takes 15 s or more), so visitors do not wait for any of them."""
-    if isinstance(trainer, TrainingWorkers):
-        trainer.preload(list(PAIRS))
+    workers = getattr(trainer, "trainer", trainer)  # the processes under the sharing
+    if isinstance(workers, TrainingWorkers):
+        workers.preload(list(PAIRS))
     import numpy as np
 
     from ..viz.projections import project

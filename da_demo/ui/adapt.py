@@ -24,6 +24,7 @@ from .live_runs import (
     MAX_BATCH_SIZE,
     MAX_SECONDS,
     MAX_STEPS,
+    MAX_WATCHERS,
     TRAINING_SLOTS,
     AdaptUpdate,
     adapt,
@@ -107,7 +108,9 @@ def run_adaptation(
     """The live session on the page: status, loss plot, accuracy plot, explanations, model file,
     the visitor's runs compared, then the session."""
     context.remember(request, session)
-    for update in adapt(context.zoo, context.data, session, pair, method, settings, context.trainer, progress):
+    for update in adapt(
+        context.zoo, context.data, session, pair, method, settings, context.trainer, progress
+    ):
         if not update.events:
             yield update.text, gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), session
             continue
@@ -120,9 +123,10 @@ def run_adaptation(
 def build(context: AppContext) -> AdaptTab:
     gr.Markdown(
         f"Train a method on the chosen pair right here, starting from the shipped source-only model. "
-        f"Runs are capped at {MAX_STEPS} steps and {MAX_SECONDS} s; {TRAINING_SLOTS} run at a time "
-        "across all visitors (you will see your place in line). Your model then appears in the other "
-        "tabs for you only."
+        f"Runs are capped at {MAX_STEPS} steps and {MAX_SECONDS} s; {TRAINING_SLOTS} runs train at a time "
+        "across all visitors (in line, you see your place and what is training). Training is deterministic, "
+        "so classmates who start the same method, settings and seed share one run and see the same curves. "
+        "Your model then appears in the other tabs for you only."
     )
     with gr.Row():
         method = gr.Dropdown(
@@ -220,7 +224,7 @@ def build(context: AppContext) -> AdaptTab:
         [context.pair, method, *fields, seed, context.session],
         [status, loss_plot, accuracy_plot, glossary, download, runs, context.session],
         api_visibility="private",
-        concurrency_limit=TRAINING_SLOTS,
+        concurrency_limit=MAX_WATCHERS,
         concurrency_id="training",
         show_progress_on=status,
     )

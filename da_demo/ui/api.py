@@ -18,7 +18,7 @@ import gradio as gr
 from ..data import PAIRS
 from ..data.digit_input import DigitInputError
 from .context import AppContext
-from .live_runs import TRAINING_SLOTS, adapt, adaptable_methods, curves_json, stop_adaptation
+from .live_runs import MAX_WATCHERS, adapt, adaptable_methods, curves_json, stop_adaptation
 from .predicting import predict_picture, prepare_picture, translate_digit
 from .render import digit_file, friendly, rejection
 from .session import Session
@@ -129,7 +129,7 @@ def build(context: AppContext) -> None:
         [pair, method, settings, context.session],
         [status, curves, model_file, context.session],
         api_name="adapt",
-        concurrency_limit=TRAINING_SLOTS,
+        concurrency_limit=MAX_WATCHERS,
         concurrency_id="training",
     )
     stop_button.click(

@@ -52,7 +52,9 @@ class AppData:
         def load_all() -> None:
             self.photos()
             for name in pairs:
-                self.pair(name)
+                loaded = self.pair(name)
+                if loaded is not None:
+                    loaded.fingerprint  # noqa: B018 - hashed once now, not when the first visitor trains
 
         thread = threading.Thread(target=load_all, name="da-demo-data-warm-up", daemon=True)
         thread.start()

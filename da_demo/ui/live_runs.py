@@ -22,6 +22,7 @@ from ..engine.spec import RunSpec
 from ..engine.trainer import EndReason, ProgressEvent
 from ..methods import Method, get_method, method_names
 from ..workflows.live import LiveRequest, RunMessage
+from ..workflows.training import code_version
 from .appdata import AppData
 from .glossary import plain_name, plotted
 from .render import rejected
@@ -31,7 +32,9 @@ from .zoo import ModelZoo, zoo_model
 MAX_STEPS = 3000
 MAX_BATCH_SIZE = 256
 MAX_SECONDS = 150  # a run ends (and keeps what it learned) after this much training
-TRAINING_SLOTS = 2  # runs at once, across all visitors; later ones wait in line
+TRAINING_SLOTS = 2  # distinct runs at once, across all visitors; later ones wait in line (watching)
+#: visitors who may watch live runs at once (identical runs are shared, so many watch few runs)
+MAX_WATCHERS = 64
 EVAL_SAMPLES = 1000  # test images per domain for the live accuracy points
 #: how long a ZeroGPU Space lends its GPU for one run: the run's cap plus evaluation and saving
 ZERO_GPU_SECONDS = MAX_SECONDS + 60
@@ -126,20 +129,22 @@ def adapt(
                 started=False,
             )
             return
-        request = live_request(spec)
+        request = live_request(spec, data.pair(pair).fingerprint)
         events: list[ProgressEvent] = []
-        outcome = yield from _stream(spec, trainer.run(request, stop_signal), events, report)
-        if outcome is not None:
+        watchers = (lambda: trainer.watchers(request.key)) if hasattr(trainer, "watchers") else (lambda: 1)
+        outcome = yield from _stream(spec, trainer.run(request, stop_signal), events, report, watchers)
+        if isinstance(outcome, AdaptUpdate):
             yield outcome
             return
-        yield _finish(zoo, session, spec, events, Path(request.output))
+        yield _finish(zoo, session, spec, events, Path(outcome))
     finally:
         stop_signal.set()  # a visitor who leaves mid-run stops it
         session.stop_signal = None
 
 
-def live_request(spec: RunSpec) -> LiveRequest:
-    """The run as the trainer gets it: a fresh place for the model, and the app's cadence and cap."""
+def live_request(spec: RunSpec, data_fingerprint: str = "") -> LiveRequest:
+    """The run as the trainer gets it: a fresh place for the model, the app's cadence and cap, and
+    the key that makes identical requests one run (the spec, the code and the data)."""
     total = spec.total_steps
     output = (
         Path(tempfile.mkdtemp(prefix="da-demo-")) / f"{spec.pair.name}-{spec.method.name}-yours.safetensors"
@@ -152,13 +157,15 @@ def live_request(spec: RunSpec) -> LiveRequest:
         "log_every": max(1, min(10, total // 30)),
         "time_budget": MAX_SECONDS,
     }
-    return LiveRequest(spec, str(output), options)
+    key = f"{spec.identity}/{code_version()}/{data_fingerprint}" if data_fingerprint else ""
+    return LiveRequest(spec, str(output), options, key)
 
 
 def _stream(
-    spec: RunSpec, messages: Iterator[RunMessage], events: list[ProgressEvent], report
+    spec: RunSpec, messages: Iterator[RunMessage], events: list[ProgressEvent], report, watchers
 ) -> Iterator[AdaptUpdate]:
-    """Updates while the run trains; returns the final update when it failed (None when done)."""
+    """Updates while the run waits and trains; returns the model's path when it is done, else the
+    final update (it failed, or the visitor stopped watching a run others still watch)."""
     for kind, payload in messages:
         if kind == "failed":
             started = bool(events)
@@ -170,19 +177,46 @@ def _stream(
                 started=started,
             )
         if kind == "done":
-            return None
+            return payload
+        if kind == "waiting":
+            yield AdaptUpdate(waiting_text(payload), spec.method, list(events))
+            continue
+        if kind == "detached":
+            others = f"{payload.others} other student{'s' if payload.others != 1 else ''}"
+            return AdaptUpdate(
+                f"You stopped watching; the run goes on for {others}. Your previous model is kept.",
+                spec.method,
+                list(events),
+            )
         events.append(payload)
         report((payload.step, payload.total_steps), desc="training", unit="steps")
-        accuracy = f" · target {100 * payload.target_acc:.1f}%" if payload.target_acc is not None else ""
-        text = (
-            f"{spec.pair.title}, {spec.method.title}: step {payload.step}/{payload.total_steps}, "
-            f"{payload.elapsed:.0f} s{accuracy}"
-        )
         if (
             not payload.done and payload.metrics
         ):  # the first frame must already name every line (see the curves)
-            yield AdaptUpdate(text, spec.method, list(events))
+            yield AdaptUpdate(progress_text(spec, payload, watchers()), spec.method, list(events))
     return AdaptUpdate("Failed: the training run ended without a result.", spec.method, events)
+
+
+def progress_text(spec: RunSpec, event: ProgressEvent, watching: int) -> str:
+    accuracy = f" · target {100 * event.target_acc:.1f}%" if event.target_acc is not None else ""
+    shared = f" · one run for {watching} students (same settings and seed)" if watching > 1 else ""
+    return (
+        f"{spec.pair.title}, {spec.method.title}: step {event.step}/{event.total_steps}, "
+        f"{event.elapsed:.0f} s{accuracy}{shared}"
+    )
+
+
+def waiting_text(waiting) -> str:
+    """A place in line, in words, with the wait and what is training meanwhile."""
+    place = "next" if waiting.place == 1 else f"{_ordinal(waiting.place)} in line"
+    training = "; ".join(waiting.training) or "nothing yet"
+    seconds = max(5, round(waiting.seconds / 5) * 5)
+    return f"Waiting: you are {place}, starting in about {seconds:.0f} s. Training now: {training}."
+
+
+def _ordinal(number: int) -> str:
+    suffix = "th" if 10 <= number % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(number % 10, "th")
+    return f"{number}{suffix}"
 
 
 def _finish(

@@ -59,7 +59,8 @@ def result_rows(entries: list[ManifestEntry], pair: str) -> list[dict]:
                 "published": published.value if published else None,
                 "published_text": str(published) if published else "—",
                 "baseline": entry.method == "source_only",
-                "source": 100 * (entry.source_acc_mean if entry.source_acc_mean is not None else entry.source_acc),
+                "source": 100
+                * (entry.source_acc_mean if entry.source_acc_mean is not None else entry.source_acc),
                 "drawn": entry.drawn_acc_mean if entry.drawn_acc_mean is not None else entry.drawn_acc,
                 "oracle": selection.oracle_target_acc if selection else None,
                 "gap": selection.gap_points if selection else None,

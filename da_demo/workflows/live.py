@@ -55,6 +55,9 @@ class LiveRequest:
     spec: RunSpec
     output: str
     options: dict[str, Any] = field(default_factory=dict)
+    #: what makes two requests the same run (spec identity, code and data version): identical runs
+    #: are trained once (``sharing.SharedRuns``); "" never shares
+    key: str = ""
 
 
 def live_run(request: LiveRequest, pair: DomainPair, environment: Environment, stop) -> Iterator[RunMessage]:

@@ -37,7 +37,9 @@ def validators_table(selection: SelectionFile) -> str:
     )
 
 
-def readme_blocks(directory: Path = SHIPPED_DIRECTORY, selection: SelectionFile | None = None) -> dict[str, str]:
+def readme_blocks(
+    directory: Path = SHIPPED_DIRECTORY, selection: SelectionFile | None = None
+) -> dict[str, str]:
     """The README's generated blocks, by marker name."""
     selection = read_selection() if selection is None else selection
     return {
