@@ -7,9 +7,10 @@ if os.environ.get("SPACES_ZERO_GPU"):  # a ZeroGPU Space: `spaces` must be impor
 
 from da_demo.ui import build_demo, configure_logging, configure_serving, launch_options
 
+if __name__ == "__main__":
+    configure_logging()  # before the warm-up starts logging
 demo = build_demo(warm_up=__name__ == "__main__")
 
 if __name__ == "__main__":
-    configure_logging()
     configure_serving()
     demo.launch(**launch_options())

@@ -283,6 +283,10 @@ def test_adapt_fields_show_the_label_free_picks(app_data):
     entropy_field = 3
     assert tab.describe("deepcoral", "mnist-mnistm")[entropy_field]["value"] == 0.0
     assert tab.describe("deepcoral", "mnist-usps")[entropy_field]["value"] == 0.1
+    session = Session()
+    session.presets[("mnist-usps", "dann")] = {"steps": 600}  # what a lesson step sets up
+    assert tab.describe("dann", "mnist-usps", session)[0]["value"] == 600
+    assert tab.describe("dann", "mnist-mnistm", session)[0]["value"] != 600  # only where it was set up
     weight_field = tab.describe("dann", "mnist-usps")[1]
     assert weight_field["label"] == "Gradient-reversal strength λ" and weight_field["maximum"] == 10.0
 
@@ -331,3 +335,15 @@ def test_digit_files_are_written_once_by_content():
     assert digit_file(1 - digit) != path
     assert Image.open(path).size == (168, 168) and Image.open(digit_file(digit, scale=2)).size == (56, 56)
     assert not list(IMAGE_DIR.glob(".staging-*"))
+
+
+def test_without_data_the_page_says_so_in_one_sentence_and_the_log_in_one_line(tmp_path, caplog):
+    from da_demo.ui import missing_data_notice
+
+    empty = AppData(str(tmp_path))
+    with caplog.at_level("WARNING"):
+        notice = missing_data_notice(empty)
+    assert "not available" in notice and "DA_DEMO_DATA_DIR" in notice and "MNIST → USPS" in notice
+    assert len([r for r in caplog.records if r.name == "da_demo.data"]) == len(PAIRS)
+    assert not any(record.exc_info for record in caplog.records)
+    assert missing_data_notice(empty) == notice  # asked again: nothing new is tried or logged

@@ -74,6 +74,7 @@ def build_demo(
         notes = zoo.notes()
         if notes:
             gr.Markdown("Model source: " + "; ".join(notes))
+        data_notice = gr.Markdown(elem_id="data_notice")
         context = AppContext(zoo=zoo, data=data, session=gr.State(Session()), pair=pair, trainer=trainer)
         with gr.Tabs() as tabs:
             with gr.Tab("Try it", id="try", elem_id="tab-try"):
@@ -98,6 +99,7 @@ def build_demo(
             f"<small>da_demo {__version__} · data: MNIST, USPS, BSDS500 (see README for terms)</small>"
         )
         demo.unload(context.forget)
+        demo.load(lambda: missing_data_notice(data), None, data_notice, api_visibility="private")
         demo.load(try_tab.example_gallery, pair, try_tab.examples, api_visibility="private")
         demo.load(adapt_tab.describe, adapt_tab.inputs, adapt_tab.fields, api_visibility="private")
         demo.load(results_tab.show, pair, results_tab.outputs, api_visibility="private").then(
@@ -114,17 +116,33 @@ def build_demo(
     return demo
 
 
+def missing_data_notice(data: AppData) -> str:
+    """One sentence in the page when datasets are missing here (empty when everything loaded)."""
+    missing = [PAIRS[name].title for name in PAIRS if data.pair(name) is None]
+    if not missing:
+        return ""
+    return (
+        f"⚠️ The datasets for {', '.join(missing)} are not available on this server "
+        f"({next(iter(data.errors.values()), 'not found')[:160]}), so examples, feature plots and training are "
+        "off for them; predictions on your own drawings work. Whoever runs the app: point `DA_DEMO_DATA_DIR` at "
+        "a data folder (see the README's Data section), or give the server internet access to download them."
+    )
+
+
 def _warm_up(data: AppData, trainer) -> None:
     """After launch: start the training workers, load the test data, and compile UMAP once (numba's
     first call takes 15 s or more), so visitors do not wait for any of them."""
     workers = getattr(trainer, "trainer", trainer)  # the processes under the sharing
     if isinstance(workers, TrainingWorkers):
-        workers.preload(list(PAIRS))
+        workers.start()
     import numpy as np
 
     from ..viz.projections import project
 
     data.warm_up(list(PAIRS)).join()
+    available = [name for name in PAIRS if name not in data.errors]
+    if isinstance(workers, TrainingWorkers) and available:  # pairs that cannot load are not asked for again
+        workers.preload(available)
     project(np.random.default_rng(0).random((64, 8), dtype=np.float32), "umap")
 
 

@@ -177,9 +177,13 @@ def build(context: AppContext) -> AdaptTab:
         "batch_size": batch_size,
     }
 
-    def describe(name: str, pair: str):
-        """Each slot labelled, bounded and filled from the method's setting for it (greyed out where it has none)."""
-        defaults = get_method(name).hyperparameters_class.from_dict(context.zoo.picked_settings(pair, name))
+    def describe(name: str, pair: str, session=None):
+        """Each slot labelled, bounded and filled from the method's setting for it (greyed out where
+        it has none): the label-free pick's values, and a lesson step's preset where one applies."""
+        preset = (session.presets.get((pair, name), {}) if session is not None else {}) or {}
+        defaults = get_method(name).hyperparameters_class.from_dict(
+            {**context.zoo.picked_settings(pair, name), **preset}
+        )
         updates = []
         for slot, info in slot_settings(name).items():
             if info is None:
@@ -218,7 +222,7 @@ def build(context: AppContext) -> AdaptTab:
 
     fields = list(slots.values())
     for trigger in (method.change, context.pair.change):
-        trigger(describe, [method, context.pair], fields, api_visibility="private")
+        trigger(describe, [method, context.pair, context.session], fields, api_visibility="private")
     run_event = start.click(
         run_session,
         [context.pair, method, *fields, seed, context.session],
@@ -236,4 +240,4 @@ def build(context: AppContext) -> AdaptTab:
         concurrency_limit=None,
         queue=False,
     )
-    return AdaptTab(describe, [method, context.pair], fields, run_event, method, steps)
+    return AdaptTab(describe, [method, context.pair, context.session], fields, run_event, method, steps)

@@ -6,6 +6,7 @@ thread after launch, so pages that need data are usually ready when a visitor as
 
 from __future__ import annotations
 
+import logging
 import threading
 
 import numpy as np
@@ -15,6 +16,7 @@ from ..data.mnistm import bsds_photo_paths, load_photos
 from ..data.pairs import DomainPair, load_pair
 
 PHOTOS_FOR_RENDERING = 12
+LOG = logging.getLogger("da_demo.data")
 
 
 class AppData:
@@ -35,6 +37,7 @@ class AppData:
                     self._pairs[name] = load_pair(name, self.data_dir)
                 except (DataMissingError, OSError, RuntimeError) as error:
                     self.errors[name] = str(error).splitlines()[0]
+                    LOG.warning("%s data not available (%s); set DA_DEMO_DATA_DIR", name, self.errors[name])
             return self._pairs.get(name)
 
     def photos(self) -> list[np.ndarray]:

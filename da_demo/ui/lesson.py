@@ -15,6 +15,8 @@ from .try_it import TryItTab
 
 #: example gallery index of a digit: the source row holds classes 0..9, the target row follows
 SOURCE_SEVEN, TARGET_SEVEN = 7, 17
+#: the lesson's short runs (both methods of the race get the same)
+LESSON_STEPS = 600
 
 
 @dataclass(frozen=True)
@@ -40,7 +42,8 @@ STEPS = (
     Step(
         "3. Adapt a model yourself",
         "Back to MNIST → USPS. DANN is set up for a short run: press **Start** and watch the red line (target "
-        "accuracy) climb while the domain classifier's accuracy falls towards 50%.",
+        "accuracy) climb. The grey line is the domain classifier: the features are trained to fool it, so "
+        "instead of climbing to 100% it swings up and down (50% would mean the domains look alike).",
         "Set up DANN (600 steps)",
     ),
     Step(
@@ -51,8 +54,8 @@ STEPS = (
     ),
     Step(
         "5. A race",
-        "Train a second method (MMD is set up) and compare: the *Compare your runs* plot overlays the target "
-        "accuracy of every run you have finished in this session.",
+        "Train a second method (MMD is set up, on MNIST → USPS with the same 600 steps) and compare: the "
+        "*Compare your runs* plot overlays the target accuracy of every run you have finished in this session.",
         "Set up MMD (600 steps)",
     ),
     Step(
@@ -115,11 +118,21 @@ def wire(
     next(step).click(lambda: go("try", "mnist-mnistm"), None, [tabs, pair], **private).then(
         example(TARGET_SEVEN), [pair, session], try_tab.outputs, **private
     )
+
+    def preset(method: str, pair_name: str | None):
+        """Set the Adapt tab up for a lesson step: the preset is kept in the visitor's session, so
+        every refresh of the fields (a pair change arriving late included) shows the same 600 steps."""
+
+        def apply(state, current_pair):
+            target = pair_name or current_pair
+            state.presets[(target, method)] = {"steps": LESSON_STEPS}
+            return gr.Tabs(selected="adapt"), target, method, state
+
+        return apply
+
     next(step).click(
-        lambda: (*go("adapt", "mnist-usps"), "dann"), None, [tabs, pair, adapt_tab.method], **private
-    ).then(adapt_tab.describe, adapt_tab.inputs, adapt_tab.fields, **private).then(
-        lambda: 600, None, adapt_tab.steps, **private
-    )
+        preset("dann", "mnist-usps"), [session, pair], [tabs, pair, adapt_tab.method, session], **private
+    ).then(adapt_tab.describe, adapt_tab.inputs, adapt_tab.fields, **private)
     next(step).click(
         lambda: (gr.Tabs(selected="features"), "dann", "domain"),
         None,
@@ -127,10 +140,8 @@ def wire(
         **private,
     ).then(features_tab.draw, features_tab.inputs, features_tab.outputs, **private)
     next(step).click(
-        lambda: (gr.Tabs(selected="adapt"), "mmd"), None, [tabs, adapt_tab.method], **private
-    ).then(adapt_tab.describe, adapt_tab.inputs, adapt_tab.fields, **private).then(
-        lambda: 600, None, adapt_tab.steps, **private
-    )
+        preset("mmd", "mnist-usps"), [session, pair], [tabs, pair, adapt_tab.method, session], **private
+    ).then(adapt_tab.describe, adapt_tab.inputs, adapt_tab.fields, **private)
     next(step).click(lambda: gr.Tabs(selected="results"), None, tabs, **private).then(
         results_tab.show_selection, results_tab.selection_inputs, results_tab.selection_outputs, **private
     )

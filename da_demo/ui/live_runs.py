@@ -238,13 +238,14 @@ def _finish(
         FinishedRun(
             pair,
             method,
-            f"{len(session.runs) + 1}. {spec.method.title}",
+            run_label(len(session.runs) + 1, spec, result),
             [event.step for event in measured],
             [event.target_acc for event in measured],
         )
     )
     summary = (
-        f"{result.step} steps in {result.train_seconds:.0f} s. Source test {100 * result.source_acc:.1f}%, "
+        f"{result.step} steps in {result.elapsed:.0f} s ({result.train_seconds:.0f} s of it training, the rest "
+        f"measuring). Source test {100 * result.source_acc:.1f}%, "
         f"target test {100 * result.target_acc:.1f}% (on {EVAL_SAMPLES} test images each)."
     )
     if result.ended_early is EndReason.TIME_BUDGET and (pair, method) in session.trained:
@@ -266,6 +267,30 @@ def _finish(
         spec.method,
         list(events),
         output,
+    )
+
+
+def run_label(number: int, spec: RunSpec, result: ProgressEvent) -> str:
+    """A finished run as the compare plot's legend names it: method, the settings the Adapt tab
+    offers, seed, and how it ended, e.g. ``2. DANN: λ 0.5, lr 0.0003, 600 steps, seed 0 · stopped at 310``."""
+    labels = spec.method.hyperparameters_class.settings()
+    short = {"entropy_weight": "entropy", "lr": "lr", "batch_size": "batch"}
+    if spec.method.alignment_parameter:
+        short = {spec.method.alignment_parameter: labels[spec.method.alignment_parameter].label, **short}
+    settings = ", ".join(
+        f"{words} {getattr(spec.hparams, name):g}"
+        for name, words in short.items()
+        if hasattr(spec.hparams, name)
+    )
+    steps = getattr(spec.hparams, "steps", None)
+    ending = {
+        None: "",
+        EndReason.STOPPED: f" · stopped at step {result.step}",
+        EndReason.TIME_BUDGET: f" · out of time at step {result.step}",
+    }.get(result.ended_early, "")
+    return (
+        f"{number}. {spec.method.title.split(' (')[0]}: {settings}"
+        f"{f', {steps} steps' if steps else ''}, seed {spec.seed}{ending} → {100 * result.target_acc:.1f}%"
     )
 
 

@@ -43,6 +43,24 @@ class ResultsTab:
     selection_outputs: list
 
 
+NOT_SWEPT = (
+    "The label-free choice has not been made for this pair yet, so there is no sweep to show: its models "
+    "use their methods' default settings (marked ‡ in the table)."
+)
+
+
+def settings_text(method: str, settings: dict) -> str:
+    """Settings in words: ``{"lambda_max": 0.3}`` → ``gradient-reversal strength λ 0.3``."""
+    known = get_method(method).hyperparameters_class.settings()
+    parts = [
+        f"{known[name].label[0].lower() + known[name].label[1:] if name in known else name} {value:g}"
+        if isinstance(value, int | float) and not isinstance(value, bool)
+        else f"{known[name].label if name in known else name} {value}"
+        for name, value in sorted(settings.items())
+    ]
+    return ", ".join(parts) if parts else "the default settings"
+
+
 def result_rows(entries: list[ManifestEntry], pair: str) -> list[dict]:
     rows = []
     for entry in (entry for entry in entries if entry.pair == pair):
@@ -70,6 +88,11 @@ def result_rows(entries: list[ManifestEntry], pair: str) -> list[dict]:
     return rows
 
 
+def _spread(row: dict) -> str:
+    """`` ± std`` over several seeds, or a note that one seed ran (a spread of one is no spread)."""
+    return f" ± {row['std']:.1f}" if row["seeds"] > 1 else " <small>(1 seed)</small>"
+
+
 def results_html(rows: list[dict]) -> str:
     """The pair's table (no internal goal bookkeeping), scrolling sideways on a phone."""
 
@@ -77,7 +100,7 @@ def results_html(rows: list[dict]) -> str:
         return "—" if value is None else f"{100 * value:.1f}" if value <= 1 else f"{value:.1f}"
 
     body = "".join(
-        f"<tr><td>{html.escape(row['method'])}</td><td><b>{row['mean']:.1f}</b> ± {row['std']:.1f}"
+        f"<tr><td>{html.escape(row['method'])}</td><td><b>{row['mean']:.1f}</b>{_spread(row)}"
         f"{' ' + row['mark'] if row['mark'] else ''}</td><td>{row['source']:.1f}</td><td>{percent(row['drawn'])}</td>"
         f"<td>{percent(row['oracle'])}</td><td>{'—' if row['gap'] is None else format(row['gap'], '.1f')}</td>"
         f"<td>{html.escape(row['published_text'])}</td></tr>"
@@ -105,8 +128,9 @@ def build(context: AppContext) -> ResultsTab:
         records = []
     selection = read_selection()
     gr.Markdown(
-        f"{PROTOCOL} Measured on the full test sets ({store.manifest_origin()}); bars show the mean of "
-        "three seeds with their spread, diamonds the published numbers; the app uses seed 0.",
+        f"{PROTOCOL} Measured on the full test sets ({store.manifest_origin()}); bars show the mean over "
+        "the seeds trained (with their spread where there are several), diamonds the published numbers; "
+        "the other tabs predict with seed 0, the model shipped.",
         elem_id="results_protocol",
     )
     chart = gr.Plot(show_label=False, label="Target accuracy per method", elem_id="results_chart")
@@ -148,10 +172,10 @@ def build(context: AppContext) -> ResultsTab:
     @friendly
     def show_selection(pair, name, validator_name):
         if not name or not validator_name:
-            return None, "No sweep records yet: run `python -m da_demo sweep`."
+            return None, NOT_SWEPT
         points = points_of(records, pair, name)
         if not points:
-            return None, f"The sweep has no trials of {get_method(name).title} on this pair."
+            return None, NOT_SWEPT
         chosen, best = pick(points, validator_name), oracle(points)
         scored = [
             p for p in points if p.target_acc is not None and p.validators.get(validator_name) is not None
@@ -170,12 +194,14 @@ def build(context: AppContext) -> ResultsTab:
         )
         gap = 100 * (best.target_acc - chosen.target_acc) if chosen and best else None
         text = (
-            f"The {TITLES[validator_name]} picks {chosen.settings} at step {chosen.step}: "
+            f"The {TITLES[validator_name]} picks {settings_text(name, chosen.settings)} at step {chosen.step}: "
             f"**{100 * chosen.target_acc:.1f}%** on the target test set; the best model by target labels "
-            f"reached **{100 * best.target_acc:.1f}%** ({best.settings} at step {best.step}), "
-            f"a gap of {gap:.1f} points."
+            f"reached **{100 * best.target_acc:.1f}%** ({settings_text(name, best.settings)} at step "
+            f"{best.step}), a gap of {gap:.1f} points. These are the sweep's own measurements (on 1,000 "
+            "test images before a run's last step), so they can differ a little from the table above, "
+            "which measures the shipped files on the whole test set."
             if chosen and best
-            else ""
+            else "The validator found no model it could score here."
         )
         return figure, text
 

@@ -33,6 +33,8 @@ class Session:
     input_name: str = ""
     #: this visitor's finished live sessions, oldest first (at most ``MAX_RUNS``)
     runs: list[FinishedRun] = field(default_factory=list)
+    #: settings a lesson step set up: (pair, method) → settings the Adapt tab shows over the pick's
+    presets: dict[tuple[str, str], dict] = field(default_factory=dict)
 
     MAX_RUNS = 8
 

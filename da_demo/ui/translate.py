@@ -162,4 +162,13 @@ def build(context: AppContext) -> TranslateTab:
         api_visibility="private",
     )
     grid_button.click(grid_figure, [context.pair, context.session], grid, api_visibility="private")
+
+    def pair_changed(pair):
+        """Another pair: the previous pair's translations, status and grid go."""
+        spec = PAIRS[pair]
+        route = f"from {spec.source.title} to {spec.target.title} and back"
+        note = f"<small>{spec.title}: pick a digit to translate {route}.</small>"
+        return None, None, None, note, None
+
+    context.pair.change(pair_changed, context.pair, [*outputs, grid], api_visibility="private")
     return TranslateTab(grid)

@@ -169,8 +169,8 @@ def build(context: AppContext) -> TryItTab:
 
     @friendly
     def again(pair, session):
-        if session.digit is None:
-            return gr.skip(), gr.skip(), gr.skip(), gr.skip(), session
+        if session.digit is None:  # nothing to predict: a previous pair's message must not linger
+            return gr.skip(), gr.skip(), "", "", session
         return show_digit(context, session, pair, session.digit, [], session.input_name or "your digit")
 
     @friendly

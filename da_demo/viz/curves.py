@@ -48,20 +48,25 @@ def loss_figure(series: dict[str, tuple[list[int], list[float]]], title: str = "
     for name, (steps, values) in series.items():
         if steps:
             axis.plot(steps, values, label=name, linewidth=1.6)
-    _finish(axis, title, "training step", "value (lower is better for a loss)")
+    _finish(axis, title, "training step", "value")
     figure.tight_layout()
     return figure
 
 
 def runs_figure(runs: list[tuple[str, list[int], list[float]]], title: str):
-    """Target-test accuracy of several runs overlaid: ``(label, steps, accuracies)`` each."""
-    figure = Figure(figsize=(6.4, 4.2))
+    """Target-test accuracy of several runs overlaid: ``(label, steps, accuracies)`` each; the
+    accuracy axis fits the data (with a margin), so runs a few points apart look apart."""
+    figure = Figure(figsize=(6.4, 4.2 + 0.25 * len(runs)))
     axis = figure.subplots()
     for label, steps, values in runs:
         axis.plot(
             steps, [100 * value for value in values], label=label, linewidth=2.2, marker="o", markersize=3
         )
-    axis.set_ylim(0, 100)
+    shown = [100 * value for _, _, values in runs for value in values]
+    if shown:
+        low, high = min(shown), max(shown)
+        margin = max(2.0, 0.1 * (high - low))
+        axis.set_ylim(max(0.0, low - margin), min(100.0, high + margin))
     _finish(axis, title, "training step", "target test accuracy (%)", legend_columns=1)
     figure.tight_layout()
     return figure

@@ -11,22 +11,42 @@ from matplotlib.figure import Figure  # noqa: E402
 
 def accuracy_chart(rows: list[dict], title: str):
     """Horizontal bars of target-test accuracy per method: ``rows`` of ``{"method": title, "mean",
-    "std", "published" (or None), "baseline": bool}`` in %, the baseline (source-only) drawn grey with
-    a dashed line through the chart so every other bar reads against it."""
-    figure = Figure(figsize=(7.0, 0.42 * len(rows) + 1.6))
+    "std", "seeds", "published" (or None), "baseline": bool}`` in %, the baseline (source-only) drawn
+    grey with a dashed line through the chart so every other bar reads against it. Error bars only
+    where several seeds ran; each value is written inside its bar, clear of the published ◆."""
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    figure = Figure(figsize=(7.0, 0.42 * len(rows) + 2.0))
     axis = figure.subplots()
     positions = np.arange(len(rows))[::-1]
     colours = ["#9ca3af" if row["baseline"] else "#2563eb" for row in rows]
-    axis.barh(
-        positions,
-        [row["mean"] for row in rows],
-        xerr=[row["std"] for row in rows],
-        color=colours,
-        error_kw={"elinewidth": 1, "capsize": 3},
-        height=0.65,
-    )
-    for position, row in zip(positions, rows):
-        axis.text(min(row["mean"] + 1, 99), position, f"{row['mean']:.1f}", va="center", fontsize=8)
+    several = [row.get("seeds", 1) > 1 for row in rows]
+    axis.barh(positions, [row["mean"] for row in rows], color=colours, height=0.65)
+    spread = [(position, row) for position, row, many in zip(positions, rows, several) if many]
+    if spread:
+        axis.errorbar(
+            [row["mean"] for _, row in spread],
+            [position for position, _ in spread],
+            xerr=[row["std"] for _, row in spread],
+            fmt="none",
+            ecolor="black",
+            elinewidth=1,
+            capsize=3,
+        )
+    for position, row, many in zip(positions, rows, several):
+        label = f"{row['mean']:.1f}" + (f" ± {row['std']:.1f}" if many else "")
+        inside = row["mean"] > 25  # at the bar's start, where no published ◆ sits
+        axis.text(
+            1.5 if inside else row["mean"] + 1,
+            position,
+            label,
+            va="center",
+            ha="left",
+            fontsize=8,
+            color="white" if inside else "black",
+            fontweight="bold",
+        )
         if row.get("published") is not None:
             axis.plot(row["published"], position, marker="D", color="#dc2626", markersize=6, ls="")
     baseline = next((row["mean"] for row in rows if row["baseline"]), None)
@@ -34,10 +54,17 @@ def accuracy_chart(rows: list[dict], title: str):
         axis.axvline(baseline, color="#6b7280", ls="--", lw=1)
     axis.set_yticks(positions, [row["method"] for row in rows], fontsize=9)
     axis.set_xlim(0, 100)
-    axis.set_xlabel("target test accuracy (%): bars = ours (3 seeds, ± std), ◆ = published")
+    axis.set_xlabel("target test accuracy (%)")
     axis.set_title(title, fontsize=11)
     axis.grid(axis="x", alpha=0.3)
-    figure.tight_layout()
+    seeds = "mean ± std where several seeds ran" if any(several) else "one seed each"
+    handles = [
+        Patch(color="#2563eb", label=f"ours ({seeds})"),
+        Patch(color="#9ca3af", label="source only (dashed line)"),
+        Line2D([], [], marker="D", color="#dc2626", ls="", label="published"),
+    ]
+    figure.legend(handles=handles, loc="lower center", ncol=3, fontsize=8, frameon=False)
+    figure.tight_layout(rect=(0, 0.06, 1, 1))
     return figure
 
 
