@@ -1,0 +1,138 @@
+"""A class running the lesson's "adapt a model yourself" step at once:
+``python -m da_demo.benchmarks.lesson_load [--students 30] [--within 20]``.
+
+The app is started here (worker processes, warm-up) and ``--students`` visitors press Start on the
+lesson's preset (DANN, 600 steps on MNIST → USPS, seed 0) at random moments within ``--within``
+seconds, through ``/adapt`` as programs do; one more visitor keeps asking ``/predict`` meanwhile.
+Reports when each student saw their first curve point (median and slowest), how many distinct runs
+were trained for the class, whether every student got the model, the predicting visitor's latency
+and time-outs, and the memory of the app with its workers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from ..reporting import format_markdown
+from .class_load import percentile, resident_megabytes
+from .loadtest import digit_picture, free_port
+
+PRESET = {"steps": 600, "seed": 0}  # the lesson's step 3 (ui.lesson.LESSON_STEPS), over the pick's settings
+PREDICT_TIMEOUT = 5.0
+
+
+def student(url: str, moment: float, started: float) -> dict:
+    """One student: waits until ``moment``, presses Start, notes the first streamed curve point."""
+    from gradio_client import Client
+
+    time.sleep(max(0.0, moment - (time.perf_counter() - started)))
+    client = Client(url, verbose=False)
+    pressed = time.perf_counter()
+    job = client.submit("mnist-usps", "dann", PRESET, api_name="/adapt")
+    first = None
+    while not job.done():
+        if first is None and any(isinstance(output[1], dict) for output in job.outputs()):
+            first = time.perf_counter() - pressed
+        time.sleep(0.1)
+    status, curves, model = job.result()
+    if first is None and isinstance(curves, dict):
+        first = time.perf_counter() - pressed
+    return {"first": first, "status": status, "model": model, "seconds": time.perf_counter() - pressed}
+
+
+def predicting_visitor(url: str, folder: Path, until: threading.Event) -> tuple[list[float], int, list[str]]:
+    """``/predict`` one after another until ``until`` is set: latencies, time-outs, errors."""
+    from gradio_client import Client, handle_file
+
+    client = Client(url, verbose=False)
+    pictures = [digit_picture(folder, digit, 0) for digit in range(10)]
+    latencies, timeouts, errors = [], 0, []
+    while not until.is_set():
+        started = time.perf_counter()
+        job = client.submit(handle_file(random.choice(pictures)), "mnist-usps", api_name="/predict")
+        try:
+            job.result(timeout=PREDICT_TIMEOUT)
+            latencies.append(time.perf_counter() - started)
+        except TimeoutError:
+            timeouts += 1
+        except Exception as error:  # noqa: BLE001 - every failure is the finding
+            errors.append(f"predict: {type(error).__name__}: {str(error)[:120]}")
+    return latencies, timeouts, errors
+
+
+def run(students: int, within: float, seed: int) -> tuple[list[list[str]], bool]:
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    from ..ui import build_demo, configure_serving, launch_options
+
+    configure_serving()
+    demo = build_demo(warm_up=True)
+    _, url, _ = demo.launch(
+        server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True, **launch_options()
+    )
+    time.sleep(30)  # the warm-up: test data, training workers, UMAP's first compilation
+    folder = Path(tempfile.mkdtemp(prefix="da-demo-lesson-"))
+    rng = random.Random(seed)
+    moments = sorted(rng.uniform(0, within) for _ in range(students))
+    until = threading.Event()
+    peak = [resident_megabytes()]
+
+    def watch_memory():
+        while not until.is_set():
+            peak[0] = max(peak[0], resident_megabytes())
+            time.sleep(1)
+
+    with ThreadPoolExecutor(students + 2) as pool:
+        predictions = pool.submit(predicting_visitor, url, folder, until)
+        memory = pool.submit(watch_memory)
+        started = time.perf_counter()
+        results = list(pool.map(lambda moment: student(url, moment, started), moments))
+        until.set()
+        latencies, timeouts, errors = predictions.result()
+        memory.result()
+    trained = demo.da_context.trainer.runs_trained()
+    demo.close()
+    firsts = [result["first"] for result in results if result["first"] is not None]
+    failed = [result["status"] for result in results if not result["status"].startswith("done")]
+    rows = [
+        ["students pressing Start (lesson preset: DANN, 600 steps, seed 0)", f"{students} within {within:g} s"],
+        ["distinct runs trained for them", str(trained)],
+        ["first curve point: median / slowest (s)", _pair_of(firsts)],
+        ["every student's run done, with the model", f"{students - len(failed)} of {students}"],
+        ["class finished after (s)", f"{max(result['seconds'] for result in results):.0f}"],
+        ["/predict meanwhile: p50 / p95 (ms)", _latency(latencies)],
+        [f"/predict time-outs (> {PREDICT_TIMEOUT:g} s) / errors", f"{timeouts} / {len(errors)}"],
+        ["memory, app and workers, peak (MB)", f"{peak[0]:.0f}"],
+    ]
+    ok = not failed and not errors and not timeouts and len(firsts) == students
+    return rows + [[f"failure: {text[:100]}", ""] for text in (failed + errors)[:5]], ok
+
+
+def _pair_of(values: list[float]) -> str:
+    return f"{statistics.median(values):.1f} / {max(values):.1f}" if values else "—"
+
+
+def _latency(values: list[float]) -> str:
+    return " / ".join(f"{1000 * percentile(values, share):.0f}" for share in (0.5, 0.95)) if values else "—"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m da_demo.benchmarks.lesson_load", description=__doc__)
+    parser.add_argument("--students", type=int, default=30)
+    parser.add_argument("--within", type=float, default=20, help="students press Start within this many seconds")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    rows, ok = run(args.students, args.within, args.seed)
+    print(format_markdown(["a class in the lesson", "measured"], rows))
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
