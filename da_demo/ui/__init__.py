@@ -75,7 +75,14 @@ def build_demo(
         if notes:
             gr.Markdown("Model source: " + "; ".join(notes))
         data_notice = gr.Markdown(elem_id="data_notice")
-        context = AppContext(zoo=zoo, data=data, session=gr.State(Session()), pair=pair, trainer=trainer)
+        context = AppContext(
+            zoo=zoo,
+            data=data,
+            session=gr.State(Session()),
+            pair=pair,
+            trainer=trainer,
+            drawn_curves=adapt.DrawnCurves(),
+        )
         with gr.Tabs() as tabs:
             with gr.Tab("Try it", id="try", elem_id="tab-try"):
                 try_tab = try_it.build(context)

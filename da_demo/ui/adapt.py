@@ -9,6 +9,8 @@ with the label and range its field declares.
 
 from __future__ import annotations
 
+import collections
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -32,7 +34,7 @@ from .live_runs import (
     curves,
     stop_adaptation,
 )
-from .render import friendly
+from .render import figure_file, friendly
 
 DEFAULT_METHOD = "dann"
 #: slot → the setting that fills it (a name, or a function of the method class)
@@ -85,13 +87,40 @@ def reported_metrics(events: list) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def figures(update: AdaptUpdate) -> tuple:
-    """``(loss figure, accuracy figure, explanations)`` for the page."""
+def figures(update: AdaptUpdate, drawn: DrawnCurves | None = None) -> tuple:
+    """``(loss picture, accuracy picture, explanations)`` for the page: PNG files, drawn once per
+    shared run and moment (``drawn``), so the students watching one run do not each pay for them."""
+    if drawn is None or not update.key:
+        return _draw(update)
+    return drawn.get((update.key, len(update.events)), lambda: _draw(update))
+
+
+class DrawnCurves:
+    """The app's last few drawings of shared runs' curves, by (run key, events so far)."""
+
+    def __init__(self, size: int = 256) -> None:
+        self.size, self._lock = size, threading.Lock()
+        self._pictures: collections.OrderedDict[tuple, tuple] = collections.OrderedDict()
+
+    def get(self, key: tuple, draw: Callable[[], tuple]) -> tuple:
+        with self._lock:
+            if key in self._pictures:
+                self._pictures.move_to_end(key)
+                return self._pictures[key]
+        pictures = draw()  # outside the lock: two watchers may draw the same moment once each
+        with self._lock:
+            self._pictures[key] = pictures
+            while len(self._pictures) > self.size:
+                self._pictures.popitem(last=False)
+        return pictures
+
+
+def _draw(update: AdaptUpdate) -> tuple:
     losses, accuracy = curves(update.events)
     title = f"{update.method.title}" if update.method else ""
     return (
-        loss_figure(losses, f"Losses: {title}"),
-        accuracy_figure(accuracy, f"Accuracy: {title}"),
+        figure_file(loss_figure(losses, f"Losses: {title}")),
+        figure_file(accuracy_figure(accuracy, f"Accuracy: {title}")),
         explanations(reported_metrics(update.events)),
     )
 
@@ -114,7 +143,7 @@ def run_adaptation(
         if not update.events:
             yield update.text, gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), session
             continue
-        loss, accuracy, glossary = figures(update)
+        loss, accuracy, glossary = figures(update, context.drawn_curves)
         model = str(update.model_path) if update.model_path else gr.skip()
         runs = runs_plot(session, pair) if update.model_path else gr.skip()
         yield update.text, loss, accuracy, glossary, model, runs, session
@@ -152,12 +181,16 @@ def build(context: AppContext) -> AdaptTab:
             stop = gr.Button("Stop", variant="stop", elem_id="btn_stop")
     status = gr.Textbox(label="Progress", interactive=False, elem_id="adapt_status", lines=2)
     with gr.Row():
-        accuracy_plot = gr.Plot(
+        accuracy_plot = gr.Image(
             show_label=False,
             label="Accuracy (target test in red: the number that matters)",
+            interactive=False,
+            buttons=[],
             elem_id="accuracy_plot",
         )
-        loss_plot = gr.Plot(show_label=False, label="Losses", elem_id="loss_plot")
+        loss_plot = gr.Image(
+            show_label=False, label="Losses", interactive=False, buttons=[], elem_id="loss_plot"
+        )
     glossary = gr.Markdown(elem_id="adapt_glossary")
     runs = gr.Plot(
         show_label=False, label="Compare your runs (finished runs on this pair)", elem_id="runs_plot"

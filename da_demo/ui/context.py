@@ -25,6 +25,8 @@ class AppContext:
     pair: gr.Dropdown  # the domain pair chosen at the top of the page
     #: where visitors' runs train: ``workflows.live``'s transports (worker processes, this process, ZeroGPU)
     trainer: Any = None
+    #: live curves drawn once per shared run and moment (``adapt.DrawnCurves``), for every watcher
+    drawn_curves: Any = None
     #: visitors who have trained, by Gradio session, so their runs and models are freed when they leave
     visitors: weakref.WeakValueDictionary = field(default_factory=weakref.WeakValueDictionary)
     _lock: threading.Lock = field(default_factory=threading.Lock)

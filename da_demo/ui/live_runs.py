@@ -90,6 +90,8 @@ class AdaptUpdate:
     events: list[ProgressEvent] = field(default_factory=list)
     model_path: Path | None = None
     started: bool = True
+    #: the shared run's key ("" when not shared): what is drawn is the same for everyone watching it
+    key: str = ""
 
 
 ENDINGS = {
@@ -132,7 +134,9 @@ def adapt(
         request = live_request(spec, data.pair(pair).fingerprint)
         events: list[ProgressEvent] = []
         watchers = (lambda: trainer.watchers(request.key)) if hasattr(trainer, "watchers") else (lambda: 1)
-        outcome = yield from _stream(spec, trainer.run(request, stop_signal), events, report, watchers)
+        outcome = yield from _stream(
+            spec, trainer.run(request, stop_signal), events, report, watchers, request.key
+        )
         if isinstance(outcome, AdaptUpdate):
             yield outcome
             return
@@ -162,7 +166,12 @@ def live_request(spec: RunSpec, data_fingerprint: str = "") -> LiveRequest:
 
 
 def _stream(
-    spec: RunSpec, messages: Iterator[RunMessage], events: list[ProgressEvent], report, watchers
+    spec: RunSpec,
+    messages: Iterator[RunMessage],
+    events: list[ProgressEvent],
+    report,
+    watchers,
+    key: str = "",
 ) -> Iterator[AdaptUpdate]:
     """Updates while the run waits and trains; returns the model's path when it is done, else the
     final update (it failed, or the visitor stopped watching a run others still watch)."""

@@ -52,7 +52,19 @@ def image_file(image: np.ndarray) -> str:
     """
     buffer = io.BytesIO()
     Image.fromarray(image).save(buffer, format="PNG")
-    data = buffer.getvalue()
+    return png_file(buffer.getvalue())
+
+
+def figure_file(figure) -> str:
+    """A matplotlib figure rendered once to a PNG file (see ``image_file``): every visitor watching
+    the same shared run is then sent this file, not a rendering of their own."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100)
+    return png_file(buffer.getvalue())
+
+
+def png_file(data: bytes) -> str:
+    """PNG bytes as a file named by its content, written once, atomically (see ``image_file``)."""
     path = IMAGE_DIR / f"{hashlib.sha256(data).hexdigest()[:24]}.png"
     try:
         os.utime(path)  # in use again: not pruned

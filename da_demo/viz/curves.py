@@ -3,6 +3,8 @@ accuracy drawn thick so it stands out. Matplotlib figures, built from plain list
 
 from __future__ import annotations
 
+import textwrap
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -56,11 +58,16 @@ def loss_figure(series: dict[str, tuple[list[int], list[float]]], title: str = "
 def runs_figure(runs: list[tuple[str, list[int], list[float]]], title: str):
     """Target-test accuracy of several runs overlaid: ``(label, steps, accuracies)`` each; the
     accuracy axis fits the data (with a margin), so runs a few points apart look apart."""
-    figure = Figure(figsize=(6.4, 4.2 + 0.25 * len(runs)))
+    figure = Figure(figsize=(6.4, 4.2 + 0.45 * len(runs)))
     axis = figure.subplots()
     for label, steps, values in runs:
         axis.plot(
-            steps, [100 * value for value in values], label=label, linewidth=2.2, marker="o", markersize=3
+            steps,
+            [100 * value for value in values],
+            label=textwrap.fill(label, 64, subsequent_indent="   "),  # a run's settings fit the plot's width
+            linewidth=2.2,
+            marker="o",
+            markersize=3,
         )
     shown = [100 * value for _, _, values in runs for value in values]
     if shown:
