@@ -242,6 +242,7 @@ def test_a_live_session_streams_a_readable_legend_stops_and_compares_runs(page):
     expect(status).to_have_value(re.compile(r"^stopped by you: \d+ steps"))
     expect(page.locator("#adapt_download a").first).to_be_visible()
     expect(page.locator("#runs_plot img")).to_be_visible()  # the finished run joins the comparison
+    expect(page.locator("#adapt_runs_choice")).to_be_visible()  # ...and its model can be chosen again later
     shoot(page, "adapt")
 
 

@@ -219,3 +219,18 @@ def test_a_client_gone_mid_upload_is_one_log_line_and_real_failures_keep_their_t
     gone, real = caplog.records[-2:]
     assert gone.levelname == "INFO" and gone.exc_info is None and "disconnected" in gone.getMessage()
     assert real.levelname == "ERROR" and isinstance(real.exc_info[1], ValueError)
+
+
+def test_every_run_of_a_session_is_kept_and_any_can_be_chosen_again(context):
+    trainer = InProcessTrainer(context.data.pair)
+    session = Session()
+    for seed in (0, 1):
+        settings = {"steps": 5, "batch_size": 16, "seed": seed}
+        *_, last = live_runs.adapt(
+            context.zoo, context.data, session, "mnist-usps", "deepcoral", settings, trainer
+        )
+        assert last.text.startswith("done"), last.text
+    first, second = session.runs
+    assert (first.number, second.number) == (1, 2) and "seed 0" in first.label and "seed 1" in second.label
+    assert session.trained[("mnist-usps", "deepcoral")] is second.model  # the latest is in use
+    assert session.choose_run(1) is first and session.trained[("mnist-usps", "deepcoral")] is first.model

@@ -141,12 +141,29 @@ def run_adaptation(
         context.zoo, context.data, session, pair, method, settings, context.trainer, progress
     ):
         if not update.events:
-            yield update.text, gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), session
+            yield update.text, gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), session
             continue
         loss, accuracy, glossary = figures(update, context.drawn_curves)
         model = str(update.model_path) if update.model_path else gr.skip()
         runs = runs_plot(session, pair) if update.model_path else gr.skip()
-        yield update.text, loss, accuracy, glossary, model, runs, session
+        chooser = runs_menu(session, pair) if update.model_path else gr.skip()
+        yield update.text, loss, accuracy, glossary, model, runs, chooser, session
+
+
+def runs_menu(session, pair: str):
+    """The visitor's runs on ``pair`` to choose the model from, the one in use selected."""
+    runs = [run for run in session.runs if run.pair == pair and run.model is not None]
+    in_use = {id(model) for model in session.trained.values()}
+    chosen = next((run.number for run in reversed(runs) if id(run.model) in in_use), None)
+    return gr.update(choices=[(run.label, run.number) for run in runs], value=chosen, visible=bool(runs))
+
+
+def choose_run(number, session):
+    """The visitor picks one of their runs: its model is the one their other tabs use now."""
+    run = session.choose_run(number) if number is not None else None
+    if run is None:
+        return gr.skip(), session
+    return f"Your {get_method(run.method).title} model is now run {run.label}", session
 
 
 def build(context: AppContext) -> AdaptTab:
@@ -194,6 +211,12 @@ def build(context: AppContext) -> AdaptTab:
     glossary = gr.Markdown(elem_id="adapt_glossary")
     runs = gr.Plot(
         show_label=False, label="Compare your runs (finished runs on this pair)", elem_id="runs_plot"
+    )
+    chooser = gr.Dropdown(
+        label="Use the model of this run (every run of yours is kept)",
+        choices=[],
+        visible=False,
+        elem_id="adapt_runs_choice",
     )
     download = gr.File(
         label="Your model (safetensors with its metadata)",
@@ -259,11 +282,18 @@ def build(context: AppContext) -> AdaptTab:
     run_event = start.click(
         run_session,
         [context.pair, method, *fields, seed, context.session],
-        [status, loss_plot, accuracy_plot, glossary, download, runs, context.session],
+        [status, loss_plot, accuracy_plot, glossary, download, runs, chooser, context.session],
         api_visibility="private",
         concurrency_limit=MAX_WATCHERS,
         concurrency_id="training",
         show_progress_on=status,
+    )
+    chooser.input(choose_run, [chooser, context.session], [status, context.session], api_visibility="private")
+    context.pair.change(
+        lambda pair, session: (runs_plot(session, pair), runs_menu(session, pair)),
+        [context.pair, context.session],
+        [runs, chooser],
+        api_visibility="private",
     )
     stop.click(
         stop_adaptation,

@@ -9,6 +9,7 @@ tab's plots and the endpoint's JSON are drawn from.
 
 from __future__ import annotations
 
+import logging
 import tempfile
 import threading
 from collections.abc import Iterator, Mapping
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..artifacts.checkpoints import load_checkpoint
+from ..artifacts.checkpoints import CheckpointError, load_checkpoint
 from ..data import PAIRS
 from ..engine.spec import RunSpec
 from ..engine.trainer import EndReason, ProgressEvent
@@ -29,6 +30,7 @@ from .render import rejected
 from .session import FinishedRun, Session
 from .zoo import ModelZoo, zoo_model
 
+LOG = logging.getLogger("da_demo.ui")
 MAX_STEPS = 3000
 MAX_BATCH_SIZE = 256
 MAX_SECONDS = 150  # a run ends (and keeps what it learned) after this much training
@@ -243,13 +245,17 @@ def _finish(
             events,
         )
     measured = [event for event in events if event.target_acc is not None]
+    model = _own_model(output)
+    number = max((run.number for run in session.runs), default=0) + 1
     session.add_run(
         FinishedRun(
             pair,
             method,
-            run_label(len(session.runs) + 1, spec, result),
+            run_label(number, spec, result),
             [event.step for event in measured],
             [event.target_acc for event in measured],
+            model,
+            number,
         )
     )
     summary = (
@@ -261,15 +267,17 @@ def _finish(
         # out of time before its last step: a half-trained model does not replace a finished one
         return AdaptUpdate(
             f"Out of time at the {MAX_SECONDS} s cap after {result.step} of {result.total_steps} steps: "
-            f"{summary} Your previous model is kept; this one is offered for download. Fewer steps "
-            "or a smaller batch fit in the time.",
+            f"{summary} Your previous model is kept (choose this run under Compare your runs to use it); "
+            "fewer steps or a smaller batch fit in the time.",
             spec.method,
             list(events),
             output,
         )
-    session.trained[(pair, method)] = zoo_model(
-        load_checkpoint(output), "trained in this session", owner="yours"
-    )
+    if model is None:
+        return AdaptUpdate(
+            f"Failed: the trained model could not be read back. {summary}", spec.method, list(events)
+        )
+    session.trained[(pair, method)] = model
     return AdaptUpdate(
         f"{ENDINGS[result.ended_early]}: {summary} Your model is now in the Try it, Translate "
         "(CycleGAN) and Feature space tabs.",
@@ -277,6 +285,15 @@ def _finish(
         list(events),
         output,
     )
+
+
+def _own_model(path: Path):
+    """The visitor's trained model, ready to predict (None if the file cannot be read back)."""
+    try:
+        return zoo_model(load_checkpoint(path), "trained in this session", owner="yours")
+    except CheckpointError as error:
+        LOG.warning("a finished run's model could not be read: %s", error)
+        return None
 
 
 def run_label(number: int, spec: RunSpec, result: ProgressEvent) -> str:

@@ -19,6 +19,9 @@ class FinishedRun:
     label: str
     steps: list[int]
     target: list[float]
+    #: the run's trained model (kept for every run of the session, so any can be chosen again)
+    model: ZooModel | None = None
+    number: int = 0
 
 
 @dataclass
@@ -40,6 +43,13 @@ class Session:
 
     def add_run(self, run: FinishedRun) -> None:
         self.runs = [*self.runs, run][-self.MAX_RUNS :]
+
+    def choose_run(self, number: int) -> FinishedRun | None:
+        """Make run ``number``'s model the one this visitor's other tabs use for its method."""
+        run = next((run for run in self.runs if run.number == number and run.model is not None), None)
+        if run is not None:
+            self.trained[(run.pair, run.method)] = run.model
+        return run
 
     def close(self) -> None:
         """The visitor has left: stop their run and let their models go."""
