@@ -153,3 +153,41 @@ def test_zero_gpu_is_used_only_on_a_zero_gpu_space(monkeypatch, tiny_pair):
         assert calls == ["cuda"]
     finally:
         live.zero_gpu_spaces.cache_clear()
+
+
+def test_a_live_run_as_a_ray_task_streams_its_events_and_honours_stop(data_dir, tmp_path):
+    pytest.importorskip("ray")
+    import threading
+
+    import ray
+
+    from da_demo.engine.spec import RunSpec
+    from da_demo.workflows.live import Environment, LiveRequest
+    from da_demo.workflows.ray_live import RayTrainer
+
+    options = {"log_every": 1, "eval_samples": 100, "final_eval_samples": 100}
+    try:
+        trainer = RayTrainer(None, Environment(data_dir=str(data_dir)), num_cpus=2)
+        assert trainer.slots == 2  # the cluster's CPUs
+        short = LiveRequest(
+            RunSpec.resolve("mnist-usps", "deepcoral", {"steps": 4, "batch_size": 16}),
+            str(tmp_path / "short.safetensors"),
+            options,
+        )
+        messages = list(trainer.run(short, threading.Event()))
+        assert [kind for kind, _ in messages].count("event") >= 4 and messages[-1] == ("done", short.output)
+        assert (tmp_path / "short.safetensors").is_file()
+        stop = threading.Event()
+        long = LiveRequest(
+            RunSpec.resolve("mnist-usps", "deepcoral", {"steps": 3000, "batch_size": 16}),
+            str(tmp_path / "long.safetensors"),
+            options,
+        )
+        events = []
+        for kind, payload in trainer.run(long, stop):
+            if kind == "event":
+                events.append(payload)
+                stop.set()
+        assert events[-1].done and events[-1].ended_early.value == "stopped" and events[-1].step < 3000
+    finally:
+        ray.shutdown()

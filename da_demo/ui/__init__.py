@@ -15,6 +15,7 @@ import gradio as gr
 from .. import __version__
 from ..data import PAIRS
 from ..workflows.live import Environment, InProcessTrainer, ZeroGPUTrainer, zero_gpu_spaces
+from ..workflows.ray_live import RAY_ADDRESS_ENV, RayTrainer
 from ..workflows.sharing import SharedRuns
 from ..workflows.workers import TrainingWorkers
 from . import adapt, api, features, learn, lesson, results, translate, try_it
@@ -32,11 +33,13 @@ domain (using target images but **never** their labels). Pick the domain pair he
 
 
 def make_trainer(zoo: ModelZoo, data: AppData, train_in_workers: bool = True):
-    """Where visitors' runs train, chosen once: the GPU a ZeroGPU Space lends, else worker
-    processes, else (``train_in_workers=False``, for comparisons) this process. Start models come
-    from the app's own model store either way."""
+    """Where visitors' runs train, chosen once: a Ray cluster (``DA_DEMO_RAY_ADDRESS``), the GPU a
+    ZeroGPU Space lends, worker processes, or (``train_in_workers=False``, for comparisons) this
+    process. Start models come from the app's own model store either way."""
     environment = Environment(device="cpu", store=zoo.store, data_dir=data.data_dir)
     spaces = zero_gpu_spaces()
+    if os.environ.get(RAY_ADDRESS_ENV):  # a class bigger than this machine: runs on a Ray cluster
+        return RayTrainer(os.environ[RAY_ADDRESS_ENV], environment)
     if spaces is not None:
         return ZeroGPUTrainer(data.pair, replace(environment, device="cuda"), spaces, ZERO_GPU_SECONDS)
     if train_in_workers:
@@ -56,7 +59,9 @@ def build_demo(
     ``make_trainer``'s choice)."""
     zoo = zoo or ModelZoo()
     data = data or AppData(os.environ.get("DA_DEMO_DATA_DIR"))
-    trainer = trainer or SharedRuns(make_trainer(zoo, data, train_in_workers), TRAINING_SLOTS)
+    if trainer is None:
+        transport = make_trainer(zoo, data, train_in_workers)
+        trainer = SharedRuns(transport, getattr(transport, "slots", TRAINING_SLOTS))
     for pair in PAIRS:  # the shipped models are loaded before the first page is served
         zoo.pair(pair)
     if warm_up:

@@ -108,7 +108,7 @@ def _run_on_ray(task: Task, context: TaskContext, run: RunTask) -> dict[str, Any
     return run(task, _ray_context)
 
 
-def _check_reachable(address: str, seconds: float = 3.0) -> None:
+def check_reachable(address: str, seconds: float = 3.0) -> None:
     """Ray waits minutes on an address nobody answers at: knock first (``host:port`` or
     ``ray://host:port``) and say so in one sentence."""
     import socket
@@ -146,7 +146,7 @@ class RayExecutor:
             ) from None
         self.ray, self.run = ray, run
         if address and address != "auto":
-            _check_reachable(address)
+            check_reachable(address)
         try:
             if address:
                 ray.init(
