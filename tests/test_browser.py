@@ -326,6 +326,12 @@ def test_on_a_phone_every_tab_is_reachable_and_nothing_is_wider_than_the_screen(
     shoot(phone, "phone-results")
     phone.click("#tab-adapt-button")
     assert phone.evaluate("() => document.documentElement.scrollWidth") <= PHONE["width"]
+    # a lesson step's button is a real button, and the page scrolls to what it set up
+    phone.click("#tab-lesson-button")
+    phone.locator("#lesson_step_6").scroll_into_view_if_needed()
+    assert phone.locator("#lesson_step_6").evaluate("node => node.tagName") == "BUTTON"
+    phone.click("#lesson_step_6")
+    expect(phone.locator("#selection_plot")).to_be_in_viewport(timeout=15_000)
 
 
 def test_expected_rejections_leave_one_log_line_and_no_traceback(server, tmp_path):

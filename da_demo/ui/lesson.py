@@ -24,6 +24,8 @@ class Step:
     title: str
     text: str
     button: str
+    #: the element the step's result is in: the page scrolls there once the step is set up
+    shows: str = "tabs"
 
 
 STEPS = (
@@ -32,12 +34,14 @@ STEPS = (
         "An MNIST **7**, and the same digit redrawn as USPS, MNIST-M and noisy MNIST would show it. Same class, "
         "different pixels: that is a *domain shift*.",
         "Show an MNIST 7 (MNIST → USPS)",
+        "try_status",
     ),
     Step(
         "2. The source-only model stumbles",
         "Now a 7 from the MNIST-M test set itself. The source-only model never saw a photo background; the "
         "adapted models did, without ever seeing a label of those images. Compare the rows.",
         "Show an MNIST-M 7 (MNIST → MNIST-M)",
+        "try_status",
     ),
     Step(
         "3. Adapt a model yourself",
@@ -45,30 +49,35 @@ STEPS = (
         "accuracy) climb. The grey line is the domain classifier: the features are trained to fool it, so "
         "instead of climbing to 100% it swings up and down (50% would mean the domains look alike).",
         "Set up DANN (600 steps)",
+        "adapt_method",
     ),
     Step(
         "4. Why it works: the features",
         "Each dot is a test digit's features, circles for MNIST, triangles for USPS, coloured by domain. Before "
         "adaptation the two clouds sit apart; after, they overlap, so one classifier serves both.",
         "Show the features, coloured by domain",
+        "features_plot",
     ),
     Step(
         "5. A race",
         "Train a second method (MMD is set up, on MNIST → USPS with the same 600 steps) and compare: the "
         "*Compare your runs* plot overlays the target accuracy of every run you have finished in this session.",
         "Set up MMD (600 steps)",
+        "adapt_method",
     ),
     Step(
         "6. Choosing without labels",
         "Every number so far used target labels only to *measure*. In practice you have none, so how do you "
         "pick a setting? The Results tab shows how a label-free score ranked the models, and what it cost.",
         "Show how the settings were chosen",
+        "selection_plot",
     ),
     Step(
         "7. Your turn",
         "Draw a digit, or a scribble that is not a digit, in Try it: the models answer, and say so when a "
         "drawing looks like no digit they know.",
         "Open Try it",
+        "pad",
     ),
 )
 
@@ -88,7 +97,7 @@ def layout() -> LessonButtons:
     for index, step in enumerate(STEPS):
         with gr.Group():
             gr.Markdown(f"### {step.title}\n{step.text}")
-            buttons.append(gr.Button(step.button, size="sm", elem_id=f"lesson_step_{index + 1}"))
+            buttons.append(gr.Button(step.button, variant="primary", elem_id=f"lesson_step_{index + 1}"))
     return LessonButtons(buttons)
 
 
@@ -112,6 +121,8 @@ def wire(
         return lambda pair_name, state: try_tab.show_example(pair_name, state, index)
 
     step = iter(buttons.buttons)
+    for button, lesson_step in zip(buttons.buttons, STEPS):  # then the result is on screen, on a phone too
+        button.click(None, None, None, js=_scroll_to(lesson_step.shows), **private)
     next(step).click(lambda: go("try", "mnist-usps"), None, [tabs, pair], **private).then(
         example(SOURCE_SEVEN), [pair, session], try_tab.outputs, **private
     )
@@ -146,3 +157,13 @@ def wire(
         results_tab.show_selection, results_tab.selection_inputs, results_tab.selection_outputs, **private
     )
     next(step).click(lambda: gr.Tabs(selected="try"), None, tabs, **private)
+
+
+def _scroll_to(element_id: str) -> str:
+    """Browser code that brings ``element_id`` into view as soon as it is shown (the tab switches
+    after a round trip to the server, so it looks again every quarter second, for up to 10 s)."""
+    return (
+        "() => { let tries = 0; const look = () => { const node = document.getElementById('" + element_id + "');"
+        " if (node && node.offsetParent !== null) { node.scrollIntoView({block: 'start'}); }"
+        " else if (tries++ < 40) { setTimeout(look, 250); } }; setTimeout(look, 250); }"
+    )
