@@ -317,6 +317,12 @@ def test_on_a_phone_every_tab_is_reachable_and_nothing_is_wider_than_the_screen(
         "the prediction table is clipped"
     )
     assert phone.evaluate("() => document.documentElement.scrollWidth") <= PHONE["width"]
+    cut = phone.evaluate(  # every class's bar inside its cell: none hidden behind the cell's edge
+        """() => [...document.querySelectorAll('#predictions .da-bars')].filter(bars => {
+            const cell = bars.closest('td').getBoundingClientRect();
+            return bars.lastElementChild.getBoundingClientRect().right > cell.right + 0.5; }).length"""
+    )
+    assert cut == 0, f"{cut} prediction cells cut off their last bars"
     hide_photo_tiles(phone)
     shoot(phone, "phone-try-it", clip_to="#predictions")
     phone.click("#tab-results-button")

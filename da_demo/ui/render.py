@@ -170,8 +170,10 @@ CSS = """
   /* phones: the prediction cells stack the bars under the class, so three columns fit */
   .da-cell { flex-direction: column; align-items: flex-start; gap: 2px; }
   .da-pred { min-width: 0; }
-  .da-bar { width: 8px; font-size: 8px; }
-  .da-bar div { width: 6px; }
+  /* the ten bars share the cell's width, so 7, 8 and 9 are never cut off */
+  .da-bars { display: flex; width: 100%; min-width: 60px; gap: 1px; }
+  .da-bar { flex: 1 1 0; width: auto; min-width: 5px; font-size: 7px; }
+  .da-bar div { width: 100%; }
   .da-table th, .da-table td { padding: 4px 3px; }
   /* every tab stays reachable: the tab bar wraps onto a second line instead of hiding tabs in "⋯"
      (Gradio measures the hidden copy of the tab buttons to decide which fit) */
