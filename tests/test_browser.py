@@ -329,6 +329,8 @@ def test_on_a_phone_every_tab_is_reachable_and_nothing_is_wider_than_the_screen(
     expect(phone.locator("#results_chart img")).to_be_visible()
     assert phone.evaluate("() => document.documentElement.scrollWidth") <= PHONE["width"]
     assert phone.evaluate("() => document.documentElement.scrollHeight") < 6000, "the Results tab is too tall"
+    results = phone.locator("#results_table .da-scroll")
+    assert results.evaluate("node => node.scrollWidth <= node.clientWidth + 1"), "the Results table scrolls sideways"
     shoot(phone, "phone-results")
     phone.click("#tab-adapt-button")
     assert phone.evaluate("() => document.documentElement.scrollWidth") <= PHONE["width"]
@@ -338,6 +340,13 @@ def test_on_a_phone_every_tab_is_reachable_and_nothing_is_wider_than_the_screen(
     assert phone.locator("#lesson_step_6").evaluate("node => node.tagName") == "BUTTON"
     phone.click("#lesson_step_6")
     expect(phone.locator("#selection_plot")).to_be_in_viewport(timeout=15_000)
+    phone.click("#tab-learn-button")
+    formulas = phone.locator(".katex-display")
+    expect(formulas.first).to_be_visible()
+    wider = formulas.evaluate_all(
+        "nodes => nodes.filter(node => node.getBoundingClientRect().right > window.innerWidth + 1).length"
+    )
+    assert wider == 0, f"{wider} formulas run past the screen's edge"
 
 
 def test_expected_rejections_leave_one_log_line_and_no_traceback(server, tmp_path):

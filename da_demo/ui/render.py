@@ -166,7 +166,12 @@ CSS = """
 /* Markdown tables (results, alignment) never break a word in the middle */
 .prose table th, .prose table td { word-break: normal; overflow-wrap: normal; }
 .prose table { display: block; overflow-x: auto; }
+/* a long formula scrolls inside its own box instead of being cut at the screen's edge */
+.katex-display { overflow-x: auto; overflow-y: hidden; max-width: 100%; padding-bottom: 2px; }
 @media (max-width: 720px) {
+  /* the results table keeps what a student compares (method, ours, oracle, published) on a phone */
+  .da-results th:nth-child(3), .da-results td:nth-child(3), .da-results th:nth-child(4),
+  .da-results td:nth-child(4), .da-results th:nth-child(6), .da-results td:nth-child(6) { display: none; }
   /* phones: the prediction cells stack the bars under the class, so three columns fit */
   .da-cell { flex-direction: column; align-items: flex-start; gap: 2px; }
   .da-pred { min-width: 0; }

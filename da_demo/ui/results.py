@@ -113,7 +113,7 @@ def results_html(rows: list[dict]) -> str:
         if mark in marks
     )
     return (
-        '<div class="da-scroll"><table class="da-table"><thead><tr><th>method</th><th>target %</th>'
+        '<div class="da-scroll"><table class="da-table da-results"><thead><tr><th>method</th><th>target %</th>'
         "<th>source %</th><th>drawn digits %</th><th>oracle % <small>(uses target labels; reference only)</small>"
         f"</th><th>gap</th><th>published %</th></tr></thead><tbody>{body}</tbody></table></div>{note}"
     )
