@@ -55,6 +55,7 @@ FALLING = {
     "shot": "target_entropy",
     "self_ensembling": "class_loss",
     "vada_dirtt": "target_entropy",
+    "mcc": "mcc_loss",
 }
 #: settings that keep the run in one phase, so the metric means the same thing throughout
 ONE_PHASE = {

@@ -67,6 +67,9 @@ SOURCES: dict[str, str] = {
     "MaNi README": 'The README of a mutual-information-maximisation repository the project\'s brief named "MaNi"; '
     "the only MaNi we could find (Sharma et al., MICCAI 2022) segments nuclei and reports no digits, so this "
     "number is unconfirmed.",
+    "SKADA-Bench": "Y. Lalou, T. Gnassounou, A. Collas et al., \"SKADA-Bench: Benchmarking Unsupervised Domain "
+    "Adaptation Methods with Realistic Validation\", arXiv:2407.11676, 2024 (its USPS is padded to 28 px, not "
+    "resized: another shift than ours).",
     "MMD vs LMMD tutorial": 'A. Ciprijanovic, ShiftKit, "Tutorial 2: MMD vs LMMD comparison", 2025, '
     "https://alekscipri.github.io/ShiftKit/tutorials/mmd_vs_lmmd/ (its table gives 96.x and 97.x: "
     "illustrative, not measured to the decimal).",
@@ -138,8 +141,17 @@ PAIRS: dict[str, PairSpec] = {
                 "ot_classreg": Reference(78.6, "OT blog", "LeNet features; 1-NN baseline 71.5"),
                 "shot": Reference(97.9, "SHOT paper", "LeNet, 3 seeds"),
                 "self_ensembling": Reference(98.3, "French et al."),
+                "mcc": Reference(98.2, "SKADA-Bench", "padded USPS, picked by prediction entropy"),
             },
-            goals={"dann": 95.0, "deepcoral": 94.0, "ot_sinkhorn": 85.0, "deepjdot": 95.7, "best": 98.0},
+            goals={
+                "self_ensembling": 97.0,
+                "deepjdot": 95.7,
+                "dann": 94.3,
+                "deepcoral": 90.4,
+                "ot_sinkhorn": 78.6,
+                "mcc": 97.0,
+                "best": 98.0,
+            },
         ),
         PairSpec(
             "mnist-mnistm",
@@ -155,7 +167,7 @@ PAIRS: dict[str, PairSpec] = {
                 "deepjdot": Reference(92.4, "DeepJDOT paper"),
                 "vada_dirtt": Reference(98.7, "DIRT-T paper", "instance-normalised inputs, larger CNN"),
             },
-            goals={"source_only": 52.0, "deepjdot": 92.4, "best": 97.0},
+            goals={"source_only": 52.0, "vada_dirtt": 95.0, "deepjdot": 92.4, "mi_max": 87.0, "best": 97.0},
         ),
         PairSpec(
             "mnist-noisy",
@@ -168,7 +180,7 @@ PAIRS: dict[str, PairSpec] = {
                 "mmd": Reference(96.0, "MMD vs LMMD tutorial", "96.x"),
                 "lmmd": Reference(97.0, "MMD vs LMMD tutorial", "97.x"),
             },
-            goals={"mmd": 98.5, "lmmd": 98.5, "best": 99.0},
+            goals={"mmd": 96.0, "lmmd": 97.0, "best": 99.0},
         ),
     )
 }
