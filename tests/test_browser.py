@@ -323,6 +323,9 @@ def test_on_a_phone_every_tab_is_reachable_and_nothing_is_wider_than_the_screen(
             return bars.lastElementChild.getBoundingClientRect().right > cell.right + 0.5; }).length"""
     )
     assert cut == 0, f"{cut} prediction cells cut off their last bars"
+    tiles = phone.locator("#examples button.thumbnail-item")
+    first_row = tiles.evaluate_all("nodes => nodes.filter(n => n.offsetTop === nodes[0].offsetTop).length")
+    assert first_row >= 5, f"only {first_row} example digits a row on a phone"
     hide_photo_tiles(phone)
     shoot(phone, "phone-try-it", clip_to="#predictions")
     phone.click("#tab-results-button")

@@ -175,6 +175,9 @@ CSS = """
   /* phones: the prediction cells stack the bars under the class, so three columns fit */
   .da-cell { flex-direction: column; align-items: flex-start; gap: 2px; }
   .da-pred { min-width: 0; }
+  /* the examples show five digits a row (Gradio's gallery keeps tiles at least 100 px wide: three) */
+  #examples .grid-container { grid-template-columns: repeat(5, minmax(0, 1fr)) !important;
+                              grid-auto-rows: minmax(56px, auto) !important; gap: 4px !important; }
   /* the ten bars share the cell's width, so 7, 8 and 9 are never cut off */
   .da-bars { display: flex; width: 100%; min-width: 60px; gap: 1px; }
   .da-bar { flex: 1 1 0; width: auto; min-width: 5px; font-size: 7px; }
