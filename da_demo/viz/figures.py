@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import textwrap
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -46,7 +48,7 @@ def scatter_features(
             alpha=0.55 if colour_by == "domain" else 0.65,
             linewidths=0,
         )
-    axis.set_title(title, fontsize=10)
+    axis.set_title(textwrap.fill(title, 32), fontsize=15)  # a long method name wraps instead of running over
     axis.set_xticks([])
     axis.set_yticks([])
 
@@ -61,7 +63,8 @@ def before_after_figure(
     digits: list[int] | None = None,
     colour_by: str = "class",
 ):
-    figure = Figure(figsize=(11, 5))
+    # 8 inches wide with large type: on a 390-pixel phone the titles and legend stay readable (~9 px)
+    figure = Figure(figsize=(8, 4.6))
     axes = figure.subplots(1, 2)
     scatter_features(axes[0], before, labels, domains, digits, titles[0], colour_by)
     scatter_features(axes[1], after, labels, domains, digits, titles[1], colour_by)
@@ -77,8 +80,9 @@ def before_after_figure(
             Line2D([], [], marker=DOMAIN_MARKERS[d], ls="", color="grey", label=domain_names[d])
             for d in (0, 1)
         ]
-    figure.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=9, frameon=False)
-    figure.tight_layout(rect=(0, 0.06, 1, 1))
+    columns = len(handles) if len(handles) <= 6 else (len(handles) + 1) // 2
+    figure.legend(handles=handles, loc="lower center", ncol=columns, fontsize=13, frameon=False, markerscale=1.6)
+    figure.tight_layout(rect=(0, 0.16 if columns < len(handles) else 0.09, 1, 1))
     return figure
 
 
