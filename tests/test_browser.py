@@ -277,8 +277,12 @@ def test_results_are_charts_with_the_table_below_and_the_selection_view(page):
     expect(page.locator("#results_chart img")).to_be_visible()
     expect(page.locator("#results_table table")).to_contain_text("Source only")
     expect(page.locator("#results_table")).not_to_contain_text("Noisy")  # only the chosen pair's rows
+    # the pair was switched to noisy MNIST and back on another tab: the table is MNIST → USPS's
+    expect(page.locator("#results_table")).to_contain_text("74.1 (lecture)", timeout=60_000)
     expect(page.locator("#results_table")).not_to_contain_text("goal")
     expect(page.locator("#results_protocol")).to_contain_text("without target labels")
+    for part in ("#results_chart", "#results_table", "#selection_plot"):  # drawn, not still processing
+        expect(page.locator(part)).not_to_contain_text("processing", timeout=60_000)
     shoot(page, "results")
 
 

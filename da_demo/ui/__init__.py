@@ -97,7 +97,7 @@ def build_demo(
                 adapt_tab = adapt.build(context)
             with gr.Tab("Feature space", id="features", elem_id="tab-features") as features_tab:
                 feature_view = features.build(context)
-            with gr.Tab("Results", id="results", elem_id="tab-results"):
+            with gr.Tab("Results", id="results", elem_id="tab-results") as results_page:
                 results_tab = results.build(context)
             with gr.Tab("Learn", id="learn", elem_id="tab-learn"):
                 learn.build(context)
@@ -115,6 +115,14 @@ def build_demo(
         demo.load(try_tab.example_gallery, pair, try_tab.examples, api_visibility="private")
         demo.load(adapt_tab.describe, adapt_tab.inputs, adapt_tab.fields, api_visibility="private")
         demo.load(results_tab.show, pair, results_tab.outputs, api_visibility="private").then(
+            results_tab.show_selection,
+            results_tab.selection_inputs,
+            results_tab.selection_outputs,
+            api_visibility="private",
+        )
+        # opening Results draws the pair chosen now (a quick switch of pairs while another tab was
+        # open could leave the previous pair's chart and table behind)
+        results_page.select(results_tab.show, pair, results_tab.outputs, api_visibility="private").then(
             results_tab.show_selection,
             results_tab.selection_inputs,
             results_tab.selection_outputs,
