@@ -62,12 +62,12 @@ def test_the_last_watchers_stop_ends_the_run_and_a_later_request_trains_anew(tin
     shared = SharedRuns(InProcessTrainer(lambda name: tiny_pair), slots=1)
     stop = threading.Event()
     seen = []
-    for message in shared.run(request(tmp_path, steps=5000), stop):
+    for message in shared.run(request(tmp_path, steps=300), stop):
         seen.append(message)
         if message.kind == "event" and message.payload.step >= 3:
             stop.set()
     assert seen[-1].kind == "done" and seen[-2].payload.ended_early.value == "stopped"
-    again = watch(shared, request(tmp_path, steps=5000, key="other"))  # not the stopped one
+    again = watch(shared, request(tmp_path, steps=300))  # the same request: the stopped run is not reused
     assert shared.runs_trained() == 2 and again[-1].kind == "done"
 
 

@@ -84,6 +84,7 @@ class SharedRuns:
         self._line: collections.deque[SharedRun] = collections.deque()
         self._training: list[SharedRun] = []
         self._durations: collections.deque[float] = collections.deque(maxlen=20)
+        self._started = 0
 
     def watchers(self, key: str) -> int:
         """How many visitors are watching the run ``key`` now."""
@@ -94,7 +95,7 @@ class SharedRuns:
     def runs_trained(self) -> int:
         """Distinct runs started here so far (for tests and diagnostics)."""
         with self._changed:
-            return sum(1 for run in self._runs.values() if run.state != "waiting")
+            return self._started
 
     def run(self, request: LiveRequest, stop: threading.Event) -> Iterator[RunMessage]:
         """The run ``request.key`` (started from ``request`` unless an identical one can be shared),
@@ -165,6 +166,7 @@ class SharedRuns:
         while self._line and len(self._training) < self.slots:
             run = self._line.popleft()
             run.state, run.started = "training", time.monotonic()
+            self._started += 1
             self._training.append(run)
             threading.Thread(target=self._train, args=(run,), daemon=True, name="da-demo-shared-run").start()
         self._changed.notify_all()
