@@ -387,3 +387,39 @@ def _first_traceback(text: str) -> str:
         (i for i, line in enumerate(lines[1:], 1) if line and not line.startswith(" ")), len(lines) - 1
     )
     return "\n".join(text[:start].splitlines()[-5:] + ["..."] + lines[max(1, end - 6) : end + 3])
+
+
+def test_a_teacher_opens_a_class_and_a_student_on_a_phone_joins_by_link_and_trains_their_seat(
+    server, driver, page
+):
+    expect = playwright_api.expect
+    page.click("#tab-lesson-button")
+    page.get_by_text("Teaching a class?").click()
+    page.click("#class_open")
+    link = page.locator("#class_link input, #class_link textarea").first
+    expect(link).to_have_value(re.compile(r"\?class=[A-Z2-9]{5}$"))
+    code = link.input_value()[-5:]
+    context, student = open_page(driver, link.input_value(), PHONE)
+    try:
+        student.click("#tab-lesson-button")
+        expect(student.locator("#class_code input, #class_code textarea").first).to_have_value(code)
+        student.locator("#class_nickname input, #class_nickname textarea").first.fill("Ada")
+        student.click("#class_join")
+        expect(student.locator("#class_status")).to_contain_text(f"You are Ada in class {code}")
+        student.click("#lesson_step_5")  # the race: the student's own seat of the class's grid
+        expect(student.locator("#tab-adapt-button")).to_have_attribute("aria-selected", "true")
+        expect(student.locator("#adapt_steps input[type=number]")).to_have_value("150")
+        student.click("#btn_start")
+        status = student.locator("#adapt_status textarea")
+        expect(status).to_have_value(re.compile(f"joined class {code}'s board as Ada's run"), timeout=180_000)
+        student.click("#tab-lesson-button")
+        student.click("#lesson_step_6")  # choosing without labels, with the class's own runs
+        expect(student.locator("#class_board img")).to_be_visible()
+        expect(student.locator("#class_summary")).to_contain_text("1 run")
+        shoot(student, "phone-class-board")
+        # the teacher's board picks the run up by itself
+        expect(page.locator("#class_summary")).to_contain_text("1 run", timeout=20_000)
+        expect(page.locator("#class_board img")).to_be_visible()
+        shoot(page, "class-board")
+    finally:
+        context.close()

@@ -14,12 +14,15 @@ import gradio as gr
 
 from .. import __version__
 from ..data import PAIRS
+from ..workflows.classroom import Classroom
 from ..workflows.live import Environment, InProcessTrainer, ZeroGPUTrainer, zero_gpu_spaces
 from ..workflows.ray_live import RAY_ADDRESS_ENV, RayTrainer
 from ..workflows.sharing import SharedRuns
 from ..workflows.workers import TrainingWorkers
 from . import adapt, api, features, learn, lesson, results, translate, try_it
+from . import classroom as classroom_panel
 from .appdata import AppData
+from .classroom import open_classroom
 from .context import AppContext
 from .live_runs import TRAINING_SLOTS, ZERO_GPU_SECONDS
 from .render import CSS
@@ -53,10 +56,11 @@ def build_demo(
     warm_up: bool = False,
     trainer=None,
     train_in_workers: bool = True,
+    classroom: Classroom | None = None,
 ) -> gr.Blocks:
     """The whole app. ``warm_up`` loads the test data and starts the training workers in the
     background right away (for serving). Visitors' runs train with ``trainer`` (default:
-    ``make_trainer``'s choice)."""
+    ``make_trainer``'s choice). Classes are kept in ``classroom`` (default: ``open_classroom``'s file)."""
     zoo = zoo or ModelZoo()
     data = data or AppData(os.environ.get("DA_DEMO_DATA_DIR"))
     if trainer is None:
@@ -87,6 +91,7 @@ def build_demo(
             pair=pair,
             trainer=trainer,
             drawn_curves=adapt.DrawnCurves(),
+            classroom=classroom or open_classroom(),
         )
         with gr.Tabs() as tabs:
             with gr.Tab("Try it", id="try", elem_id="tab-try"):
@@ -102,9 +107,18 @@ def build_demo(
             with gr.Tab("Learn", id="learn", elem_id="tab-learn"):
                 learn.build(context)
             with gr.Tab("Lesson", id="lesson", elem_id="tab-lesson"):
+                class_view = classroom_panel.build(context)
                 lesson_buttons = lesson.layout()
         lesson.wire(
-            lesson_buttons, tabs, pair, context.session, try_tab, adapt_tab, feature_view, results_tab
+            lesson_buttons,
+            tabs,
+            pair,
+            context.session,
+            try_tab,
+            adapt_tab,
+            feature_view,
+            results_tab,
+            class_view,
         )
         api.build(context)
         gr.Markdown(
@@ -112,6 +126,12 @@ def build_demo(
         )
         demo.unload(context.forget)
         demo.load(lambda: missing_data_notice(data), None, data_notice, api_visibility="private")
+        demo.load(
+            classroom_panel.class_code_from_link,
+            None,
+            [class_view.code, class_view.panel],
+            api_visibility="private",
+        )
         demo.load(try_tab.example_gallery, pair, try_tab.examples, api_visibility="private")
         demo.load(adapt_tab.describe, adapt_tab.inputs, adapt_tab.fields, api_visibility="private")
         demo.load(results_tab.show, pair, results_tab.outputs, api_visibility="private").then(

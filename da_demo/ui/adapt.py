@@ -59,6 +59,7 @@ class AdaptTab:
     run_event: Any
     method: gr.Dropdown
     steps: gr.Slider
+    seed: gr.Number
 
 
 def slot_settings(method: str) -> dict[str, Any]:
@@ -138,7 +139,15 @@ def run_adaptation(
     the visitor's runs compared, then the session."""
     context.remember(request, session)
     for update in adapt(
-        context.zoo, context.data, session, pair, method, settings, context.trainer, progress
+        context.zoo,
+        context.data,
+        session,
+        pair,
+        method,
+        settings,
+        context.trainer,
+        progress,
+        classroom=context.classroom,
     ):
         if not update.events:
             yield update.text, gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), session
@@ -303,4 +312,4 @@ def build(context: AppContext) -> AdaptTab:
         concurrency_limit=None,
         queue=False,
     )
-    return AdaptTab(describe, [method, context.pair, context.session], fields, run_event, method, steps)
+    return AdaptTab(describe, [method, context.pair, context.session], fields, run_event, method, steps, seed)

@@ -6,6 +6,11 @@
     client.predict(handle_file("digit.png"), "mnist-usps", api_name="/translate")   # → 2 image files
     job = client.submit("mnist-usps", "dann", {"steps": 300, "lambda_max": 0.5, "seed": 0}, api_name="/adapt")
     client.predict(api_name="/stop")                                                # stops your run
+    code = client.predict("dann", api_name="/open_class")                           # a teacher's class
+    seat = client.predict(code, "Ada", api_name="/join_class")   # → {"settings": ..., "seed": ...}
+    client.submit("mnist-usps", "dann", {**seat["settings"], "steps": seat["steps"], "seed": seat["seed"]},
+                  api_name="/adapt")                              # the same client: the run joins the board
+    client.predict(code, api_name="/class_board")                                   # → JSON
 
 Bad input raises ``gradio.Error`` with a short message (the client sees it as the error text);
 ``/adapt`` answers bad settings with a "Not started: ..." status instead.
@@ -17,6 +22,8 @@ import gradio as gr
 
 from ..data import PAIRS
 from ..data.digit_input import DigitInputError
+from ..workflows.classroom import CLASS_STEPS, CLASS_VALIDATOR, Board, BoardRun, ClassroomError, Seat
+from .classroom import CLASS_PAIR
 from .context import AppContext
 from .live_runs import MAX_WATCHERS, adapt, adaptable_methods, curves_json, stop_adaptation
 from .predicting import predict_picture, prepare_picture, translate_digit
@@ -80,10 +87,97 @@ def adapt_stream(
     """The live session as /adapt streams it: status, curves (JSON), model file, then the session."""
     context.remember(request, session)
     for update in adapt(
-        context.zoo, context.data, session, pair, method, settings, context.trainer, progress
+        context.zoo,
+        context.data,
+        session,
+        pair,
+        method,
+        settings,
+        context.trainer,
+        progress,
+        classroom=context.classroom,
     ):
         curves = curves_json(update) if update.events else gr.skip()
         yield update.text, curves, str(update.model_path) if update.model_path else gr.skip(), session
+
+
+def seat_payload(seat: Seat) -> dict:
+    return {
+        "class": seat.code,
+        "student": seat.student,
+        "name": seat.name,
+        "pair": seat.pair,
+        "method": seat.method,
+        "settings": seat.settings,
+        "seed": seat.seed,
+        "steps": CLASS_STEPS,
+    }
+
+
+def board_payload(board: Board) -> dict:
+    def run(entry: BoardRun | None) -> dict | None:
+        if entry is None:
+            return None
+        return {
+            "name": entry.name,
+            "settings": entry.settings,
+            "seed": entry.seed,
+            "score": entry.score,
+            "target_acc": entry.target_acc,
+            "curve": {"step": entry.steps, "target_acc": entry.target},
+        }
+
+    return {
+        "pair": board.pair,
+        "method": board.method,
+        "validator": CLASS_VALIDATOR,
+        "runs": [run(entry) for entry in board.runs],
+        "pick": run(board.pick),
+        "oracle": run(board.oracle),
+        "rho": board.rho,
+    }
+
+
+def class_endpoints(context: AppContext, text: gr.Textbox, result: gr.JSON) -> None:
+    """/open_class (a teacher), /join_class (a student: the seat, kept in the client's session, so
+    their /adapt runs join the board) and /class_board."""
+    classroom = context.classroom
+
+    @friendly
+    def open_class(method):
+        try:
+            return classroom.open_class(CLASS_PAIR, method or "dann")
+        except ValueError as error:
+            raise rejection(str(error)) from error
+
+    @friendly
+    def join_class(code, nickname, session):
+        try:
+            seat = classroom.join(code, nickname or "")
+        except ClassroomError as error:
+            raise rejection(str(error)) from error
+        session.seat, session.class_code = seat, seat.code
+        return seat_payload(seat), session
+
+    @friendly
+    def class_board(code):
+        try:
+            return board_payload(classroom.board(code))
+        except ClassroomError as error:
+            raise rejection(str(error)) from error
+
+    with gr.Row(visible=False):
+        method, code, nickname = (
+            gr.Textbox(label="method"),
+            gr.Textbox(label="code"),
+            gr.Textbox(label="nickname"),
+        )
+        buttons = [gr.Button(name) for name in ("open", "join", "board")]
+    buttons[0].click(open_class, method, text, api_name="open_class")
+    buttons[1].click(
+        join_class, [code, nickname, context.session], [result, context.session], api_name="join_class"
+    )
+    buttons[2].click(class_board, code, result, api_name="class_board", concurrency_limit=8)
 
 
 def build(context: AppContext) -> None:
@@ -135,3 +229,4 @@ def build(context: AppContext) -> None:
     stop_button.click(
         stop_adaptation, context.session, status, api_name="stop", concurrency_limit=None, queue=False
     )
+    class_endpoints(context, status, result)

@@ -27,6 +27,8 @@ class AppContext:
     trainer: Any = None
     #: live curves drawn once per shared run and moment (``adapt.DrawnCurves``), for every watcher
     drawn_curves: Any = None
+    #: the app's classes (``workflows.classroom.Classroom``): codes, seats and boards
+    classroom: Any = None
     #: visitors who have trained, by Gradio session, so their runs and models are freed when they leave
     visitors: weakref.WeakValueDictionary = field(default_factory=weakref.WeakValueDictionary)
     _lock: threading.Lock = field(default_factory=threading.Lock)

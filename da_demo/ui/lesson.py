@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import gradio as gr
 
 from .adapt import AdaptTab
+from .classroom import ClassView
 from .features import FeaturesTab
 from .results import ResultsTab
 from .try_it import TryItTab
@@ -61,16 +62,20 @@ STEPS = (
     Step(
         "5. A race",
         "Train a second method (MMD is set up, on MNIST → USPS with the same 600 steps) and compare: the "
-        "*Compare your runs* plot overlays the target accuracy of every run you have finished in this session.",
-        "Set up MMD (600 steps)",
+        "*Compare your runs* plot overlays the target accuracy of every run you have finished in this session. "
+        "**In a class** (panel above), you get your own setting and seed of the class's method instead, "
+        "and the whole class races at once.",
+        "Set up the race (MMD, or your class run)",
         "adapt_method",
     ),
     Step(
         "6. Choosing without labels",
         "Every number so far used target labels only to *measure*. In practice you have none, so how do you "
-        "pick a setting? The Results tab shows how a label-free score ranked the models, and what it cost.",
+        "pick a setting? The Results tab shows how a label-free score ranked the models, and what it cost. "
+        "**In a class**, the class board does it with your own runs: which run the score picks, which was "
+        "really best, and how well the score ranks them all (ρ).",
         "Show how the settings were chosen",
-        "selection_plot",
+        "class_board selection_plot",
     ),
     Step(
         "7. Your turn",
@@ -110,8 +115,10 @@ def wire(
     adapt_tab: AdaptTab,
     features_tab: FeaturesTab,
     results_tab: ResultsTab,
+    class_view: ClassView,
 ) -> None:
-    """What each step's button does."""
+    """What each step's button does (steps 5 and 6 do it with the visitor's class run and board
+    once they joined a class)."""
     private = {"api_visibility": "private"}
 
     def go(tab: str, pair_name: str):
@@ -130,40 +137,48 @@ def wire(
         example(TARGET_SEVEN), [pair, session], try_tab.outputs, **private
     )
 
-    def preset(method: str, pair_name: str | None):
+    def preset(method: str, pair_name: str, in_class: bool = False):
         """Set the Adapt tab up for a lesson step: the preset is kept in the visitor's session, so
-        every refresh of the fields (a pair change arriving late included) shows the same 600 steps."""
+        every refresh of the fields (a pair change arriving late included) shows the same settings.
+        ``in_class``: a visitor with a class seat gets the seat's run instead."""
 
-        def apply(state, current_pair):
-            target = pair_name or current_pair
-            state.presets[(target, method)] = {"steps": LESSON_STEPS}
-            return gr.Tabs(selected="adapt"), target, method, state
+        def apply(state):
+            seat = state.seat if in_class else None
+            target, name = (seat.pair, seat.method) if seat else (pair_name, method)
+            state.presets[(target, name)] = seat.preset if seat else {"steps": LESSON_STEPS}
+            return gr.Tabs(selected="adapt"), target, name, seat.seed if seat else 0, state
 
         return apply
 
-    next(step).click(
-        preset("dann", "mnist-usps"), [session, pair], [tabs, pair, adapt_tab.method, session], **private
-    ).then(adapt_tab.describe, adapt_tab.inputs, adapt_tab.fields, **private)
+    set_up = [tabs, pair, adapt_tab.method, adapt_tab.seed, session]
+    next(step).click(preset("dann", "mnist-usps"), session, set_up, **private).then(
+        adapt_tab.describe, adapt_tab.inputs, adapt_tab.fields, **private
+    )
     next(step).click(
         lambda: (gr.Tabs(selected="features"), "dann", "domain"),
         None,
         [tabs, features_tab.menu, features_tab.colour],
         **private,
     ).then(features_tab.draw, features_tab.inputs, features_tab.outputs, **private)
-    next(step).click(
-        preset("mmd", "mnist-usps"), [session, pair], [tabs, pair, adapt_tab.method, session], **private
-    ).then(adapt_tab.describe, adapt_tab.inputs, adapt_tab.fields, **private)
-    next(step).click(lambda: gr.Tabs(selected="results"), None, tabs, **private).then(
-        results_tab.show_selection, results_tab.selection_inputs, results_tab.selection_outputs, **private
+    next(step).click(preset("mmd", "mnist-usps", in_class=True), session, set_up, **private).then(
+        adapt_tab.describe, adapt_tab.inputs, adapt_tab.fields, **private
     )
+    next(step).click(
+        lambda state: gr.Tabs(selected="lesson" if state.class_code else "results"), session, tabs, **private
+    ).then(
+        results_tab.show_selection, results_tab.selection_inputs, results_tab.selection_outputs, **private
+    ).then(class_view.show, session, [class_view.board, class_view.summary], **private)
     next(step).click(lambda: gr.Tabs(selected="try"), None, tabs, **private)
 
 
-def _scroll_to(element_id: str) -> str:
-    """Browser code that brings ``element_id`` into view as soon as it is shown (the tab switches
-    after a round trip to the server, so it looks again every quarter second, for up to 10 s)."""
+def _scroll_to(element_ids: str) -> str:
+    """Browser code that brings the first shown of ``element_ids`` (space-separated) into view as
+    soon as it is shown (the tab switches after a round trip to the server, so it looks again every
+    quarter second, for up to 10 s)."""
+    ids = "[" + ", ".join(f"'{name}'" for name in element_ids.split()) + "]"
     return (
-        "() => { let tries = 0; const look = () => { const node = document.getElementById('" + element_id + "');"
-        " if (node && node.offsetParent !== null) { node.scrollIntoView({block: 'start'}); }"
+        "() => { let tries = 0; const look = () => { const node = " + ids + ".map((id) =>"
+        " document.getElementById(id)).find((node) => node && node.offsetParent !== null);"
+        " if (node) { node.scrollIntoView({block: 'start'}); }"
         " else if (tries++ < 40) { setTimeout(look, 250); } }; setTimeout(look, 250); }"
     )

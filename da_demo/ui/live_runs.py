@@ -22,6 +22,7 @@ from ..data import PAIRS
 from ..engine.spec import RunSpec
 from ..engine.trainer import EndReason, ProgressEvent
 from ..methods import Method, get_method, method_names
+from ..workflows.classroom import Classroom, ClassroomError, label_free_score
 from ..workflows.live import LiveRequest, RunMessage
 from ..workflows.training import code_version
 from .appdata import AppData
@@ -112,11 +113,13 @@ def adapt(
     settings: Mapping[str, Any] | None,
     trainer,
     progress=None,
+    classroom: Classroom | None = None,
 ) -> Iterator[AdaptUpdate]:
     """A live session: train ``method`` on ``pair`` from the shipped start model with ``trainer``
     (``workflows.live``: worker processes, this process or a ZeroGPU Space), streaming updates; the
-    trained model joins the visitor's session. Bad settings end it at once with a message; a run
-    that diverges or fails leaves the visitor's previous model in place."""
+    trained model joins the visitor's session, and the board of the visitor's class when it is a
+    run of that class (``classroom``). Bad settings end it at once with a message; a run that
+    diverges or fails leaves the visitor's previous model in place."""
     try:
         spec = adaptation_spec(pair, method, settings, zoo.picked_settings(pair, method))
     except SettingsError as error:
@@ -142,7 +145,10 @@ def adapt(
         if isinstance(outcome, AdaptUpdate):
             yield outcome
             return
-        yield _finish(zoo, session, spec, events, Path(outcome))
+        finished = _finish(zoo, session, spec, events, Path(outcome))
+        if classroom is not None and finished.model_path and session.seat and session.seat.is_class_run(spec):
+            finished.text += " " + _join_board(classroom, data.pair(pair), session, spec, events)
+        yield finished
     finally:
         stop_signal.set()  # a visitor who leaves mid-run stops it
         session.stop_signal = None
@@ -285,6 +291,21 @@ def _finish(
         list(events),
         output,
     )
+
+
+def _join_board(
+    classroom: Classroom, pair, session: Session, spec: RunSpec, events: list[ProgressEvent]
+) -> str:
+    """A class run joins its class's board, scored by the label-free validator on the pair's
+    unlabeled target images; says so in a sentence."""
+    seat, run = session.seat, session.runs[-1]
+    try:
+        score = label_free_score(run.model.model, pair)
+        classroom.record(seat, spec, run.steps, run.target, score, events[-1].target_acc)
+    except ClassroomError as error:
+        return rejected(f"Your run could not join the class board: {error}")
+    LOG.info("class %s: %s's run joined the board", seat.code, seat.name)
+    return f"It joined class {seat.code}'s board as {seat.name}'s run (label-free score {score:.3f})."
 
 
 def _own_model(path: Path):

@@ -168,6 +168,8 @@ CSS = """
 .prose table { display: block; overflow-x: auto; }
 /* a long formula scrolls inside its own box instead of being cut at the screen's edge */
 .katex-display { overflow-x: auto; overflow-y: hidden; max-width: 100%; padding-bottom: 2px; }
+/* the class board (two plots stacked) fits a laptop's screen height */
+#class_board img { max-height: 85vh; object-fit: contain; }
 @media (max-width: 720px) {
   /* the results table keeps what a student compares (method, ours, oracle, published) on a phone */
   .da-results th:nth-child(3), .da-results td:nth-child(3), .da-results th:nth-child(4),

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from ..workflows.classroom import Seat
 from .zoo import ZooModel
 
 
@@ -38,6 +39,12 @@ class Session:
     runs: list[FinishedRun] = field(default_factory=list)
     #: settings a lesson step set up: (pair, method) → settings the Adapt tab shows over the pick's
     presets: dict[tuple[str, str], dict] = field(default_factory=dict)
+    #: the visitor's seat in a class (``workflows.classroom``), once they joined one
+    seat: Seat | None = None
+    #: the class whose board this visitor watches (the one they joined, or opened as a teacher)
+    class_code: str = ""
+    #: what the board showed this visitor last (so the timer sends a picture only when it changed)
+    board_key: tuple = ()
 
     MAX_RUNS = 8
 

@@ -81,9 +81,66 @@ def validator_scatter(
     (★) and the oracle (○, uses target labels) marked."""
     figure = Figure(figsize=(6.4, 4.4))
     axis = figure.subplots()
-    axis.scatter(
-        scores, [100 * a for a in accuracies], s=18, alpha=0.6, color="#2563eb", label="a trial at one step"
+    _scatter_with_picks(axis, scores, accuracies, pick, oracle, validator, "a trial at one step")
+    axis.set_title(f"{title}\nSpearman ρ = {_rho(rho)}", fontsize=10)
+    axis.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=2, fontsize=8, frameon=False)
+    figure.tight_layout()
+    return figure
+
+
+def class_board(
+    runs: list[tuple[str, list[int], list[float], float | None]],
+    pick: int | None,
+    oracle: int | None,
+    validator: str,
+    rho: float | None,
+    title: str,
+):
+    """A class's runs, as the board shows them: each run's target accuracy over its steps (above), and
+    each run's label-free score against its final target accuracy (below), with the validator's pick
+    (★) and the oracle (○) marked. ``runs`` are ``(name, steps, target accuracies, score)``; ``pick``
+    and ``oracle`` index into them."""
+    figure = Figure(figsize=(7.5, 9))  # two rows: readable at a phone's width too
+    left, right = figure.subplots(2, 1)
+    colours = matplotlib.colormaps["viridis"](np.linspace(0.05, 0.9, max(1, len(runs))))
+    for index, ((name, steps, target, _), colour) in enumerate(zip(runs, colours)):
+        highlighted = index in (pick, oracle)
+        left.plot(
+            steps, [100 * a for a in target], color=colour, linewidth=2.4 if highlighted else 1, alpha=0.9
+        )
+        if target and len(runs) <= 12:  # names at the line ends while they fit
+            left.annotate(
+                name, (steps[-1], 100 * target[-1]), fontsize=7, xytext=(3, 0), textcoords="offset points"
+            )
+    left.margins(x=0.18)  # room for the names at the line ends
+    left.set_xlabel("training step")
+    left.set_ylabel("target test accuracy (%)")
+    left.set_title(f"{len(runs)} run{'s' if len(runs) != 1 else ''} of the class", fontsize=12)
+    left.grid(alpha=0.3)
+    scored = [index for index, run in enumerate(runs) if run[3] is not None and run[2]]
+    point = lambda index: (runs[index][3], runs[index][2][-1])  # noqa: E731 - (score, final accuracy)
+    _scatter_with_picks(
+        right,
+        [point(index)[0] for index in scored],
+        [point(index)[1] for index in scored],
+        point(pick) if pick is not None else None,
+        point(oracle) if oracle is not None and runs[oracle][3] is not None else None,
+        validator,
+        "a student's run",
     )
+    right.set_title(f"Choosing without labels: Spearman ρ = {_rho(rho)}", fontsize=12)
+    right.legend(loc="lower right", fontsize=10)
+    figure.suptitle(title, fontsize=14)
+    figure.tight_layout()
+    return figure
+
+
+def _rho(rho: float | None) -> str:
+    return "— (needs 3 runs)" if rho is None else f"{rho:+.2f}"
+
+
+def _scatter_with_picks(axis, scores, accuracies, pick, oracle, validator: str, what: str) -> None:
+    axis.scatter(scores, [100 * a for a in accuracies], s=22, alpha=0.7, color="#2563eb", label=what)
     if pick is not None:
         axis.scatter(
             [pick[0]],
@@ -109,8 +166,4 @@ def validator_scatter(
         )
     axis.set_xlabel(f"{validator} (higher = the validator likes it more)")
     axis.set_ylabel("target test accuracy (%)")
-    axis.set_title(f"{title}\nSpearman ρ = {'—' if rho is None else f'{rho:+.2f}'}", fontsize=10)
     axis.grid(alpha=0.3)
-    axis.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=2, fontsize=8, frameon=False)
-    figure.tight_layout()
-    return figure

@@ -22,8 +22,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import torch
+
+from .. import validators
+from ..data.pairs import DomainPair
 from ..engine.spec import RunSpec
+from ..engine.validation import TARGET_SAMPLES
 from ..methods import get_method
+from ..models import predict
 from .sweep import grid_points
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I to misread on a board
@@ -31,13 +37,17 @@ CODE_LENGTH = 5
 CLASS_LIFETIME_SECONDS = 24 * 3600
 MAX_NICKNAME = 24
 NICKNAME = re.compile(r"^[\w .'-]+$")
+#: a class run's length: 30 students' runs, two at a time on a 2-core machine, end within 5 minutes
+CLASS_STEPS = 150
+#: the label-free score on the board: the validator the protocol chose on every pair (selection.json)
+CLASS_VALIDATOR = "information_maximization"
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS classes (code TEXT PRIMARY KEY, pair TEXT, method TEXT, opened REAL);
 CREATE TABLE IF NOT EXISTS seats (
     code TEXT, student INTEGER, nickname TEXT, settings TEXT, seed INTEGER, PRIMARY KEY (code, student));
 CREATE TABLE IF NOT EXISTS runs (
-    code TEXT, student INTEGER, steps TEXT, target TEXT, score REAL, target_acc REAL, finished REAL,
-    PRIMARY KEY (code, student));
+    code TEXT, student INTEGER, settings TEXT, seed INTEGER, steps TEXT, target TEXT, score REAL,
+    target_acc REAL, finished REAL, PRIMARY KEY (code, student));
 """
 
 
@@ -47,16 +57,30 @@ class ClassroomError(ValueError):
 
 @dataclass(frozen=True)
 class Seat:
-    """A student's place in a class: their number, name on the board, and the run assigned to them."""
+    """A student's place in a class: their number, name on the board, and the run assigned to them
+    (the grid's ``settings`` and ``seed``, ``CLASS_STEPS`` long, over the pick's other settings)."""
 
     code: str
     student: int
     nickname: str
-    spec: RunSpec
+    pair: str
+    method: str
+    settings: dict[str, Any]
+    seed: int
 
     @property
     def name(self) -> str:
         return self.nickname or f"Student {self.student}"
+
+    @property
+    def preset(self) -> dict[str, Any]:
+        """What the Adapt tab is set to for this seat's run."""
+        return {**self.settings, "steps": CLASS_STEPS}
+
+    def is_class_run(self, spec: RunSpec) -> bool:
+        """Whether ``spec`` is a run of this class (its pair and method): it joins the board with the
+        settings it actually had, even where the student changed the seat's."""
+        return spec.pair.name == self.pair and spec.method.name == self.method
 
 
 @dataclass(frozen=True)
@@ -119,16 +143,34 @@ class Classroom:
                 "INSERT INTO seats VALUES (?, ?, ?, ?, ?)",
                 (code, student, nickname, json.dumps(settings), seed),
             )
-        return Seat(code, student, nickname, RunSpec.resolve(pair, method, settings, seed=seed))
+        return Seat(code.strip().upper(), student, nickname, pair, method, settings, seed)
 
     def record(
-        self, seat: Seat, steps: list[int], target: list[float], score: float | None, final: float
+        self,
+        seat: Seat,
+        spec: RunSpec,
+        steps: list[int],
+        target: list[float],
+        score: float | None,
+        final: float,
     ) -> None:
-        """A student's finished run joins the board (their latest run counts)."""
+        """A student's finished run (``spec``) joins the board; their latest run counts."""
+        settings = spec.typed(sorted(seat.settings))
         with self._lock, self._connect() as connection:
+            self._class(connection, seat.code, None)  # an expired class takes no more runs
             connection.execute(
-                "INSERT OR REPLACE INTO runs VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (seat.code, seat.student, json.dumps(steps), json.dumps(target), score, final, time.time()),
+                "INSERT OR REPLACE INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    seat.code,
+                    seat.student,
+                    json.dumps(settings),
+                    spec.seed,
+                    json.dumps(steps),
+                    json.dumps(target),
+                    score,
+                    final,
+                    time.time(),
+                ),
             )
 
     def board(self, code: str, now: float | None = None) -> Board:
@@ -136,7 +178,7 @@ class Classroom:
         with self._lock, self._connect() as connection:
             pair, method = self._class(connection, code, now)
             rows = connection.execute(
-                "SELECT s.student, s.nickname, s.settings, s.seed, r.steps, r.target, r.score, r.target_acc "
+                "SELECT s.student, s.nickname, r.settings, r.seed, r.steps, r.target, r.score, r.target_acc "
                 "FROM runs r JOIN seats s ON r.code = s.code AND r.student = s.student WHERE r.code = ? "
                 "ORDER BY r.finished",
                 (code,),
@@ -158,6 +200,11 @@ class Classroom:
         oracle = max(runs, key=lambda run: run.target_acc, default=None)
         return Board(pair, method, runs, pick, oracle, _spearman(scored))
 
+    def method_of(self, code: str) -> tuple[str, str]:
+        """The class's ``(pair, method)``; a ``ClassroomError`` for an unknown or expired code."""
+        with self._lock, self._connect() as connection:
+            return self._class(connection, code, None)
+
     def _class(self, connection: sqlite3.Connection, code: str, now: float | None) -> tuple[str, str]:
         self._expire(connection, now)
         code = (code or "").strip().upper()
@@ -178,6 +225,15 @@ class Classroom:
         old = [code for (code,) in connection.execute("SELECT code FROM classes WHERE opened < ?", (cutoff,))]
         for table in ("runs", "seats", "classes"):
             connection.executemany(f"DELETE FROM {table} WHERE code = ?", [(code,) for code in old])  # noqa: S608
+
+
+def label_free_score(classifier: torch.nn.Module, pair: DomainPair) -> float:
+    """The board's score for a student's model: ``CLASS_VALIDATOR`` on the pair's unlabeled target
+    training images (the validators' fixed subset; no target label is read)."""
+    images = pair.target_train.subset(TARGET_SAMPLES, 0).images
+    with torch.inference_mode():
+        logits, _ = predict(classifier, images)
+    return float(getattr(validators, CLASS_VALIDATOR)(logits.numpy()))
 
 
 def _checked_nickname(nickname: str) -> str:
