@@ -20,7 +20,7 @@ def add_commands(commands, parents: dict[str, argparse.ArgumentParser]) -> None:
     calibrate = commands.add_parser(
         "calibrate",
         parents=[parents["data"]],
-        help='calibrate the app\'s "is this a digit?" check on the shipped source-only models',
+        help='train and calibrate the app\'s "is this a digit?" check (training splits and generated non-digits only)',
     )
     calibrate.set_defaults(run=calibrate_command)
 
@@ -56,16 +56,26 @@ def projections_command(args: argparse.Namespace) -> int:
 
 
 def calibrate_command(args: argparse.Namespace) -> int:
-    from ..artifacts.store import ModelStore
     from ..data.pairs import load_pair
-    from ..workflows.digit_check import calibrate, write_calibration
+    from ..reporting import format_markdown
+    from ..workflows.digit_check import measure, save_detector, train_detector
 
-    store, calibrations = ModelStore(use_hub=False), {}
-    for pair_name in PAIRS:
-        model = store.load(pair_name, "source_only").checkpoint.classifier
-        calibrations[pair_name] = calibrate(load_pair(pair_name, args.data_dir), model)
-        print(f"{pair_name}: {calibrations[pair_name]}")
-    print(f"wrote {write_calibration(calibrations)}")
+    pairs = [load_pair(pair_name, args.data_dir) for pair_name in PAIRS]
+    model, report = train_detector(pairs)
+    report["measured"] = measure(model, report["threshold"], pairs)
+    print(f"wrote {save_detector(model, report)}")
+    measured = report["measured"]
+    rows = [
+        [f"real target-domain test digits flagged ({name})", f"{count} of {measured['target_test_digits'] // len(pairs)}"]
+        for name, count in measured["target_test_digits_flagged"].items()
+    ]
+    rows += [
+        ["MNIST test digits kept", f"{100 * measured['mnist_test_digits_kept']:.1f}%"],
+        ["MNIST test digits drawn as visitors draw, kept", f"{100 * measured['drawn_mnist_test_digits_kept']:.1f}%"],
+    ]
+    rows += [[f"{kind} flagged", f"{100 * share:.1f}%"] for kind, share in measured["non_digits_flagged"].items()]
+    rows.append(["letters, shapes and scribbles flagged", f"{100 * measured['letters_shapes_scribbles_flagged']:.1f}%"])
+    print(format_markdown(["the \"is this a digit?\" check", "measured"], rows))
     return 0
 
 

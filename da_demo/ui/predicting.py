@@ -18,7 +18,7 @@ import torch
 from ..data import DOMAINS, PAIRS
 from ..data.digit_input import DigitInputError, prepare_digit
 from ..methods.cyclegan import translate
-from ..workflows.digit_check import energy
+from ..workflows.digit_check import digit_score
 from .appdata import AppData
 from .render import with_channels
 from .session import Session
@@ -81,14 +81,14 @@ class Prediction:
     models: list[ModelPrediction]
     seconds: float
     notes: list[str] = field(default_factory=list)
-    #: the source-only model's energy on the first input, and whether that is low for a digit
+    #: the digit check's score of the first input, and whether that is low for a digit
     digit_score: float | None = None
     unlike_a_digit: bool = False
 
 
 NOT_A_DIGIT = (
-    "This does not look like a digit to the models (the source-only model responds to it more weakly "
-    "than to 95% of hand-drawn digits): the predictions below are guesses."
+    "This does not look like a digit (the app's digit check, trained on digits of every domain against "
+    "letters, shapes and scribbles, says so): the predictions below are guesses."
 )
 
 
@@ -102,14 +102,14 @@ def predict_digit(zoo: ModelZoo, session: Session, pair: str, inputs: dict[str, 
     for entry in zoo.pair(pair).models + session.own_models(pair):
         with torch.no_grad():
             logits, _ = entry.model(batch)
-        if entry.method == "source_only" and entry.owner == "shipped":
-            score = float(energy(logits[:1])[0])
         probs = torch.softmax(logits.float(), dim=1)
         accuracy = entry.target_acc
         note = f"{100 * accuracy:.1f}% on the {spec.target.title} test set" if accuracy is not None else ""
         models.append(ModelPrediction(entry.method, entry.title, entry.owner, note, dict(zip(inputs, probs))))
-    threshold = zoo.digit_threshold(pair)
-    unlike = score is not None and threshold is not None and score < threshold
+    check = zoo.digit_check()
+    if check is not None:
+        score = float(digit_score(check[0], batch[:1])[0])
+    unlike = check is not None and score < check[1]
     prediction = Prediction(
         pair, inputs, models, time.perf_counter() - started, digit_score=score, unlike_a_digit=unlike
     )

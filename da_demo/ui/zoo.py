@@ -17,7 +17,7 @@ from ..artifacts.store import ModelStore
 from ..methods import get_method, method_names
 from ..methods.cyclegan import load_generators
 from ..models.cyclegan import Generator
-from ..workflows.digit_check import read_calibration
+from ..workflows.digit_check import load_detector
 from ..workflows.selection import read_selection
 
 
@@ -65,7 +65,7 @@ class ModelZoo:
         self._selection = selection
         self._lock = threading.Lock()
         self._pairs: dict[str, PairModels] = {}
-        self._digit_check: dict | None = None
+        self._digit_check: tuple | None = None
 
     def pair(self, pair: str) -> PairModels:
         with self._lock:
@@ -83,11 +83,13 @@ class ModelZoo:
             self._selection = read_selection()
         return self._selection.picked_settings(pair, method)
 
-    def digit_threshold(self, pair: str) -> float | None:
-        """The "is this a digit?" threshold calibrated for the pair's shipped source-only model."""
-        if self._digit_check is None:
-            self._digit_check = read_calibration()
-        return (self._digit_check.get(pair) or {}).get("threshold")
+    def digit_check(self) -> tuple[nn.Module, float] | None:
+        """The "is this a digit?" detector and its threshold (``workflows.digit_check``), loaded
+        once; None where it has not been trained."""
+        with self._lock:
+            if self._digit_check is None:
+                self._digit_check = (load_detector(),)
+            return self._digit_check[0]
 
     def _load(self, pair: str) -> PairModels:
         loaded = PairModels()
