@@ -408,7 +408,7 @@ def test_a_teacher_opens_a_class_and_a_student_on_a_phone_joins_by_link_and_trai
         expect(student.locator("#class_status")).to_contain_text(f"You are Ada in class {code}")
         student.click("#lesson_step_5")  # the race: the student's own seat of the class's grid
         expect(student.locator("#tab-adapt-button")).to_have_attribute("aria-selected", "true")
-        expect(student.locator("#adapt_steps input[type=number]")).to_have_value("150")
+        expect(student.locator("#adapt_steps input[type=number]")).to_have_value("100")
         student.click("#btn_start")
         status = student.locator("#adapt_status textarea")
         expect(status).to_have_value(re.compile(f"joined class {code}'s board as Ada's run"), timeout=180_000)
@@ -421,5 +421,29 @@ def test_a_teacher_opens_a_class_and_a_student_on_a_phone_joins_by_link_and_trai
         expect(page.locator("#class_summary")).to_contain_text("1 run", timeout=20_000)
         expect(page.locator("#class_board img")).to_be_visible()
         shoot(page, "class-board")
+    finally:
+        context.close()
+
+
+def test_a_student_builds_a_shift_sees_what_it_costs_and_shares_it_as_a_link(server, driver, page):
+    expect = playwright_api.expect
+    page.click("#tab-shift-button")
+    summary = page.locator("#shift_summary")
+    expect(summary).to_contain_text("Source-only model on your domain", timeout=60_000)
+    page.locator("#shift_preset input").fill("rotated 45°")
+    page.locator("#shift_preset input").press("Enter")
+    expect(page.locator("#shift_recipe")).to_contain_text('"rotation": 45')
+    expect(summary).to_contain_text("the shift costs", timeout=60_000)
+    expect(page.locator("#shift_preview img")).to_be_visible()
+    link = page.locator("#shift_link input, #shift_link textarea").first
+    expect(link).to_have_value(re.compile(r"\?shift=%7B%22rotation%22%3A%2045"))
+    shoot(page, "shift", clip_to="#shift_link")
+    context, student = open_page(driver, server[0] + '?shift={"rotation": 180, "noise": 0.2}', PHONE)
+    try:
+        student.click("#tab-shift-button")
+        expect(student.locator("#shift_rotation input[type=number]")).to_have_value("180")
+        expect(student.locator("#shift_summary")).to_contain_text("the shift costs", timeout=60_000)
+        assert student.evaluate("document.documentElement.scrollWidth") <= 390 + 1
+        shoot(student, "phone-shift", clip_to="#shift_link")
     finally:
         context.close()

@@ -59,8 +59,8 @@ def test_the_shipped_check_keeps_real_digits_of_every_domain_and_flags_fresh_scr
 def test_a_drawn_scribble_gets_the_notice_and_a_drawn_seven_does_not(drawing, data_dir):
     from PIL import Image, ImageDraw
 
-    from da_demo.ui.predicting import NOT_A_DIGIT, predict_picture
     from da_demo.ui.appdata import AppData
+    from da_demo.ui.predicting import NOT_A_DIGIT, predict_picture
     from da_demo.ui.session import Session
     from da_demo.ui.zoo import ModelZoo
 

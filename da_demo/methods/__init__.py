@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
 METHODS: dict[str, type[Method]] = {}
 _HELPERS = ("base",)  # modules of this package that define no method
+_DISCOVERED: list[bool] = []  # [True] once every method module has been imported
 _FROM_BASE = (
     "FittedMethod",
     "Hyperparameters",
@@ -67,9 +68,14 @@ def method_names() -> list[str]:
 
 
 def _discover() -> None:
+    """Import every method module once (a lookup by name then costs a dictionary access: the app
+    asks for a method's title on every prediction)."""
+    if _DISCOVERED:
+        return
     for module in pkgutil.iter_modules(__path__):
         if module.name not in _HELPERS:
             importlib.import_module(f"{__name__}.{module.name}")
+    _DISCOVERED.append(True)
 
 
 __all__ = [

@@ -19,7 +19,7 @@ from ..workflows.live import Environment, InProcessTrainer, ZeroGPUTrainer, zero
 from ..workflows.ray_live import RAY_ADDRESS_ENV, RayTrainer
 from ..workflows.sharing import SharedRuns
 from ..workflows.workers import TrainingWorkers
-from . import adapt, api, features, learn, lesson, results, translate, try_it
+from . import adapt, api, features, learn, lesson, results, shift, translate, try_it
 from . import classroom as classroom_panel
 from .appdata import AppData
 from .classroom import open_classroom
@@ -100,6 +100,8 @@ def build_demo(
                 translate.build(context)
             with gr.Tab("Adapt", id="adapt", elem_id="tab-adapt"):
                 adapt_tab = adapt.build(context)
+            with gr.Tab("Shift", id="shift", elem_id="tab-shift"):
+                shift_tab = shift.build(context)
             with gr.Tab("Feature space", id="features", elem_id="tab-features") as features_tab:
                 feature_view = features.build(context)
             with gr.Tab("Results", id="results", elem_id="tab-results") as results_page:
@@ -133,6 +135,7 @@ def build_demo(
             api_visibility="private",
         )
         demo.load(try_tab.example_gallery, pair, try_tab.examples, api_visibility="private")
+        shift_tab.redraw(demo.load(shift_tab.from_link, None, shift_tab.controls, api_visibility="private"))
         demo.load(adapt_tab.describe, adapt_tab.inputs, adapt_tab.fields, api_visibility="private")
         demo.load(results_tab.show, pair, results_tab.outputs, api_visibility="private").then(
             results_tab.show_selection,
@@ -208,12 +211,20 @@ def _client_gone(record: logging.LogRecord) -> bool:
     return True
 
 
+#: Gradio's queue rebuilds a pandas table of its last events (up to 10,000) after every event, for its
+#: monitoring page; with a class predicting and streaming that costs more than the predictions do
+QUEUE_ANALYTICS = {"GRADIO_ANALYTICS_CACHE_FREQUENCY": "500", "GRADIO_ANALYTICS_MAX_EVENTS": "2000"}
+
+
 def configure_serving(threads: int = 1) -> None:
     """The serving process's own torch threads: one per request, since Gradio answers many requests
-    at once on its own threads (training runs in the worker processes)."""
+    at once on its own threads (training runs in the worker processes); and Gradio's queue
+    analytics summarised every 500 events instead of after each (call before ``launch``)."""
     import torch
 
     torch.set_num_threads(threads)
+    for name, value in QUEUE_ANALYTICS.items():
+        os.environ.setdefault(name, value)
 
 
 def launch_options() -> dict:

@@ -7,8 +7,8 @@
     job = client.submit("mnist-usps", "dann", {"steps": 300, "lambda_max": 0.5, "seed": 0}, api_name="/adapt")
     client.predict(api_name="/stop")                                                # stops your run
     code = client.predict("dann", api_name="/open_class")                           # a teacher's class
-    seat = client.predict(code, "Ada", api_name="/join_class")   # → {"settings": ..., "seed": ...}
-    client.submit("mnist-usps", "dann", {**seat["settings"], "steps": seat["steps"], "seed": seat["seed"]},
+    seat = client.predict(code, "Ada", api_name="/join_class")   # → {"preset": {...}, "seed": ..., ...}
+    client.submit("mnist-usps", "dann", {**seat["preset"], "seed": seat["seed"]},
                   api_name="/adapt")                              # the same client: the run joins the board
     client.predict(code, api_name="/class_board")                                   # → JSON
 
@@ -22,12 +22,12 @@ import gradio as gr
 
 from ..data import PAIRS
 from ..data.digit_input import DigitInputError
-from ..workflows.classroom import CLASS_STEPS, CLASS_VALIDATOR, Board, BoardRun, ClassroomError, Seat
+from ..workflows.classroom import CLASS_VALIDATOR, Board, BoardRun, ClassroomError, Seat
 from .classroom import CLASS_PAIR
 from .context import AppContext
 from .live_runs import MAX_WATCHERS, adapt, adaptable_methods, curves_json, stop_adaptation
 from .predicting import predict_picture, prepare_picture, translate_digit
-from .render import digit_file, friendly, rejection
+from .render import digit_file, friendly, image_file, rejection
 from .session import Session
 
 
@@ -110,7 +110,7 @@ def seat_payload(seat: Seat) -> dict:
         "method": seat.method,
         "settings": seat.settings,
         "seed": seat.seed,
-        "steps": CLASS_STEPS,
+        "preset": seat.preset,
     }
 
 
@@ -136,6 +136,37 @@ def board_payload(board: Board) -> dict:
         "oracle": run(board.oracle),
         "rho": board.rho,
     }
+
+
+def shift_endpoint(context: AppContext, result: gr.JSON) -> None:
+    """/shift: a recipe (JSON) → the preview grid and what the shift costs (JSON)."""
+    from ..data.shift import BASE_PAIRS, ShiftError, parse_recipe
+    from ..workflows.shifting import measure_shift, preview
+
+    @friendly
+    def shift(recipe):
+        try:
+            parsed = parse_recipe(recipe if isinstance(recipe, dict | str) else None)
+        except ShiftError as error:
+            raise rejection(str(error)) from error
+        pair = BASE_PAIRS[parsed.channels]
+        data = context.data.pair(pair)
+        model = next((m for m in context.zoo.pair(pair).models if m.method == "source_only"), None)
+        if data is None or model is None:
+            raise rejection("MNIST or the source-only model is not available on this server.")
+        photos = context.data.photos()
+        try:
+            picture = image_file(preview(parsed, data.source_test, photos))
+            summary = measure_shift(parsed, data.source_test, model.model, photos)
+        except ShiftError as error:
+            raise rejection(str(error)) from error
+        return picture, summary.to_json()
+
+    with gr.Row(visible=False):
+        recipe = gr.JSON(value={}, label="recipe")
+        grid = gr.Image(label="preview", type="filepath")
+        button = gr.Button("shift")
+    button.click(shift, recipe, [grid, result], api_name="shift", concurrency_limit=4)
 
 
 def class_endpoints(context: AppContext, text: gr.Textbox, result: gr.JSON) -> None:
@@ -230,3 +261,4 @@ def build(context: AppContext) -> None:
         stop_adaptation, context.session, status, api_name="stop", concurrency_limit=None, queue=False
     )
     class_endpoints(context, status, result)
+    shift_endpoint(context, result)

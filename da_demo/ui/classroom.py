@@ -21,7 +21,15 @@ from ..data.locations import cache_dir
 from ..methods import get_method
 from ..validators import TITLES
 from ..viz.results import class_board
-from ..workflows.classroom import CLASS_STEPS, CLASS_VALIDATOR, Board, Classroom, ClassroomError, Seat
+from ..workflows.classroom import (
+    CLASS_BATCH,
+    CLASS_STEPS,
+    CLASS_VALIDATOR,
+    Board,
+    Classroom,
+    ClassroomError,
+    Seat,
+)
 from .context import AppContext
 from .render import figure_file, rejected
 
@@ -44,8 +52,8 @@ def seat_text(seat: Seat) -> str:
     return (
         f"You are **{seat.name}** in class **{seat.code}** ({get_method(seat.method).title} on "
         f"{PAIRS[seat.pair].title}). Your run: {settings or 'the default settings'}, seed {seat.seed}, "
-        f"{CLASS_STEPS} steps. Step 5 sets it up in the Adapt tab; press **Start** there, and your run "
-        "joins the class board when it ends."
+        f"{CLASS_STEPS} steps of {CLASS_BATCH} images. Step 5 sets it up in the Adapt tab; press **Start** "
+        "there, and your run joins the class board when it ends."
     )
 
 

@@ -22,7 +22,13 @@ from ..data import PAIRS
 from ..engine.spec import RunSpec
 from ..engine.trainer import EndReason, ProgressEvent
 from ..methods import Method, get_method, method_names
-from ..workflows.classroom import Classroom, ClassroomError, label_free_score
+from ..workflows.classroom import (
+    CLASS_EVAL_SAMPLES,
+    CLASS_EVALUATIONS,
+    Classroom,
+    ClassroomError,
+    label_free_score,
+)
 from ..workflows.live import LiveRequest, RunMessage
 from ..workflows.training import code_version
 from .appdata import AppData
@@ -39,6 +45,7 @@ TRAINING_SLOTS = 2  # distinct runs at once, across all visitors; later ones wai
 #: visitors who may watch live runs at once (identical runs are shared, so many watch few runs)
 MAX_WATCHERS = 64
 EVAL_SAMPLES = 1000  # test images per domain for the live accuracy points
+EVALUATIONS = 12  # accuracy points along a live run
 #: how long a ZeroGPU Space lends its GPU for one run: the run's cap plus evaluation and saving
 ZERO_GPU_SECONDS = MAX_SECONDS + 60
 
@@ -136,7 +143,12 @@ def adapt(
                 started=False,
             )
             return
-        request = live_request(spec, data.pair(pair).fingerprint)
+        in_class = classroom is not None and session.seat is not None and session.seat.is_class_run(spec)
+        request = live_request(
+            spec,
+            data.pair(pair).fingerprint,
+            *((CLASS_EVALUATIONS, CLASS_EVAL_SAMPLES) if in_class else (EVALUATIONS, EVAL_SAMPLES)),
+        )
         events: list[ProgressEvent] = []
         watchers = (lambda: trainer.watchers(request.key)) if hasattr(trainer, "watchers") else (lambda: 1)
         outcome = yield from _stream(
@@ -146,7 +158,7 @@ def adapt(
             yield outcome
             return
         finished = _finish(zoo, session, spec, events, Path(outcome))
-        if classroom is not None and finished.model_path and session.seat and session.seat.is_class_run(spec):
+        if in_class and finished.model_path:
             finished.text += " " + _join_board(classroom, data.pair(pair), session, spec, events)
         yield finished
     finally:
@@ -154,16 +166,20 @@ def adapt(
         session.stop_signal = None
 
 
-def live_request(spec: RunSpec, data_fingerprint: str = "") -> LiveRequest:
-    """The run as the trainer gets it: a fresh place for the model, the app's cadence and cap, and
-    the key that makes identical requests one run (the spec, the code and the data)."""
+def live_request(
+    spec: RunSpec, data_fingerprint: str = "", evaluations: int = 0, eval_samples: int = 0
+) -> LiveRequest:
+    """The run as the trainer gets it: a fresh place for the model, the app's cadence (about
+    ``evaluations`` accuracy points on ``eval_samples`` test images per domain) and cap, and the key
+    that makes identical requests one run (the spec, the code and the data)."""
+    evaluations, eval_samples = evaluations or EVALUATIONS, eval_samples or EVAL_SAMPLES
     total = spec.total_steps
     output = (
         Path(tempfile.mkdtemp(prefix="da-demo-")) / f"{spec.pair.name}-{spec.method.name}-yours.safetensors"
     )
     options = {
-        "eval_every": max(10, total // 12),
-        "eval_samples": EVAL_SAMPLES,
+        "eval_every": max(10, total // evaluations),
+        "eval_samples": eval_samples,
         "final_eval_samples": EVAL_SAMPLES,
         "evaluate_first": True,
         "log_every": max(1, min(10, total // 30)),

@@ -37,8 +37,10 @@ CODE_LENGTH = 5
 CLASS_LIFETIME_SECONDS = 24 * 3600
 MAX_NICKNAME = 24
 NICKNAME = re.compile(r"^[\w .'-]+$")
-#: a class run's length: 30 students' runs, two at a time on a 2-core machine, end within 5 minutes
-CLASS_STEPS = 150
+#: a class run: short, with a small batch and a few accuracy points, so 30 students' runs, two at a
+#: time on a 2-core machine, end within 5 minutes (``python -m da_demo.benchmarks.lesson_load --class-sweep``)
+CLASS_STEPS, CLASS_BATCH = 100, 32
+CLASS_EVALUATIONS, CLASS_EVAL_SAMPLES = 5, 500
 #: the label-free score on the board: the validator the protocol chose on every pair (selection.json)
 CLASS_VALIDATOR = "information_maximization"
 SCHEMA = """
@@ -58,7 +60,8 @@ class ClassroomError(ValueError):
 @dataclass(frozen=True)
 class Seat:
     """A student's place in a class: their number, name on the board, and the run assigned to them
-    (the grid's ``settings`` and ``seed``, ``CLASS_STEPS`` long, over the pick's other settings)."""
+    (the grid's ``settings`` and ``seed``, ``CLASS_STEPS`` of ``CLASS_BATCH``, over the pick's other
+    settings)."""
 
     code: str
     student: int
@@ -75,7 +78,7 @@ class Seat:
     @property
     def preset(self) -> dict[str, Any]:
         """What the Adapt tab is set to for this seat's run."""
-        return {**self.settings, "steps": CLASS_STEPS}
+        return {**self.settings, "steps": CLASS_STEPS, "batch_size": CLASS_BATCH}
 
     def is_class_run(self, spec: RunSpec) -> bool:
         """Whether ``spec`` is a run of this class (its pair and method): it joins the board with the

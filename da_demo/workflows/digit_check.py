@@ -169,7 +169,8 @@ def measure(model: torch.nn.Module, threshold: float, pairs: list[DomainPair]) -
 
 
 def save_detector(model: torch.nn.Module, report: dict, directory: Path = CHECKPOINTS) -> Path:
-    save_file({name: tensor.contiguous() for name, tensor in model.state_dict().items()}, directory / DIGIT_CHECK_WEIGHTS.name)
+    weights = {name: tensor.contiguous() for name, tensor in model.state_dict().items()}
+    save_file(weights, directory / DIGIT_CHECK_WEIGHTS.name)
     path = directory / DIGIT_CHECK_FILE.name
     path.write_text(json.dumps(report, indent=1, sort_keys=True) + "\n")
     return path

@@ -24,7 +24,7 @@ from .live import LiveRequest, RunMessage
 
 #: how long a run takes when none has finished here yet (seconds; the estimate learns from real runs)
 FIRST_GUESS_SECONDS = 60.0
-WAITING_EVERY_SECONDS = 1.0
+WAITING_EVERY_SECONDS = 3.0  # a waiting visitor hears where the line stands this often
 
 
 @dataclass(frozen=True)
@@ -53,11 +53,13 @@ class SharedRun:
     state: str = "waiting"  # "waiting", "training", "finished"
     stop: threading.Event = field(default_factory=threading.Event)
     started: float | None = None
+    #: the last progress event so far (kept as messages arrive)
+    latest: ProgressEvent | None = None
 
-    @property
-    def latest(self) -> ProgressEvent | None:
-        events = [message.payload for message in self.messages if message.kind == "event"]
-        return events[-1] if events else None
+    def add(self, message: RunMessage) -> None:
+        self.messages.append(message)
+        if message.kind == "event":
+            self.latest = message.payload
 
     @property
     def reusable(self) -> bool:
@@ -114,7 +116,8 @@ class SharedRuns:
                         self._changed.wait(timeout=0.25)
                     new = run.messages[seen:]
                     finished = run.state == "finished" and seen + len(new) == len(run.messages)
-                    waiting = self._waiting(run) if run.state == "waiting" else None
+                    due = run.state == "waiting" and time.monotonic() - last_note >= WAITING_EVERY_SECONDS
+                    waiting = self._waiting(run) if due else None
                 if detached:
                     yield RunMessage("detached", Detached(others))
                     return
@@ -122,7 +125,7 @@ class SharedRuns:
                 yield from new
                 if finished:
                     return
-                if waiting is not None and time.monotonic() - last_note >= WAITING_EVERY_SECONDS:
+                if waiting is not None:
                     last_note = time.monotonic()
                     yield RunMessage("waiting", waiting)
         finally:
@@ -159,7 +162,7 @@ class SharedRuns:
         if run.state == "waiting" and run in self._line:
             self._line.remove(run)
             run.state = "finished"
-            run.messages.append(RunMessage("failed", "Stopped before it started: nothing was trained."))
+            run.add(RunMessage("failed", "Stopped before it started: nothing was trained."))
             self._changed.notify_all()
 
     def _start_what_fits(self) -> None:
@@ -175,15 +178,15 @@ class SharedRuns:
         try:
             for message in self.trainer.run(run.request, run.stop):
                 with self._changed:
-                    run.messages.append(message)
+                    run.add(message)
                     self._changed.notify_all()
         except Exception as error:  # noqa: BLE001 - every watcher hears it; the next runs go on
             with self._changed:
-                run.messages.append(RunMessage("failed", f"{type(error).__name__}: {error}"))
+                run.add(RunMessage("failed", f"{type(error).__name__}: {error}"))
         finally:
             with self._changed:
                 if not run.messages or run.messages[-1].kind not in ("done", "failed"):
-                    run.messages.append(RunMessage("failed", "The training run ended without a result."))
+                    run.add(RunMessage("failed", "The training run ended without a result."))
                 run.state = "finished"
                 self._training.remove(run)
                 self._durations.append(time.monotonic() - (run.started or time.monotonic()))

@@ -1,0 +1,82 @@
+"""Build your own shift: recipes checked with one sentence naming the field, a build that keeps the
+digits and labels it should, and what a shift costs the source-only model, on real MNIST."""
+
+import hashlib
+
+import pytest
+import torch
+
+from da_demo.data.shift import PRESETS, ShiftError, ShiftRecipe, build_shifted, custom_pair, parse_recipe
+
+
+@pytest.mark.parametrize(
+    ("recipe", "names"),
+    [
+        ('{"rotation": 400}', "rotation must be between -180 and 180"),
+        ('{"colour": true}', "Unknown shift setting 'colour'"),
+        ('{"noise": -0.1}', "noise must be between 0 and 1"),
+        ('{"skew": 1}', "skew 1 leaves digits 5-9 with no examples"),
+        ('{"background": "pink"}', "background must be one of"),
+        ('{"thickness": 1.5}', "thickness"),
+        ("[45]", "a JSON object of settings"),
+        ("{rotation: 45", "not valid JSON"),
+        ('{"rotation": "' + "4" * (1 << 20) + '"}', "at most 4 KB"),
+    ],
+)
+def test_a_bad_recipe_is_one_sentence_naming_the_field(recipe, names):
+    with pytest.raises(ShiftError, match=names) as raised:
+        parse_recipe(recipe)
+    assert str(raised.value).count(". ") == 0 and len(str(raised.value)) < 200
+
+
+def test_recipes_round_trip_through_their_json_and_presets_are_valid():
+    for name, recipe in PRESETS.items():
+        assert parse_recipe(recipe.changed()) == recipe, name
+    assert parse_recipe("") == ShiftRecipe() and ShiftRecipe().describe().startswith("none")
+    assert parse_recipe({"rotation": 45, "noise": 0.2}).describe() == "rotation 45°, noise 0.2"
+
+
+def test_a_build_is_deterministic_keeps_labels_and_only_skew_drops_digits():
+    images = torch.rand(200, 1, 28, 28)
+    labels = torch.arange(200) % 10
+    recipe = ShiftRecipe(rotation=30, tilt=10, blur=0.8, noise=0.1, occlusion=2, background="colour", seed=3)
+    first, again = build_shifted(images, labels, recipe, seed=1), build_shifted(images, labels, recipe, seed=1)
+    assert torch.equal(first.images, again.images) and torch.equal(first.labels, labels)
+    assert first.images.shape == (200, 3, 28, 28) and 0 <= first.images.min() and first.images.max() <= 1
+    assert not torch.equal(build_shifted(images, labels, recipe, seed=2).images, first.images)
+    skewed = build_shifted(images, labels, ShiftRecipe(skew=0.9), seed=1)
+    rare = (skewed.labels >= 5).sum().item()
+    assert (skewed.labels < 5).sum().item() == 100 and 0 < rare < 30
+
+
+@pytest.fixture(scope="module")
+def mnist(data_dir):
+    from da_demo.data.pairs import load_pair
+
+    return load_pair("mnist-usps", data_dir)
+
+
+@pytest.fixture(scope="module")
+def source_only():
+    from da_demo.ui.zoo import ModelZoo
+
+    return next(entry for entry in ModelZoo().pair("mnist-usps").models if entry.method == "source_only").model
+
+
+def test_identity_keeps_mnist_accuracy_and_a_rotation_lowers_it(mnist, source_only):
+    from da_demo.workflows.shifting import measure_shift
+
+    same = measure_shift(ShiftRecipe(), mnist.source_test, source_only, samples=1000)
+    assert same.shifted_acc == same.mnist_acc > 0.97
+    turned = measure_shift(PRESETS["rotated 45°"], mnist.source_test, source_only, samples=1000)
+    assert turned.mnist_acc == same.mnist_acc and turned.shifted_acc < same.mnist_acc - 0.15
+    assert turned.domain_acc > same.domain_acc and turned.mmd > same.mmd
+
+
+def test_a_built_domain_never_holds_a_digit_of_the_source_training_split(mnist):
+    pair = custom_pair(ShiftRecipe(), mnist)  # the identity recipe: the target digits are MNIST digits as they are
+    seen = {hashlib.sha1(image.numpy().tobytes()).digest() for image in mnist.source_train.images[:, :1]}
+    target = pair.target_train.images
+    assert len(target) == len(mnist.source_val) and target.shape[1] == 1
+    assert not any(hashlib.sha1(image.numpy().tobytes()).digest() in seen for image in target)
+    assert pair.source_train is mnist.source_train and pair.name == "custom"
