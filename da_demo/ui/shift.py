@@ -63,10 +63,7 @@ def control_for(name: str):
 def build(context: AppContext) -> ShiftTab:
     gr.Markdown(INTRO)
     with gr.Row():
-        with gr.Column(scale=1, min_width=300):
-            preset = gr.Dropdown(list(PRESETS), value="MNIST itself", label="Start from a preset", elem_id="shift_preset")
-            controls = [control_for(name) for name in FIELDS]
-        with gr.Column(scale=1, min_width=300):
+        with gr.Column(scale=1, min_width=300):  # first: on a phone the digits sit above the sliders
             grid = gr.Image(show_label=False, interactive=False, buttons=[], elem_id="shift_preview")
             summary = gr.Markdown(elem_id="shift_summary")
             recipe_box = gr.Code(
@@ -74,6 +71,9 @@ def build(context: AppContext) -> ShiftTab:
             )
             apply = gr.Button("Apply this recipe", elem_id="shift_apply")
             link = gr.Textbox(label="Link to this domain", interactive=False, elem_id="shift_link")
+        with gr.Column(scale=1, min_width=300):
+            preset = gr.Dropdown(list(PRESETS), value="MNIST itself", label="Start from a preset", elem_id="shift_preset")
+            controls = [control_for(name) for name in FIELDS]
 
     def base_test_and_model(recipe: ShiftRecipe):
         pair = BASE_PAIRS[recipe.channels]

@@ -210,6 +210,9 @@ def build(context: AppContext) -> TryItTab:
     predict_drawing.click(
         from_drawing, [pad, context.pair, context.session], outputs, api_visibility="private"
     )
+    # the canvas's trash button empties it, and an empty Sketchpad has no tool selected (strokes then
+    # do nothing): the white page comes back at once, so the brush is ready for the next digit
+    pad.clear(blank_canvas, None, pad, api_visibility="private", queue=False)
     upload.upload(
         from_upload, [upload, context.pair, context.session], [*outputs, pad], api_visibility="private"
     )

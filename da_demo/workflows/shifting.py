@@ -82,7 +82,8 @@ def measure_shift(
 def preview(
     recipe: ShiftRecipe, mnist_test: LabeledImages, photos: list[np.ndarray] | None = None, count: int = PREVIEW_DIGITS
 ) -> np.ndarray:
-    """A grid of ``count`` MNIST test digits as the recipe shifts them: uint8 (rows·28, 8·28, 3)."""
+    """A grid of ``count`` MNIST test digits as the recipe shifts them, each drawn 3× (uint8
+    ``(rows·84, 8·84, 3)``, so a phone shows it as large as a laptop does)."""
     digits = mnist_test.subset(count * 2, seed=3)  # twice as many, so a skew still leaves ``count``
     shifted = build_shifted(digits.images[:, :1], digits.labels, recipe, seed=4, photos=photos).images[:count]
     shifted = shifted.expand(-1, 3, -1, -1)
@@ -91,4 +92,5 @@ def preview(
     grid = torch.ones(rows * columns, 3, 28, 28)
     grid[: len(shifted)] = shifted
     grid = grid.view(rows, columns, 3, 28, 28).permute(0, 3, 1, 4, 2).reshape(rows * 28, columns * 28, 3)
+    grid = grid.repeat_interleave(3, dim=0).repeat_interleave(3, dim=1)
     return (grid.clamp(0, 1) * 255).round().to(torch.uint8).numpy()
