@@ -16,6 +16,7 @@ seed; reported are when every run had finished and how many runs the class board
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import random
 import statistics
@@ -84,6 +85,18 @@ def predicting_visitor(url: str, folder: Path, until: threading.Event) -> tuple[
     return latencies, timeouts, errors
 
 
+def _visitors(url: str, moments: list[float], class_code: str, answers) -> None:
+    """The students and the predicting visitor (in their own process): what each saw, put on ``answers``."""
+    folder = Path(tempfile.mkdtemp(prefix="da-demo-lesson-"))
+    until = threading.Event()
+    with ThreadPoolExecutor(len(moments) + 1) as pool:
+        predictions = pool.submit(predicting_visitor, url, folder, until)
+        started = time.perf_counter()
+        results = list(pool.map(lambda moment: student(url, moment, started, class_code), moments))
+        until.set()
+        answers.put((results, *predictions.result()))
+
+
 def run(students: int, within: float, seed: int, class_sweep: bool = False) -> tuple[list[list[str]], bool]:
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     from ..ui import build_demo, configure_serving, launch_options
@@ -94,30 +107,25 @@ def run(students: int, within: float, seed: int, class_sweep: bool = False) -> t
         server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True, **launch_options()
     )
     time.sleep(30)  # the warm-up: test data, training workers, UMAP's first compilation
-    folder = Path(tempfile.mkdtemp(prefix="da-demo-lesson-"))
     rng = random.Random(seed)
     moments = sorted(rng.uniform(0, within) for _ in range(students))
-    until = threading.Event()
-    peak = [resident_megabytes()]
-
-    def watch_memory():
-        while not until.is_set():
-            peak[0] = max(peak[0], resident_megabytes())
-            time.sleep(1)
-
     class_code = ""
     if class_sweep:
         from gradio_client import Client
 
         class_code = Client(url, verbose=False).predict("dann", api_name="/open_class")
-    with ThreadPoolExecutor(students + 2) as pool:
-        predictions = pool.submit(predicting_visitor, url, folder, until)
-        memory = pool.submit(watch_memory)
-        started = time.perf_counter()
-        results = list(pool.map(lambda moment: student(url, moment, started, class_code), moments))
-        until.set()
-        latencies, timeouts, errors = predictions.result()
-        memory.result()
+    # the visitors run in a process of their own, as on their own devices: their clients do not
+    # share the app's interpreter, and their memory is not counted as the app's
+    context = multiprocessing.get_context("spawn")
+    answers = context.Queue()
+    visitors = context.Process(target=_visitors, args=(url, moments, class_code, answers), daemon=True)
+    visitors.start()
+    peak = 0.0
+    while visitors.is_alive() and answers.empty():
+        peak = max(peak, resident_megabytes() - resident_megabytes(visitors.pid))
+        time.sleep(1)
+    results, latencies, timeouts, errors = answers.get()
+    visitors.join(timeout=30)
     trained = demo.da_context.trainer.runs_trained()
     on_board = len(demo.da_context.classroom.board(class_code).runs) if class_code else 0
     demo.close()
@@ -132,7 +140,7 @@ def run(students: int, within: float, seed: int, class_sweep: bool = False) -> t
         ["last run finished, seconds after the first Start", f"{max(result['ended'] for result in results):.0f}"],
         ["/predict meanwhile: p50 / p95 (ms)", _latency(latencies)],
         [f"/predict time-outs (> {PREDICT_TIMEOUT:g} s) / errors", f"{timeouts} / {len(errors)}"],
-        ["memory, app and workers, peak (MB)", f"{peak[0]:.0f}"],
+        ["memory, app and workers, peak (MB)", f"{peak:.0f}"],
     ]
     if class_sweep:
         rows.insert(4, ["runs on the class board at the end", f"{on_board} of {students}"])

@@ -29,7 +29,6 @@ from .live_runs import (
     MAX_WATCHERS,
     TRAINING_SLOTS,
     AdaptUpdate,
-    adapt,
     adaptable_methods,
     curves,
     stop_adaptation,
@@ -137,18 +136,7 @@ def run_adaptation(
 ):
     """The live session on the page: status, loss plot, accuracy plot, explanations, model file,
     the visitor's runs compared, then the session."""
-    context.remember(request, session)
-    for update in adapt(
-        context.zoo,
-        context.data,
-        session,
-        pair,
-        method,
-        settings,
-        context.trainer,
-        progress,
-        classroom=context.classroom,
-    ):
+    for update in context.live_session(session, pair, method, settings, progress, request):
         if not update.events:
             yield update.text, gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), session
             continue

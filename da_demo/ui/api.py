@@ -25,7 +25,7 @@ from ..data.digit_input import DigitInputError
 from ..workflows.classroom import CLASS_VALIDATOR, Board, BoardRun, ClassroomError, Seat
 from .classroom import CLASS_PAIR
 from .context import AppContext
-from .live_runs import MAX_WATCHERS, adapt, adaptable_methods, curves_json, stop_adaptation
+from .live_runs import MAX_WATCHERS, adaptable_methods, curves_json, stop_adaptation
 from .predicting import predict_picture, prepare_picture, translate_digit
 from .render import digit_file, friendly, image_file, rejection
 from .session import Session
@@ -85,18 +85,7 @@ def adapt_stream(
     context: AppContext, pair: str, method: str, settings: dict, session, progress, request=None
 ):
     """The live session as /adapt streams it: status, curves (JSON), model file, then the session."""
-    context.remember(request, session)
-    for update in adapt(
-        context.zoo,
-        context.data,
-        session,
-        pair,
-        method,
-        settings,
-        context.trainer,
-        progress,
-        classroom=context.classroom,
-    ):
+    for update in context.live_session(session, pair, method, settings, progress, request):
         curves = curves_json(update) if update.events else gr.skip()
         yield update.text, curves, str(update.model_path) if update.model_path else gr.skip(), session
 

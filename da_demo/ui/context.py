@@ -38,6 +38,24 @@ class AppContext:
             with self._lock:
                 self.visitors[request.session_hash] = session
 
+    def live_session(self, session: Session, pair: str, method: str, settings: dict, progress, request=None):
+        """A visitor's live run (``live_runs.adapt``) with this app's models, data, trainer and
+        classes, the visitor remembered so their run stops and their models go when they leave."""
+        from .live_runs import adapt
+
+        self.remember(request, session)
+        return adapt(
+            self.zoo,
+            self.data,
+            session,
+            pair,
+            method,
+            settings,
+            self.trainer,
+            progress,
+            classroom=self.classroom,
+        )
+
     def forget(self, request: gr.Request | None) -> None:
         """The visitor closed the page: stop their run and drop their models now (Gradio keeps a
         closed page's state for an hour)."""
