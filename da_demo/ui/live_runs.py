@@ -46,9 +46,10 @@ TRAINING_SLOTS = 2  # distinct runs at once, across all visitors; later ones wai
 MAX_WATCHERS = 64
 EVAL_SAMPLES = 1000  # test images per domain for the live accuracy points
 EVALUATIONS = 12  # accuracy points along a live run
-#: loss points along a live run: every one is an update streamed to each student watching it (a run
-#: of 3,000 steps once sent 300, thirty students' pages 9,000)
-LOSS_POINTS = 40
+#: loss points along a long live run at most: every one is an update streamed to each student
+#: watching it (a run of 3,000 steps once sent 300); short runs report every 10 steps, so their
+#: first curve point comes early
+LOSS_POINTS = 60
 #: how long a ZeroGPU Space lends its GPU for one run: the run's cap plus evaluation and saving
 ZERO_GPU_SECONDS = MAX_SECONDS + 60
 
@@ -185,7 +186,7 @@ def live_request(
         "eval_samples": eval_samples,
         "final_eval_samples": EVAL_SAMPLES,
         "evaluate_first": True,
-        "log_every": max(1, total // LOSS_POINTS),
+        "log_every": max(1, min(10, total // 30), total // LOSS_POINTS),
         "time_budget": MAX_SECONDS,
     }
     key = f"{spec.identity}/{code_version()}/{data_fingerprint}" if data_fingerprint else ""
