@@ -347,3 +347,28 @@ def test_without_data_the_page_says_so_in_one_sentence_and_the_log_in_one_line(t
     assert len([r for r in caplog.records if r.name == "da_demo.data"]) == len(PAIRS)
     assert not any(record.exc_info for record in caplog.records)
     assert missing_data_notice(empty) == notice  # asked again: nothing new is tried or logged
+
+
+def test_class_and_shift_endpoints_answer_bad_input_with_one_sentence_and_store_nothing(app_url):
+    client = Client(app_url, verbose=False)
+    code = client.predict("mmd", api_name="/open_class")
+    seat = client.predict(code, "Ada", api_name="/join_class")
+    assert seat["name"] == "Ada" and seat["class"] == code and seat["preset"]["steps"] > 0
+    board = client.predict(code, api_name="/class_board")
+    assert board["runs"] == [] and board["pick"] is None and board["validator"] == "information_maximization"
+    for endpoint, arguments, message in (
+        ("/join_class", ("ZZZZZ", ""), "There is no class ZZZZZ"),
+        ("/join_class", (code, "x" * 10_000), "at most 24 characters"),
+        ("/join_class", (code, "<b>Ada</b>"), "letters, digits"),
+        ("/class_board", ("NOPE",), "letters and digits"),
+        ("/open_class", ("danm",), "Unknown method"),
+        ("/shift", ({"rotation": 400},), "rotation must be between -180 and 180"),
+        ("/shift", ({"colour": True},), "Unknown shift setting 'colour'"),
+    ):
+        with pytest.raises(Exception, match=message) as error:
+            client.predict(*arguments, api_name=endpoint)
+        assert "Traceback" not in str(error.value)
+    assert client.predict(code, "", api_name="/join_class")["student"] == 2  # the refused ones took no seat
+    picture, summary = client.predict({"rotation": 180}, api_name="/shift")
+    assert summary["recipe"] == {"rotation": 180.0} and summary["source_only_accuracy"] < 0.6
+    assert Image.open(picture).size[0] > 200
