@@ -80,3 +80,30 @@ def test_a_built_domain_never_holds_a_digit_of_the_source_training_split(mnist):
     assert len(target) == len(mnist.source_val) and target.shape[1] == 1
     assert not any(hashlib.sha1(image.numpy().tobytes()).digest() in seen for image in target)
     assert pair.source_train is mnist.source_train and pair.name == "custom"
+
+
+def test_a_method_adapts_to_a_built_domain_through_the_live_path(mnist, tmp_path):
+    """DANN on MNIST → "rotated 45°" with the one live-run routine: it starts from the shipped MNIST
+    source-only model of the pair with the domain's channels, and its model says which domain."""
+    import threading
+
+    from da_demo.artifacts.checkpoints import load_checkpoint
+    from da_demo.data.shift import custom_spec
+    from da_demo.engine.spec import RunSpec
+    from da_demo.workflows.live import InProcessTrainer, LiveRequest
+
+    recipe = PRESETS["rotated 45°"]
+    spec = RunSpec.resolve(custom_spec(recipe), "dann", {"steps": 6, "batch_size": 16})
+    other = RunSpec.resolve(custom_spec(PRESETS["thick pens"]), "dann", {"steps": 6, "batch_size": 16})
+    assert spec.identity != other.identity  # the recipe is part of what a run is
+    loads = []
+    trainer = InProcessTrainer(lambda name: loads.append(name) or mnist)
+    output = tmp_path / "custom.safetensors"
+    options = {"log_every": 2, "eval_every": 3, "eval_samples": 200, "final_eval_samples": 200}
+    for _ in range(2):  # the second run finds the domain built
+        messages = list(trainer.run(LiveRequest(spec, str(output), options), threading.Event()))
+        assert messages[-1].kind == "done", messages[-1]
+    assert loads == ["mnist-usps"]
+    events = [payload for kind, payload in messages if kind == "event"]
+    assert events[-1].step == 6 and 0 < events[-1].target_acc < events[-1].source_acc
+    assert load_checkpoint(output).metadata.pair == "custom"

@@ -108,10 +108,17 @@ class PairSpec:
     #: target-accuracy goals (%) set in the project's issues (label-free picks, 3-seed means): method
     #: name, or "best" over all methods. Our own bookkeeping (``results --goals``); students never see them.
     goals: Mapping[str, float] = field(default_factory=dict)
+    #: the pair whose trained models runs on this one start from ("": this pair's own; a built
+    #: domain starts from the MNIST source-only model of the shipped pair with its channels)
+    models_from: str = ""
 
     @property
     def channels(self) -> int:
         return max(self.source.channels, self.target.channels)
+
+    @property
+    def model_pair(self) -> str:
+        return self.models_from or self.name
 
 
 MNIST = Domain("mnist", "MNIST", 1, "mnist", "MNIST-like")

@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .domains import Domain, PairSpec
+from .domains import Domain, PairSpec, resolve_pair
 from .images import LabeledImages
 from .pairs import DomainPair
 
@@ -266,14 +266,23 @@ class ShiftedDomain(Domain):
         return shifted.images[0]
 
 
+def custom_spec(recipe: ShiftRecipe) -> PairSpec:
+    """MNIST → the domain ``recipe`` builds, as a pair record (no data built): its models start
+    from the shipped pair with the recipe's channels (``BASE_PAIRS``), with that pair's backbone."""
+    base = resolve_pair(BASE_PAIRS[recipe.channels])
+    domain = ShiftedDomain(CUSTOM, "your domain", recipe.channels, "shift", "your domain's", recipe)
+    return PairSpec(
+        CUSTOM, base.source, domain, "MNIST → your domain", recipe.describe(), base.backbone, models_from=base.name
+    )
+
+
 def custom_pair(recipe: ShiftRecipe, base: DomainPair, photos: list[np.ndarray] | None = None) -> DomainPair:
     """MNIST → the domain ``recipe`` builds, on ``base``'s source splits (``BASE_PAIRS[recipe.channels]``):
     target training digits are ``base``'s held-out source validation digits (no source model trained
     on them), target test digits are MNIST's test digits, each shifted with its own draw."""
     if base.channels != recipe.channels:
         raise ValueError(f"a {recipe.channels}-channel domain needs the {BASE_PAIRS[recipe.channels]} pair's splits")
-    domain = ShiftedDomain(CUSTOM, "your domain", recipe.channels, "shift", "your domain's", recipe)
-    spec = PairSpec(CUSTOM, base.spec.source, domain, "MNIST → your domain", recipe.describe(), base.spec.backbone)
+    spec = custom_spec(recipe)
     held_out, test = base.source_val, base.source_test
     target_train = build_shifted(held_out.images[:, :1], held_out.labels, recipe, seed=1, photos=photos)
     target_test = build_shifted(test.images[:, :1], test.labels, recipe, seed=2, photos=photos)

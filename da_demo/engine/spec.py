@@ -87,6 +87,9 @@ class RunSpec:
             "seed": self.seed,
             "backbone": self.backbone,
         }
+        recipe = getattr(self.pair.target, "recipe", None)  # a built domain: its recipe decides the data
+        if recipe is not None:
+            document["recipe"] = recipe.model_dump()
         return hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()[:16]
 
 

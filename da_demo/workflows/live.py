@@ -12,9 +12,11 @@ same messages:
 
 from __future__ import annotations
 
+import collections
 import functools
 import logging
 import os
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -22,10 +24,13 @@ from typing import Any, NamedTuple
 from ..artifacts.checkpoints import CheckpointError
 from ..artifacts.store import ModelStore
 from ..data.pairs import DomainPair
+from ..data.shift import custom_pair
 from ..engine.spec import RunSpec
 from .training import TrainingJob
 
 LOG = logging.getLogger("da_demo.live")
+BUILT_DOMAINS_KEPT = 2  # built domains a trainer keeps (each up to ~150 MB of images)
+PHOTOS_FOR_BUILT_DOMAINS = 50
 
 
 class RunMessage(NamedTuple):
@@ -86,15 +91,50 @@ def live_run(request: LiveRequest, pair: DomainPair, environment: Environment, s
     yield RunMessage("done", request.output)
 
 
+class PairData:
+    """The data a run's spec trains on: a shipped pair as ``load(name)`` gives it, or a built domain
+    (``data.shift``) made from its recipe over the shipped pair with its channels; the latest
+    ``keep`` built domains are kept (a visitor trying methods on one domain builds it once)."""
+
+    def __init__(
+        self, load: Callable[[str], DomainPair], data_dir: str | None = None, keep: int = BUILT_DOMAINS_KEPT
+    ) -> None:
+        self.load, self.data_dir, self.keep = load, data_dir, keep
+        self._built: collections.OrderedDict[str, DomainPair] = collections.OrderedDict()
+        self._lock = threading.Lock()
+
+    def __call__(self, spec: RunSpec) -> DomainPair:
+        recipe = getattr(spec.pair.target, "recipe", None)
+        if recipe is None:
+            return self.load(spec.pair.name)
+        key = recipe.model_dump_json()
+        with self._lock:
+            if key in self._built:
+                self._built.move_to_end(key)
+                return self._built[key]
+        photos = None
+        if recipe.background == "photos":
+            from ..data.mnistm import bsds_photo_paths, load_photos
+
+            photos = load_photos(bsds_photo_paths(self.data_dir)[:PHOTOS_FOR_BUILT_DOMAINS])
+        built = custom_pair(recipe, self.load(spec.pair.model_pair), photos)
+        with self._lock:
+            self._built[key] = built
+            while len(self._built) > self.keep:
+                self._built.popitem(last=False)
+        return built
+
+
 class InProcessTrainer:
     """Live runs in this process (where worker processes are off, and for comparisons).
-    ``pairs(name)`` gives a pair's loaded data."""
+    ``pairs(name)`` gives a shipped pair's loaded data (built domains are made here: ``PairData``)."""
 
     def __init__(self, pairs: Callable[[str], DomainPair], environment: Environment | None = None) -> None:
-        self.pairs, self.environment = pairs, environment or Environment()
+        self.environment = environment or Environment()
+        self.pairs = PairData(pairs, self.environment.data_dir)
 
     def run(self, request: LiveRequest, stop) -> Iterator[RunMessage]:
-        return live_run(request, self.pairs(request.spec.pair.name), self.environment, stop)
+        return live_run(request, self.pairs(request.spec), self.environment, stop)
 
 
 ZERO_GPU_ENV = "SPACES_ZERO_GPU"
@@ -111,7 +151,7 @@ class ZeroGPUTrainer(InProcessTrainer):
         self._on_gpu = spaces_module.GPU(duration=seconds)(live_run)
 
     def run(self, request: LiveRequest, stop) -> Iterator[RunMessage]:
-        return self._on_gpu(request, self.pairs(request.spec.pair.name), self.environment, stop)
+        return self._on_gpu(request, self.pairs(request.spec), self.environment, stop)
 
 
 @functools.cache

@@ -57,7 +57,7 @@ def _live_run_task(request: LiveRequest, environment: Environment, board) -> Ite
         calls[0] += 1
         return calls[0] % STOP_POLL_STEPS == 0 and ray.get(board.is_stopped.remote(token))
 
-    yield from live_run(request, _setup.pair(request.spec.pair.name), environment, stopped)
+    yield from live_run(request, _setup.data(request.spec), environment, stopped)
 
 
 class RayTrainer:

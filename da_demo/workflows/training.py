@@ -106,7 +106,7 @@ class TrainingJob:
             )
         if spec.start is not None:
             found = (start.method, start.pair, start.metadata.backbone)
-            wanted = (spec.start.method.name, pair.name, self.backbone)
+            wanted = (spec.start.method.name, pair.spec.model_pair, self.backbone)
             if found != wanted:
                 raise ValueError(
                     f"{self.method_class.name} starts from {wanted[0]} on {pair.name} with the "
@@ -184,7 +184,7 @@ def find_start_model(
     method, backbone = spec.method.name, spec.backbone
     store = store or ModelStore()
     try:
-        published = store.load(pair.name, method)
+        published = store.load(pair.spec.model_pair, method)
     except CheckpointError:
         published = None
     for note in store.notes:

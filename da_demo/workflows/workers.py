@@ -10,6 +10,7 @@ worker are handled here.
 
 from __future__ import annotations
 
+import functools
 import logging
 import queue
 import threading
@@ -17,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from ..data.pairs import DomainPair, load_pair
-from .live import Environment, LiveRequest, RunMessage, live_run
+from .live import Environment, LiveRequest, PairData, RunMessage, live_run
 from .processes import CallFailed, WorkerDied, WorkerProcess
 
 LOG = logging.getLogger("da_demo.workers")
@@ -30,7 +31,8 @@ DIED = (
 
 @dataclass
 class WorkerSetup:
-    """What a training worker keeps between runs: its environment and the pairs it has loaded."""
+    """What a training worker keeps between runs: its environment and the pairs it has loaded
+    (and the latest built domains: ``live.PairData``)."""
 
     environment: Environment
     pairs: dict[str, DomainPair] = field(default_factory=dict)
@@ -40,10 +42,14 @@ class WorkerSetup:
             self.pairs[name] = load_pair(name, self.environment.data_dir)
         return self.pairs[name]
 
+    @functools.cached_property
+    def data(self) -> PairData:
+        return PairData(self.pair, self.environment.data_dir)
+
 
 def _live_run_in_worker(setup: WorkerSetup, request: LiveRequest, stop) -> Iterator[RunMessage]:
     try:
-        pair = setup.pair(request.spec.pair.name)
+        pair = setup.data(request.spec)
     except Exception as error:  # noqa: BLE001 - data that cannot load fails this run with a sentence
         LOG.exception("could not load %s", request.spec.pair.name)
         yield RunMessage("failed", f"The data for {request.spec.pair.title} could not be loaded ({error}).")
