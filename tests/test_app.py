@@ -372,3 +372,15 @@ def test_class_and_shift_endpoints_answer_bad_input_with_one_sentence_and_store_
     picture, summary = client.predict({"rotation": 180}, api_name="/shift")
     assert summary["recipe"] == {"rotation": 180.0} and summary["source_only_accuracy"] < 0.6
     assert Image.open(picture).size[0] > 200
+
+
+def test_adapt_trains_on_a_built_domain_given_its_recipe(app_url):
+    client = Client(app_url, verbose=False)
+    status, curves, model = client.predict(
+        "custom", "deepcoral", {"steps": 20, "batch_size": 16, "shift": {"rotation": 45}}, api_name="/adapt"
+    )
+    assert status.startswith("done"), status
+    assert curves["accuracy"]["target test"]["step"][-1] == 20 and model
+    for shift, message in (({"rotation": 400}, "rotation must be between"), ({"hue": 1}, "Unknown shift setting")):
+        status, *_ = client.predict("custom", "deepcoral", {"steps": 20, "shift": shift}, api_name="/adapt")
+        assert status.startswith("Not started") and message in status, status

@@ -22,6 +22,7 @@ import gradio as gr
 
 from ..data import PAIRS
 from ..data.digit_input import DigitInputError
+from ..data.shift import CUSTOM
 from ..workflows.classroom import CLASS_VALIDATOR, Board, BoardRun, ClassroomError, Seat
 from .classroom import CLASS_PAIR
 from .context import AppContext
@@ -205,6 +206,8 @@ def build(context: AppContext) -> None:
     with gr.Row(visible=False):
         picture = gr.File(type="filepath", label="image")
         pair = gr.Dropdown(choices=list(PAIRS), value="mnist-usps", label="pair")
+        # /adapt also trains on a built domain: pair "custom", its recipe under the settings key "shift"
+        run_pair = gr.Dropdown(choices=[*PAIRS, CUSTOM], value="mnist-usps", label="pair")
         method = gr.Dropdown(choices=adaptable_methods(), value="dann", label="method")
         settings = gr.JSON(value={}, label="settings")
         result = gr.JSON(label="per-model probabilities")
@@ -240,7 +243,7 @@ def build(context: AppContext) -> None:
     )
     adapt_button.click(
         adapt_endpoint,
-        [pair, method, settings, context.session],
+        [run_pair, method, settings, context.session],
         [status, curves, model_file, context.session],
         api_name="adapt",
         concurrency_limit=MAX_WATCHERS,

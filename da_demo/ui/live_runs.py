@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from ..artifacts.checkpoints import CheckpointError, load_checkpoint
-from ..data import PAIRS
+from ..data import PAIRS, PairSpec
+from ..data.shift import CUSTOM, ShiftError, custom_spec, parse_recipe
 from ..engine.spec import RunSpec
 from ..engine.trainer import EndReason, ProgressEvent
 from ..methods import Method, get_method, method_names
@@ -34,6 +35,7 @@ from ..workflows.training import code_version
 from .appdata import AppData
 from .glossary import plain_name, plotted
 from .render import rejected
+from .run_texts import progress_text, run_label, waiting_text
 from .session import FinishedRun, Session
 from .zoo import ModelZoo, zoo_model
 
@@ -62,15 +64,31 @@ class SettingsError(ValueError):
     """A visitor's settings cannot be used; the message says why."""
 
 
+def run_pair(pair: str, settings: dict[str, Any]) -> PairSpec:
+    """The pair a visitor's run is on: a shipped one by name, or ``"custom"``, the domain built by the
+    recipe under the settings key ``"shift"`` (taken out of ``settings``; see ``data.shift``)."""
+    if pair == CUSTOM:
+        try:
+            return custom_spec(parse_recipe(settings.pop("shift", None)))
+        except ShiftError as error:
+            raise SettingsError(str(error)) from None
+    if pair not in PAIRS:
+        raise SettingsError(f"Unknown pair {pair!r}: use one of {', '.join(PAIRS)}, or {CUSTOM} with a shift recipe.")
+    return PAIRS[pair]
+
+
 def adaptation_spec(
-    pair: str, method: str, settings: Mapping[str, Any] | None, picked: Mapping[str, Any] | None = None
+    pair: str | PairSpec,
+    method: str,
+    settings: Mapping[str, Any] | None,
+    picked: Mapping[str, Any] | None = None,
 ) -> RunSpec:
     """A visitor's named settings (``{"steps": 600, "lambda_max": 0.5, "seed": 0}``), over the
     selection's ``picked`` settings for the shipped model, → the run's spec. Ranges come from the
     method's dataclass; the app adds its own caps (steps, batch size) so a public Space stays
     responsive."""
-    if pair not in PAIRS:
-        raise SettingsError(f"Unknown pair {pair!r}: use one of {', '.join(PAIRS)}.")
+    if not isinstance(pair, PairSpec):
+        pair = run_pair(pair, {})
     if method not in adaptable_methods():
         raise SettingsError(f"Unknown method {method!r}: use one of {', '.join(adaptable_methods())}.")
     settings = {name: value for name, value in dict(settings or {}).items() if value is not None}
@@ -132,7 +150,9 @@ def adapt(
     run of that class (``classroom``). Bad settings end it at once with a message; a run that
     diverges or fails leaves the visitor's previous model in place."""
     try:
-        spec = adaptation_spec(pair, method, settings, zoo.picked_settings(pair, method))
+        settings = dict(settings or {})
+        pair_spec = run_pair(pair, settings)
+        spec = adaptation_spec(pair_spec, method, settings, zoo.picked_settings(pair_spec.model_pair, method))
     except SettingsError as error:
         yield AdaptUpdate(f"Not started: {rejected(str(error))}", started=False)
         return
@@ -141,16 +161,17 @@ def adapt(
     try:
         report = progress or (lambda *args, **kwargs: None)
         report(0, desc="loading the data")
-        if data.pair(pair) is None:
+        loaded = data.pair(spec.pair.model_pair)
+        if loaded is None:
             yield AdaptUpdate(
-                f"Not started: the training data is not available here ({data.errors.get(pair, '')}).",
+                f"Not started: the training data is not available here ({data.errors.get(spec.pair.model_pair, '')}).",
                 started=False,
             )
             return
         in_class = classroom is not None and session.seat is not None and session.seat.is_class_run(spec)
         request = live_request(
             spec,
-            data.pair(pair).fingerprint,
+            loaded.fingerprint,  # a built domain's recipe is part of the spec's identity
             *((CLASS_EVALUATIONS, CLASS_EVAL_SAMPLES) if in_class else (EVALUATIONS, EVAL_SAMPLES)),
         )
         events: list[ProgressEvent] = []
@@ -234,28 +255,6 @@ def _stream(
     return AdaptUpdate("Failed: the training run ended without a result.", spec.method, events)
 
 
-def progress_text(spec: RunSpec, event: ProgressEvent, watching: int) -> str:
-    accuracy = f" · target {100 * event.target_acc:.1f}%" if event.target_acc is not None else ""
-    shared = f" · one run for {watching} students (same settings and seed)" if watching > 1 else ""
-    return (
-        f"{spec.pair.title}, {spec.method.title}: step {event.step}/{event.total_steps}, "
-        f"{event.elapsed:.0f} s{accuracy}{shared}"
-    )
-
-
-def waiting_text(waiting) -> str:
-    """A place in line, in words, with the wait and what is training meanwhile."""
-    place = "next" if waiting.place == 1 else f"{_ordinal(waiting.place)} in line"
-    training = "; ".join(waiting.training) or "nothing yet"
-    seconds = max(5, round(waiting.seconds / 5) * 5)
-    return f"Waiting: you are {place}, starting in about {seconds:.0f} s. Training now: {training}."
-
-
-def _ordinal(number: int) -> str:
-    suffix = "th" if 10 <= number % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(number % 10, "th")
-    return f"{number}{suffix}"
-
-
 def _finish(
     zoo: ModelZoo, session: Session, spec: RunSpec, events: list[ProgressEvent], output: Path
 ) -> AdaptUpdate:
@@ -335,30 +334,6 @@ def _own_model(path: Path):
     except CheckpointError as error:
         LOG.warning("a finished run's model could not be read: %s", error)
         return None
-
-
-def run_label(number: int, spec: RunSpec, result: ProgressEvent) -> str:
-    """A finished run as the compare plot's legend names it: method, the settings the Adapt tab
-    offers, seed, and how it ended, e.g. ``2. DANN: λ 0.5, lr 0.0003, 600 steps, seed 0 · stopped at 310``."""
-    labels = spec.method.hyperparameters_class.settings()
-    short = {"entropy_weight": "entropy", "lr": "lr", "batch_size": "batch"}
-    if spec.method.alignment_parameter:
-        short = {spec.method.alignment_parameter: labels[spec.method.alignment_parameter].label, **short}
-    settings = ", ".join(
-        f"{words} {getattr(spec.hparams, name):g}"
-        for name, words in short.items()
-        if hasattr(spec.hparams, name)
-    )
-    steps = getattr(spec.hparams, "steps", None)
-    ending = {
-        None: "",
-        EndReason.STOPPED: f" · stopped at step {result.step}",
-        EndReason.TIME_BUDGET: f" · out of time at step {result.step}",
-    }.get(result.ended_early, "")
-    return (
-        f"{number}. {spec.method.title.split(' (')[0]}: {settings}"
-        f"{f', {steps} steps' if steps else ''}, seed {spec.seed}{ending} → {100 * result.target_acc:.1f}%"
-    )
 
 
 def stop_adaptation(session: Session) -> str:

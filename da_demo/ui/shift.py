@@ -11,9 +11,21 @@ from typing import Any
 
 import gradio as gr
 
-from ..data.shift import BASE_PAIRS, FIELDS, PRESETS, ShiftError, ShiftRecipe, field_bounds, parse_recipe
+from ..data.shift import (
+    BASE_PAIRS,
+    CUSTOM,
+    FIELDS,
+    PRESETS,
+    ShiftError,
+    ShiftRecipe,
+    field_bounds,
+    parse_recipe,
+)
+from ..methods import get_method
 from ..workflows.shifting import measure_shift, preview
+from .adapt import figures
 from .context import AppContext
+from .live_runs import MAX_STEPS, MAX_WATCHERS, adaptable_methods, stop_adaptation
 from .render import friendly, image_file, rejected
 
 INTRO = """Make a target domain yourself: turn, resize, move, re-ink, blur, colour or cover MNIST digits, or make
@@ -24,6 +36,11 @@ Which shifts can adaptation fix? A turn by 180° makes a 6 of a 9: no method can
 STEPS = {"rotation": 5, "tilt": 5, "scale": 0.05, "translate": 0.02, "thickness": 1, "blur": 0.1, "noise": 0.05,
          "elastic": 0.05, "occlusion": 1, "skew": 0.05}  # fmt: skip
 MAX_SKEW_SLIDER = 0.95
+
+
+def step_methods() -> list[str]:
+    """The methods that train by steps (a built domain is adapted to live, with a step budget)."""
+    return [name for name in adaptable_methods() if get_method(name).trained_by_steps]
 
 
 @dataclass
@@ -71,6 +88,21 @@ def build(context: AppContext) -> ShiftTab:
             )
             apply = gr.Button("Apply this recipe", elem_id="shift_apply")
             link = gr.Textbox(label="Link to this domain", interactive=False, elem_id="shift_link")
+            with gr.Group():
+                gr.Markdown("**Adapt to your domain**: a method trains on it here, from the MNIST source-only model.")
+                with gr.Row():
+                    method = gr.Dropdown(
+                        [(get_method(name).title, name) for name in step_methods()],
+                        value="dann",
+                        label="Method",
+                        elem_id="shift_method",
+                    )
+                    steps = gr.Slider(10, MAX_STEPS, value=600, step=10, label="Steps", elem_id="shift_steps")
+                with gr.Row():
+                    start = gr.Button("Adapt", variant="primary", elem_id="shift_start")
+                    stop = gr.Button("Stop", variant="stop", elem_id="shift_stop")
+                status = gr.Textbox(label="Progress", interactive=False, lines=2, elem_id="shift_status")
+                curves = gr.Image(show_label=False, interactive=False, buttons=[], elem_id="shift_curves")
         with gr.Column(scale=1, min_width=300):
             preset = gr.Dropdown(list(PRESETS), value="MNIST itself", label="Start from a preset", elem_id="shift_preset")
             controls = [control_for(name) for name in FIELDS]
@@ -130,6 +162,28 @@ def build(context: AppContext) -> ShiftTab:
         redraw(control.input(lambda: None, None, None, trigger_mode="always_last", **private))
     redraw(preset.input(from_preset, preset, controls, **private))
     redraw(apply.click(from_text, recipe_box, [*controls, summary], **private))
+
+    @friendly
+    def adapt_here(method_name, step_count, recipe_text, session, request: gr.Request, progress=gr.Progress()):
+        """A live run on the built domain (the recipe as the page shows it), its accuracy streaming."""
+        settings = {"steps": step_count, "shift": recipe_text or "{}"}
+        for update in context.live_session(session, CUSTOM, method_name, settings, progress, request):
+            if not update.events:
+                yield update.text, gr.skip(), session
+                continue
+            _, accuracy, _ = figures(update, context.drawn_curves)
+            yield update.text, accuracy, session
+
+    start.click(
+        adapt_here,
+        [method, steps, recipe_box, context.session],
+        [status, curves, context.session],
+        concurrency_limit=MAX_WATCHERS,
+        concurrency_id="training",
+        show_progress_on=status,
+        **private,
+    )
+    stop.click(stop_adaptation, context.session, status, concurrency_limit=None, queue=False, **private)
 
     def from_link(request: gr.Request):
         text = (getattr(request, "query_params", None) or {}).get("shift", "")
