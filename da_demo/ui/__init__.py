@@ -25,7 +25,7 @@ from .appdata import AppData
 from .classroom import open_classroom
 from .context import AppContext
 from .live_runs import TRAINING_SLOTS, ZERO_GPU_SECONDS
-from .render import CSS
+from .render import CSS, Drawings
 from .session import Session
 from .zoo import ModelZoo
 
@@ -90,7 +90,7 @@ def build_demo(
             session=gr.State(Session()),
             pair=pair,
             trainer=trainer,
-            drawn_curves=adapt.DrawnCurves(),
+            drawings=Drawings(),
             classroom=classroom or open_classroom(),
         )
         with gr.Tabs() as tabs:
@@ -154,6 +154,8 @@ def build_demo(
         features_tab.select(
             feature_view.refresh_menu, feature_view.menu_inputs, feature_view.menu, api_visibility="private"
         ).then(feature_view.draw, feature_view.inputs, feature_view.outputs, api_visibility="private")
+    for name, value in QUEUE_ANALYTICS.items():  # read by the queue made here
+        os.environ.setdefault(name, value)
     demo.queue(default_concurrency_limit=4, max_size=128)
     demo.da_context = context  # for diagnostics and benchmarks: the shared resources and the visitors
     return demo
@@ -218,13 +220,10 @@ QUEUE_ANALYTICS = {"GRADIO_ANALYTICS_CACHE_FREQUENCY": "500", "GRADIO_ANALYTICS_
 
 def configure_serving(threads: int = 1) -> None:
     """The serving process's own torch threads: one per request, since Gradio answers many requests
-    at once on its own threads (training runs in the worker processes); and Gradio's queue
-    analytics summarised every 500 events instead of after each (call before ``launch``)."""
+    at once on its own threads (training runs in the worker processes)."""
     import torch
 
     torch.set_num_threads(threads)
-    for name, value in QUEUE_ANALYTICS.items():
-        os.environ.setdefault(name, value)
 
 
 def launch_options() -> dict:

@@ -9,8 +9,6 @@ with the label and range its field declares.
 
 from __future__ import annotations
 
-import collections
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -33,7 +31,7 @@ from .live_runs import (
     curves,
     stop_adaptation,
 )
-from .render import figure_file, friendly
+from .render import Drawings, figure_file, friendly
 
 DEFAULT_METHOD = "dann"
 #: slot → the setting that fills it (a name, or a function of the method class)
@@ -87,32 +85,12 @@ def reported_metrics(events: list) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def figures(update: AdaptUpdate, drawn: DrawnCurves | None = None) -> tuple:
+def figures(update: AdaptUpdate, drawn: Drawings | None = None) -> tuple:
     """``(loss picture, accuracy picture, explanations)`` for the page: PNG files, drawn once per
     shared run and moment (``drawn``), so the students watching one run do not each pay for them."""
     if drawn is None or not update.key:
         return _draw(update)
     return drawn.get((update.key, len(update.events)), lambda: _draw(update))
-
-
-class DrawnCurves:
-    """The app's last few drawings of shared runs' curves, by (run key, events so far)."""
-
-    def __init__(self, size: int = 256) -> None:
-        self.size, self._lock = size, threading.Lock()
-        self._pictures: collections.OrderedDict[tuple, tuple] = collections.OrderedDict()
-
-    def get(self, key: tuple, draw: Callable[[], tuple]) -> tuple:
-        with self._lock:
-            if key in self._pictures:
-                self._pictures.move_to_end(key)
-                return self._pictures[key]
-        pictures = draw()  # outside the lock: two watchers may draw the same moment once each
-        with self._lock:
-            self._pictures[key] = pictures
-            while len(self._pictures) > self.size:
-                self._pictures.popitem(last=False)
-        return pictures
 
 
 def _draw(update: AdaptUpdate) -> tuple:
@@ -140,7 +118,7 @@ def run_adaptation(
         if not update.events:
             yield update.text, gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), session
             continue
-        loss, accuracy, glossary = figures(update, context.drawn_curves)
+        loss, accuracy, glossary = figures(update, context.drawings)
         model = str(update.model_path) if update.model_path else gr.skip()
         runs = runs_plot(session, pair) if update.model_path else gr.skip()
         chooser = runs_menu(session, pair) if update.model_path else gr.skip()

@@ -28,7 +28,7 @@ from .classroom import CLASS_PAIR
 from .context import AppContext
 from .live_runs import MAX_WATCHERS, adaptable_methods, curves_json, stop_adaptation
 from .predicting import predict_picture, prepare_picture, translate_digit
-from .render import digit_file, friendly, image_file, rejection
+from .render import digit_file, friendly, rejection
 from .session import Session
 
 
@@ -129,28 +129,18 @@ def board_payload(board: Board) -> dict:
 
 
 def shift_endpoint(context: AppContext, result: gr.JSON) -> None:
-    """/shift: a recipe (JSON) → the preview grid and what the shift costs (JSON)."""
-    from ..data.shift import BASE_PAIRS, ShiftError, parse_recipe
-    from ..workflows.shifting import measure_shift, preview
+    """/shift: a recipe (JSON) → the preview grid and what the shift costs (JSON), as the Shift tab
+    shows them."""
+    from ..data.shift import ShiftError, parse_recipe
+    from .shift import shift_preview, shift_summary
 
     @friendly
     def shift(recipe):
         try:
             parsed = parse_recipe(recipe if isinstance(recipe, dict | str) else None)
+            return shift_preview(context, parsed), shift_summary(context, parsed).to_json()
         except ShiftError as error:
             raise rejection(str(error)) from error
-        pair = BASE_PAIRS[parsed.channels]
-        data = context.data.pair(pair)
-        model = next((m for m in context.zoo.pair(pair).models if m.method == "source_only"), None)
-        if data is None or model is None:
-            raise rejection("MNIST or the source-only model is not available on this server.")
-        photos = context.data.photos()
-        try:
-            picture = image_file(preview(parsed, data.source_test, photos))
-            summary = measure_shift(parsed, data.source_test, model.model, photos)
-        except ShiftError as error:
-            raise rejection(str(error)) from error
-        return picture, summary.to_json()
 
     with gr.Row(visible=False):
         recipe = gr.JSON(value={}, label="recipe")

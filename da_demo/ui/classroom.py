@@ -10,7 +10,6 @@ class panel and serves it. A student's finished run joins the board from the liv
 from __future__ import annotations
 
 import os
-import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -77,39 +76,24 @@ def board_summary(board: Board) -> str:
     return " ".join(text)
 
 
-class BoardPictures:
-    """The boards drawn so far, by class and the runs on it: thirty students watching one board
-    share one drawing per change."""
+def board_key(code: str, board: Board) -> tuple:
+    """What a class board shows: the same key, the same picture."""
+    return ("board", code, tuple((run.name, run.target_acc, run.score) for run in board.runs))
 
-    def __init__(self) -> None:
-        self._lock, self._drawn = threading.Lock(), {}
 
-    @staticmethod
-    def key(code: str, board: Board) -> tuple:
-        return (code, tuple((run.name, run.target_acc, run.score) for run in board.runs))
-
-    def get(self, code: str, board: Board) -> str:
-        key = self.key(code, board)
-        with self._lock:
-            if key in self._drawn:
-                return self._drawn[key]
-        runs = [(run.name, run.steps, run.target, run.score) for run in board.runs]
-        index = {id(run): number for number, run in enumerate(board.runs)}
-        picture = figure_file(
-            class_board(
-                runs,
-                index.get(id(board.pick)),
-                index.get(id(board.oracle)),
-                TITLES.get(CLASS_VALIDATOR, CLASS_VALIDATOR),
-                board.rho,
-                f"Class {code}: {get_method(board.method).title} on {PAIRS[board.pair].title}",
-            )
+def draw_board(code: str, board: Board) -> str:
+    runs = [(run.name, run.steps, run.target, run.score) for run in board.runs]
+    index = {id(run): number for number, run in enumerate(board.runs)}
+    return figure_file(
+        class_board(
+            runs,
+            index.get(id(board.pick)),
+            index.get(id(board.oracle)),
+            TITLES.get(CLASS_VALIDATOR, CLASS_VALIDATOR),
+            board.rho,
+            f"Class {code}: {get_method(board.method).title} on {PAIRS[board.pair].title}",
         )
-        with self._lock:
-            self._drawn[key] = picture
-            if len(self._drawn) > 256:
-                self._drawn.pop(next(iter(self._drawn)))
-        return picture
+    )
 
 
 @dataclass
@@ -127,7 +111,7 @@ class ClassView:
 
 def build(context: AppContext) -> ClassView:
     """The class panel at the top of the Lesson tab."""
-    classroom, pictures = context.classroom, BoardPictures()
+    classroom, pictures = context.classroom, context.drawings  # one board drawing for the whole class
     with gr.Accordion(
         "Teaching a class? Run the lesson as a sweep with your students", open=False, elem_id="class_panel"
     ) as panel:
@@ -173,13 +157,12 @@ def build(context: AppContext) -> ClassView:
         except ClassroomError as error:
             session.class_code = ""
             return gr.skip(), rejected(str(error))
-        key = pictures.key(session.class_code, current)
+        key = board_key(session.class_code, current)
         if changes_only and key == session.board_key:
             return gr.skip(), gr.skip()
         session.board_key = key
-        return gr.update(value=pictures.get(session.class_code, current), visible=True), board_summary(
-            current
-        )
+        picture = pictures.get(key, lambda: draw_board(session.class_code, current))
+        return gr.update(value=picture, visible=True), board_summary(current)
 
     def opened(method_name, session):
         try:

@@ -25,8 +25,9 @@ class AppContext:
     pair: gr.Dropdown  # the domain pair chosen at the top of the page
     #: where visitors' runs train: ``workflows.live``'s transports (worker processes, this process, ZeroGPU)
     trainer: Any = None
-    #: live curves drawn once per shared run and moment (``adapt.DrawnCurves``), for every watcher
-    drawn_curves: Any = None
+    #: pictures drawn once and sent to every visitor who asks (``render.Drawings``): a shared run's
+    #: curves at one moment, a class board, what a shift costs
+    drawings: Any = None
     #: the app's classes (``workflows.classroom.Classroom``): codes, seats and boards
     classroom: Any = None
     #: visitors who have trained, by Gradio session, so their runs and models are freed when they leave

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import base64
+import collections
 import hashlib
 import html
 import io
 import logging
 import os
 import tempfile
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -194,6 +197,27 @@ CSS = """
   .overflow-menu { display: none !important; }
 }
 """
+
+
+class Drawings:
+    """The app's last few drawings, by key (a shared run's curves at one moment, a class board with
+    its runs): drawn once, sent to every visitor who asks for the same one."""
+
+    def __init__(self, size: int = 256) -> None:
+        self.size, self._lock = size, threading.Lock()
+        self._pictures: collections.OrderedDict[tuple, tuple] = collections.OrderedDict()
+
+    def get(self, key: tuple, draw: Callable[[], tuple]) -> tuple:
+        with self._lock:
+            if key in self._pictures:
+                self._pictures.move_to_end(key)
+                return self._pictures[key]
+        pictures = draw()  # outside the lock: two watchers may draw the same moment once each
+        with self._lock:
+            self._pictures[key] = pictures
+            while len(self._pictures) > self.size:
+                self._pictures.popitem(last=False)
+        return pictures
 
 
 LOG = logging.getLogger("da_demo.ui")

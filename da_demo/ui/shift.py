@@ -22,7 +22,7 @@ from ..data.shift import (
     parse_recipe,
 )
 from ..methods import get_method
-from ..workflows.shifting import measure_shift, preview
+from ..workflows.shifting import ShiftSummary, measure_shift, preview
 from .adapt import figures
 from .context import AppContext
 from .live_runs import MAX_STEPS, MAX_WATCHERS, adaptable_methods, stop_adaptation
@@ -77,6 +77,33 @@ def control_for(name: str):
     return gr.Slider(low, high, value=info.default, step=STEPS[name], label=label, elem_id=f"shift_{name}")
 
 
+NO_MNIST = "MNIST or its source-only model is not available on this server, so no domain can be built."
+
+
+def _base(context: AppContext, recipe: ShiftRecipe):
+    """The MNIST test digits and the source-only model a recipe is built from and measured with."""
+    pair = BASE_PAIRS[recipe.channels]
+    loaded = context.data.pair(pair)
+    model = next((entry for entry in context.zoo.pair(pair).models if entry.method == "source_only"), None)
+    if loaded is None or model is None:
+        raise ShiftError(NO_MNIST)
+    return loaded.source_test, model.model
+
+
+def shift_preview(context: AppContext, recipe: ShiftRecipe) -> str:
+    """The preview grid's picture file for ``recipe`` (``ShiftError``: it cannot be built here)."""
+    test, _ = _base(context, recipe)
+    return image_file(preview(recipe, test, context.data.photos()))
+
+
+def shift_summary(context: AppContext, recipe: ShiftRecipe) -> ShiftSummary:
+    """What ``recipe`` costs the source-only model, measured once per recipe for all visitors (a
+    class trying the presets asks for the same ones)."""
+    test, model = _base(context, recipe)
+    key = ("shift", recipe.model_dump_json())
+    return context.drawings.get(key, lambda: measure_shift(recipe, test, model, context.data.photos()))
+
+
 def build(context: AppContext) -> ShiftTab:
     gr.Markdown(INTRO)
     with gr.Row():
@@ -107,21 +134,12 @@ def build(context: AppContext) -> ShiftTab:
             preset = gr.Dropdown(list(PRESETS), value="MNIST itself", label="Start from a preset", elem_id="shift_preset")
             controls = [control_for(name) for name in FIELDS]
 
-    def base_test_and_model(recipe: ShiftRecipe):
-        pair = BASE_PAIRS[recipe.channels]
-        loaded = context.data.pair(pair)
-        model = next((entry for entry in context.zoo.pair(pair).models if entry.method == "source_only"), None)
-        return (loaded.source_test if loaded is not None else None), model
-
     @friendly
     def show(*values):
         """The preview grid and the recipe's JSON (fast), for the controls' values."""
         try:
             recipe = parse_recipe(dict(zip(FIELDS, values)))
-            test, _ = base_test_and_model(recipe)
-            if test is None:
-                return gr.skip(), rejected("MNIST is not available on this server, so no domain can be built."), gr.skip()
-            picture = image_file(preview(recipe, test, context.data.photos()))
+            picture = shift_preview(context, recipe)
         except ShiftError as error:
             return gr.skip(), rejected(str(error)), gr.skip()
         return picture, "Measuring what this shift costs…", json.dumps(recipe.changed())
@@ -129,11 +147,7 @@ def build(context: AppContext) -> ShiftTab:
     @friendly
     def measure(*values):
         try:
-            recipe = parse_recipe(dict(zip(FIELDS, values)))
-            test, model = base_test_and_model(recipe)
-            if test is None or model is None:
-                return gr.skip()
-            return summary_text(measure_shift(recipe, test, model.model, context.data.photos()))
+            return summary_text(shift_summary(context, parse_recipe(dict(zip(FIELDS, values)))))
         except ShiftError as error:
             return rejected(str(error))
 
@@ -171,7 +185,7 @@ def build(context: AppContext) -> ShiftTab:
             if not update.events:
                 yield update.text, gr.skip(), session
                 continue
-            _, accuracy, _ = figures(update, context.drawn_curves)
+            _, accuracy, _ = figures(update, context.drawings)
             yield update.text, accuracy, session
 
     start.click(

@@ -86,10 +86,11 @@ class ModelZoo:
     def digit_check(self) -> tuple[nn.Module, float] | None:
         """The "is this a digit?" detector and its threshold (``workflows.digit_check``), loaded
         once; None where it has not been trained."""
-        with self._lock:
-            if self._digit_check is None:
-                self._digit_check = (load_detector(),)
-            return self._digit_check[0]
+        if self._digit_check is None:  # loaded once; every prediction asks, so no lock after that
+            with self._lock:
+                if self._digit_check is None:
+                    self._digit_check = (load_detector(),)
+        return self._digit_check[0]
 
     def _load(self, pair: str) -> PairModels:
         loaded = PairModels()
