@@ -53,6 +53,9 @@ class CheckpointMetadata(Record):
     data_fingerprint: str | None = None
     code_version: str | None = None
     picked_by: str | None = None
+    #: a model of a built domain (``data.shift``): the recipe's changed settings, so the file says
+    #: which domain it was adapted to
+    shift: dict[str, Any] | None = None
     stored_dtype: str = "float32"
     device: str | None = None
     precision: str | None = None
@@ -133,6 +136,20 @@ class PretrainRecord(TaskRecord):
     drawn_acc: float | None = None
     step: int | None = None
     metadata: CheckpointMetadata | None = None
+
+
+class ShiftStudyRecord(TaskRecord):
+    """One quick run of the "which shifts can be fixed" study (``workflows.shift_study``): a method
+    adapted to a preset's built domain, with the source-only model's accuracy on the same digits."""
+
+    preset: str = ""
+    recipe: dict[str, Any] = Field(default_factory=dict)
+    source_only_acc: float | None = None
+    target_acc: float | None = None
+    source_acc: float | None = None
+    steps: int | None = None
+    train_seconds: float | None = None
+    test_digits: int | None = None
 
 
 # --- selection -----------------------------------------------------------------------------------

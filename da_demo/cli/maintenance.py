@@ -1,4 +1,5 @@
-"""``projections``, ``calibrate`` and ``push``: what the app and the Hub read, rebuilt from the shipped models."""
+"""``projections``, ``calibrate``, ``shift-study`` and ``push``: what the app and the Hub read, rebuilt from the
+shipped models."""
 
 from __future__ import annotations
 
@@ -23,6 +24,17 @@ def add_commands(commands, parents: dict[str, argparse.ArgumentParser]) -> None:
         help='train and calibrate the app\'s "is this a digit?" check (training splits and generated non-digits only)',
     )
     calibrate.set_defaults(run=calibrate_command)
+
+    study = commands.add_parser(
+        "shift-study",
+        parents=[parents["executor"], parents["data"], parents["device"]],
+        help="which shifts can be fixed: every Shift-tab preset adapted to by a few methods (quick runs)",
+    )
+    study.add_argument("--methods", nargs="+", default=None, help="methods (default: dann mcc deepcoral)")
+    study.add_argument("--steps", type=int, default=None, help="steps per run (default: the Shift tab's 600)")
+    study.add_argument("--presets", nargs="+", default=None, help="presets by name (default: every one)")
+    study.add_argument("--records", default=None, help="the records file (default: checkpoints/shift-study.jsonl)")
+    study.set_defaults(run=shift_study_command)
 
     push = commands.add_parser(
         "push", help="upload checkpoints, manifest and a model card to the Hugging Face Hub"
@@ -76,6 +88,41 @@ def calibrate_command(args: argparse.Namespace) -> int:
     rows += [[f"{kind} flagged", f"{100 * share:.1f}%"] for kind, share in measured["non_digits_flagged"].items()]
     rows.append(["letters, shapes and scribbles flagged", f"{100 * measured['letters_shapes_scribbles_flagged']:.1f}%"])
     print(format_markdown(["the \"is this a digit?\" check", "measured"], rows))
+    return 0
+
+
+def shift_study_command(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from ..data.shift import PRESETS
+    from ..methods import method_names
+    from ..workflows.shift_study import (
+        STUDY_METHODS,
+        STUDY_RECORDS,
+        STUDY_STEPS,
+        plan_study,
+        read_study,
+        run_study,
+        study_rows,
+        study_table,
+    )
+    from ..workflows.tasks import TaskContext
+    from .protocol import make_executor
+
+    methods = tuple(expand(args.methods, method_names(), "method")) if args.methods else STUDY_METHODS
+    records = Path(args.records) if args.records else STUDY_RECORDS
+    presets = {name: PRESETS[name] for name in expand(args.presets, list(PRESETS), "preset")} if args.presets else None
+    trials = plan_study(methods, args.steps or STUDY_STEPS, presets)
+    context = TaskContext(args.data_dir, args.device, args.precision)
+    for record in run_study(trials, records, make_executor(args), context=context, log=log_line):
+        if record["status"] != "ok":
+            log_line(f"{record['preset']} / {record['method']} failed: {record['error']}")
+            continue
+        log_line(
+            f"{record['preset']} / {record['method']}: source-only {100 * record['source_only_acc']:.1f}% → "
+            f"{100 * record['target_acc']:.1f}% in {record['wall_seconds']:.0f} s"
+        )
+    print(study_table(study_rows(read_study(records), methods), methods))
     return 0
 
 

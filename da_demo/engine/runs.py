@@ -99,4 +99,6 @@ class Run:
             "precision": str(self.precision or torch.float32).replace("torch.", ""),
             "data_fingerprint": self.pair.fingerprint,
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            # a built domain's model says which domain (``data.shift``): its recipe's changed settings
+            **({"shift": recipe.changed()} if (recipe := getattr(self.pair.spec.target, "recipe", None)) else {}),
         }

@@ -167,3 +167,39 @@ def _scatter_with_picks(axis, scores, accuracies, pick, oracle, validator: str, 
     axis.set_xlabel(f"{validator} (higher = the validator likes it more)")
     axis.set_ylabel("target test accuracy (%)")
     axis.grid(alpha=0.3)
+
+
+STUDY_STYLES = [("#2563eb", "o"), ("#ea580c", "s"), ("#16a34a", "^"), ("#9333ea", "D")]
+
+
+def shift_study_chart(rows: list[tuple[str, float, dict[str, float]]], steps: int):
+    """Which shifts adaptation fixes: one line per preset (``rows`` of ``(preset, source-only %,
+    {method title: adapted %})``), the source-only model's accuracy as a grey dot and each method's
+    after a quick run of ``steps`` steps as a coloured mark, joined by a line: a long line to the right
+    is a shift a method fixed, marks that stay by the grey dot are a shift it did not."""
+    from matplotlib.lines import Line2D
+
+    rows = sorted(rows, key=lambda row: row[1])
+    titles = list(dict.fromkeys(title for _, _, adapted in rows for title in adapted))
+    figure = Figure(figsize=(7.0, 0.45 * len(rows) + 2.0))
+    axis = figure.subplots()
+    for position, (_, baseline, adapted) in enumerate(rows):
+        values = [baseline, *adapted.values()]
+        axis.plot([min(values), max(values)], [position, position], color="#d1d5db", lw=2, zorder=1)
+        axis.plot(baseline, position, "o", color="#6b7280", markersize=8, zorder=2)
+        for title, (colour, marker) in zip(titles, STUDY_STYLES):
+            if title in adapted:
+                axis.plot(adapted[title], position, marker, color=colour, markersize=7, zorder=3, alpha=0.9)
+    axis.set_yticks(range(len(rows)), [row[0] for row in rows], fontsize=9)
+    axis.set_xlim(0, 100)
+    axis.set_xlabel("accuracy on the built domain's test digits (%)")
+    axis.set_title("Which shifts can adaptation fix? (from MNIST, without the target's labels)", fontsize=10)
+    axis.grid(axis="x", alpha=0.3)
+    handles = [Line2D([], [], marker="o", color="#6b7280", ls="", label="source only")]
+    handles += [
+        Line2D([], [], marker=marker, color=colour, ls="", label=f"{title}, {steps} steps")
+        for title, (colour, marker) in zip(titles, STUDY_STYLES)
+    ]
+    figure.legend(handles=handles, loc="lower center", ncol=2, fontsize=8, frameon=False)
+    figure.tight_layout(rect=(0, 0.08 + 0.02 * len(handles), 1, 1))
+    return figure
