@@ -440,6 +440,35 @@ def test_a_teacher_opens_a_class_and_a_student_on_a_phone_joins_by_link_and_trai
         context.close()
 
 
+def your_domain_in_the_other_tabs(page) -> None:
+    """The pair menu's "your domain" is the Shift tab's recipe: Try it shows its examples and the
+    visitor's model of it, Feature space projects it, Translate and Results say what they have."""
+    expect = playwright_api.expect
+    page.click("#pair input")
+    page.get_by_role("option", name="MNIST → your domain (build it in the Shift tab)").click()
+    page.click("#tab-try-button")
+    expect(page.locator("#examples")).to_contain_text("your domain · 7", timeout=60_000)
+    page.locator("#examples button.thumbnail-item").nth(17).click()  # the built 7
+    table = page.locator("#predictions")
+    expect(table).to_contain_text("DANN (gradient reversal) (yours)", timeout=60_000)
+    expect(table).to_contain_text("Source only")
+    expect(page.locator("#try_status")).to_contain_text("Your domain: rotation 45°")
+    hide(page, "#examples img, #styles img, #model_view img, #predictions img")  # MNIST digits, shifted
+    shoot(page, "your-domain-try-it")
+    page.click("#tab-features-button")
+    expect(page.locator("#alignment_table")).to_contain_text("DANN (gradient reversal) (yours)", timeout=120_000)
+    expect(page.locator("#features_plot img")).to_be_visible()
+    page.click("#tab-translate-button")
+    expect(page.locator("#translate_status")).to_contain_text("Your own domain has no CycleGAN")
+    page.click("#tab-results-button")
+    expect(page.locator("#results_table")).to_contain_text("Your own domain has no shipped models", timeout=60_000)
+    expect(page.locator("#results_shift_study img")).to_be_visible()
+    shoot(page, "your-domain-results")
+    page.click("#pair input")
+    page.get_by_role("option", name="MNIST → USPS").click()
+    page.click("#tab-shift-button")
+
+
 def test_a_student_builds_a_shift_sees_what_it_costs_and_shares_it_as_a_link(server, driver, page):
     expect = playwright_api.expect
     page.click("#tab-shift-button")
@@ -461,6 +490,7 @@ def test_a_student_builds_a_shift_sees_what_it_costs_and_shares_it_as_a_link(ser
     expect(page.locator("#shift_curves img")).to_be_visible()
     hide(page, "#shift_preview img")  # MNIST test digits: not ours to redistribute in screenshots
     shoot(page, "shift", clip_to="#shift_seed")
+    your_domain_in_the_other_tabs(page)
     context, student = open_page(driver, server[0] + '?shift={"rotation": 180, "noise": 0.2}', PHONE)
     try:
         student.click("#tab-shift-button")

@@ -9,6 +9,8 @@ import torch
 from da_demo.artifacts.manifest import read_manifest
 from da_demo.artifacts.store import SHIPPED_DIRECTORY
 from da_demo.data import PAIRS
+from da_demo.ui.appdata import AppData
+from da_demo.ui.domains import resolve_page_pair
 from da_demo.ui.predicting import AS_DRAWN, predict_digit
 from da_demo.ui.results import result_rows, results_html
 from da_demo.ui.session import Session
@@ -21,10 +23,11 @@ def manifest():
 
 
 def test_try_it_shows_the_manifests_accuracy_of_each_shipped_file(manifest):
-    zoo, digit = ModelZoo(), torch.zeros(1, 28, 28)
+    zoo, digit, data = ModelZoo(), torch.zeros(1, 28, 28), AppData()
     digit[0, 6:22, 13:15] = 1.0  # a plain 1
     for pair, spec in PAIRS.items():
-        prediction = predict_digit(zoo, Session(), pair, {AS_DRAWN: digit})
+        page = resolve_page_pair(zoo, data, pair, Session())
+        prediction = predict_digit(zoo, Session(), page, {AS_DRAWN: digit})
         assert {model.method for model in prediction.models} == {m for p, m in manifest if p == pair}
         for model in prediction.models:
             entry = manifest[pair, model.method]

@@ -106,4 +106,94 @@ def test_a_method_adapts_to_a_built_domain_through_the_live_path(mnist, tmp_path
     assert loads == ["mnist-usps"]
     events = [payload for kind, payload in messages if kind == "event"]
     assert events[-1].step == 6 and 0 < events[-1].target_acc < events[-1].source_acc
-    assert load_checkpoint(output).metadata.pair == "custom"
+    metadata = load_checkpoint(output).metadata
+    assert metadata.pair == "custom" and metadata.shift == {"rotation": 45.0}  # the file says which domain
+
+
+def test_your_domain_joins_try_it_and_feature_space_and_is_freed_on_leave(data_dir, tmp_path):
+    """The pair menu's "your domain" is the Shift tab's last recipe: Try it predicts a visitor's
+    model of it beside the MNIST source-only model, on examples of that domain; Feature space
+    projects both; the visitor's copy of the domain is a few MB and goes when they leave."""
+    import gc
+    import threading
+    import weakref
+
+    from da_demo.artifacts.checkpoints import load_checkpoint
+    from da_demo.data.shift import custom_spec
+    from da_demo.engine.spec import RunSpec
+    from da_demo.ui.appdata import AppData
+    from da_demo.ui.domains import resolve_page_pair
+    from da_demo.ui.features import FeatureViews, model_choices
+    from da_demo.ui.predicting import AS_DRAWN, examples_for, predict_digit
+    from da_demo.ui.session import Session
+    from da_demo.ui.zoo import ModelZoo, zoo_model
+    from da_demo.workflows.live import InProcessTrainer, LiveRequest
+
+    zoo, data, session = ModelZoo(), AppData(str(data_dir)), Session()
+    session.recipe = recipe = PRESETS["rotated 45°"]
+    spec = RunSpec.resolve(custom_spec(recipe), "dann", {"steps": 4, "batch_size": 16})
+    output = tmp_path / "yours.safetensors"
+    options = {"log_every": 2, "eval_every": 4, "eval_samples": 100, "final_eval_samples": 100}
+    messages = list(InProcessTrainer(data.pair).run(LiveRequest(spec, str(output), options), threading.Event()))
+    assert messages[-1].kind == "done", messages[-1]
+    session.trained[("custom", "dann")] = zoo_model(load_checkpoint(output), "trained in this session", owner="yours")
+
+    page = resolve_page_pair(zoo, data, "custom", session)
+    assert page.built and page.spec.target.recipe == recipe and session.domain.recipe == recipe
+    assert session.domain.nbytes <= 300 * 2**20
+    examples = examples_for(page)
+    assert [example.domain.title for example in examples[-10:]] == ["your domain"] * 10
+    prediction = predict_digit(zoo, session, page, {AS_DRAWN: examples[-1].image})
+    assert [(model.method, model.owner) for model in prediction.models] == [("source_only", "shipped"), ("dann", "yours")]
+    assert prediction.models[0].note == ""  # the MNIST model's USPS figure is not this domain's
+    assert model_choices(page, session) == [("DANN (gradient reversal) (yours)", "dann@yours")]
+    coordinates, labels, domains, figures = FeatureViews().view(page, "dann@yours", "pca", session)
+    assert len(coordinates) == len(labels) == len(domains) and set(domains.tolist()) == {0, 1}
+    assert 0.0 <= figures["domain_acc"] <= 1.0
+
+    built = weakref.ref(session.domain.pair.target_test.images)
+    del page, examples, prediction
+    session.close()  # what the app does when the visitor's page closes
+    gc.collect()
+    assert session.domain is None and built() is None
+
+
+def test_the_study_plans_every_preset_with_fixed_methods_and_tabulates_its_records():
+    """``shift-study``: every preset but MNIST itself × the fixed methods, each with the label-free
+    pick of its base pair and the Shift tab's step budget; the latest record of each run is shown."""
+    from da_demo.artifacts.schemas import ShiftStudyRecord
+    from da_demo.workflows.selection import read_selection
+    from da_demo.workflows.shift_study import (
+        STUDY_METHODS,
+        STUDY_STEPS,
+        plan_study,
+        study_chart,
+        study_rows,
+        study_table,
+    )
+
+    trials = plan_study()
+    assert len(trials) == (len(PRESETS) - 1) * len(STUDY_METHODS) == len({trial.key for trial in trials})
+    colour = next(trial for trial in trials if trial.preset == "colour photos" and trial.method == "dann")
+    assert colour.spec.pair.models_from == "mnist-mnistm" and colour.spec.hparams.steps == STUDY_STEPS
+    picked = read_selection().picked_settings("mnist-mnistm", "dann")
+    assert all(getattr(colour.spec.hparams, name) == value for name, value in picked.items())
+
+    def record(preset, method, before, after, created="1"):
+        trial = next(t for t in trials if t.preset == preset and t.method == method)
+        return ShiftStudyRecord(**trial.header(), status="ok", source_only_acc=before, target_acc=after, created=created)
+
+    records = [
+        record("upside down (180°)", "dann", 0.40, 0.42),
+        record("rotated 45°", "dann", 0.55, 0.60, "1"),
+        record("rotated 45°", "dann", 0.55, 0.80, "2"),  # run again: the latest counts
+        record("rotated 45°", "mcc", 0.55, 0.85),
+    ]
+    rows = study_rows(records)
+    assert [(row.preset, row.adapted) for row in rows] == [
+        ("rotated 45°", {"dann": 0.80, "mcc": 0.85}),
+        ("upside down (180°)", {"dann": 0.42}),
+    ]
+    table = study_table(rows)
+    assert "| rotated 45° | 55.0 | 80.0 | 85.0 | — |" in table
+    assert study_chart(records) is not None and study_chart([]) is None

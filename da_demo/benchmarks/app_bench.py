@@ -94,6 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     from ..data.digit_input import prepare_digit
     from ..ui import build_demo, launch_options
     from ..ui.appdata import AppData
+    from ..ui.domains import resolve_page_pair
     from ..ui.predicting import digit_inputs, predict_digit, style_renderings
     from ..ui.session import Session
     from ..ui.zoo import ModelZoo
@@ -111,9 +112,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     client = Client(url, verbose=False)
     for pair in PAIRS:
-        inputs = digit_inputs(pair, digit, style_renderings(digit, data))
-        predict_digit(zoo, Session(), pair, inputs)  # warm-up
-        model_ms = [1000 * predict_digit(zoo, Session(), pair, inputs).seconds for _ in range(args.repeats)]
+        page = resolve_page_pair(zoo, data, pair, Session())
+        inputs = digit_inputs(page.spec, digit, style_renderings(digit, data))
+        predict_digit(zoo, Session(), page, inputs)  # warm-up
+        model_ms = [1000 * predict_digit(zoo, Session(), page, inputs).seconds for _ in range(args.repeats)]
         client.predict(handle_file(picture), pair, api_name="/predict")
         end_to_end = []
         for _ in range(args.repeats):

@@ -24,6 +24,7 @@ from . import classroom as classroom_panel
 from .appdata import AppData
 from .classroom import open_classroom
 from .context import AppContext
+from .domains import pair_choices
 from .live_runs import TRAINING_SLOTS, ZERO_GPU_SECONDS
 from .render import CSS, Drawings
 from .session import Session
@@ -68,13 +69,16 @@ def build_demo(
         trainer = SharedRuns(transport, getattr(transport, "slots", TRAINING_SLOTS))
     for pair in PAIRS:  # the shipped models are loaded before the first page is served
         zoo.pair(pair)
+    warmed = threading.Event()
     if warm_up:
-        threading.Thread(target=_warm_up, args=(data, trainer), name="da-demo-warm-up", daemon=True).start()
+        threading.Thread(
+            target=_warm_up, args=(data, trainer, warmed), name="da-demo-warm-up", daemon=True
+        ).start()
 
     with gr.Blocks(title="Domain Adaptation Playground") as demo:
         gr.Markdown(INTRO)
         pair = gr.Dropdown(
-            choices=[(spec.title, name) for name, spec in PAIRS.items()],
+            choices=pair_choices(),
             value="mnist-usps",
             label="Domain pair",
             elem_id="pair",
@@ -92,9 +96,10 @@ def build_demo(
             trainer=trainer,
             drawings=Drawings(),
             classroom=classroom or open_classroom(),
+            warmed=warmed,
         )
         with gr.Tabs() as tabs:
-            with gr.Tab("Try it", id="try", elem_id="tab-try"):
+            with gr.Tab("Try it", id="try", elem_id="tab-try") as try_page:
                 try_tab = try_it.build(context)
             with gr.Tab("Translate", id="translate", elem_id="tab-translate"):
                 translate.build(context)
@@ -135,6 +140,8 @@ def build_demo(
             api_visibility="private",
         )
         demo.load(try_tab.example_gallery, pair, try_tab.examples, api_visibility="private")
+        # "your domain" is whatever the Shift tab built last: its examples are redrawn on coming back
+        try_page.select(try_tab.example_gallery, [pair, context.session], try_tab.examples, api_visibility="private")
         shift_tab.redraw(demo.load(shift_tab.from_link, None, shift_tab.controls, api_visibility="private"))
         demo.load(adapt_tab.describe, adapt_tab.inputs, adapt_tab.fields, api_visibility="private")
         demo.load(results_tab.show, pair, results_tab.outputs, api_visibility="private").then(
@@ -174,9 +181,12 @@ def missing_data_notice(data: AppData) -> str:
     )
 
 
-def _warm_up(data: AppData, trainer) -> None:
+def _warm_up(data: AppData, trainer, warmed: threading.Event) -> None:
     """After launch: start the training workers, load the test data, and compile UMAP once (numba's
-    first call takes 15 s or more), so visitors do not wait for any of them."""
+    first call takes 15 s or more), so visitors do not wait for any of them. Each pair the app has
+    loaded is handed to the workers at once (the first pair, which the lesson and built domains
+    train on, is ready there while the others load); pairs that cannot load are not asked for again.
+    ``warmed`` is set at the end."""
     workers = getattr(trainer, "trainer", trainer)  # the processes under the sharing
     if isinstance(workers, TrainingWorkers):
         workers.start()
@@ -184,11 +194,16 @@ def _warm_up(data: AppData, trainer) -> None:
 
     from ..viz.projections import project
 
-    data.warm_up(list(PAIRS)).join()
-    available = [name for name in PAIRS if name not in data.errors]
-    if isinstance(workers, TrainingWorkers) and available:  # pairs that cannot load are not asked for again
-        workers.preload(available)
+    data.photos()
+    for name in PAIRS:
+        loaded = data.pair(name)
+        if loaded is None:
+            continue
+        loaded.fingerprint  # noqa: B018 - hashed once now, not when the first visitor trains
+        if isinstance(workers, TrainingWorkers):
+            workers.preload([name])
     project(np.random.default_rng(0).random((64, 8), dtype=np.float32), "umap")
+    warmed.set()
 
 
 def configure_logging() -> None:

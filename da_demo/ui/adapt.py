@@ -15,10 +15,10 @@ from typing import Any
 
 import gradio as gr
 
-from ..data import PAIRS
 from ..methods import get_method
 from ..viz.curves import accuracy_figure, loss_figure, runs_figure
 from .context import AppContext
+from .domains import pair_title, run_settings
 from .glossary import explanations, plotted
 from .live_runs import (
     MAX_BATCH_SIZE,
@@ -32,6 +32,7 @@ from .live_runs import (
     stop_adaptation,
 )
 from .render import Drawings, figure_file, friendly
+from .session import Session
 
 DEFAULT_METHOD = "dann"
 #: slot → the setting that fills it (a name, or a function of the method class)
@@ -106,7 +107,7 @@ def _draw(update: AdaptUpdate) -> tuple:
 def runs_plot(session, pair: str):
     """This visitor's finished runs on ``pair``, target-test accuracy overlaid (None before the first)."""
     runs = [(run.label, run.steps, run.target) for run in session.runs if run.pair == pair]
-    return runs_figure(runs, f"Your runs on {PAIRS[pair].title}: target test accuracy") if runs else None
+    return runs_figure(runs, f"Your runs on {pair_title(pair)}: target test accuracy") if runs else None
 
 
 def run_adaptation(
@@ -212,8 +213,9 @@ def build(context: AppContext) -> AdaptTab:
         """Each slot labelled, bounded and filled from the method's setting for it (greyed out where
         it has none): the label-free pick's values, and a lesson step's preset where one applies."""
         preset = (session.presets.get((pair, name), {}) if session is not None else {}) or {}
+        picked_on, _ = run_settings(pair, session or Session())
         defaults = get_method(name).hyperparameters_class.from_dict(
-            {**context.zoo.picked_settings(pair, name), **preset}
+            {**context.zoo.picked_settings(picked_on, name), **preset}
         )
         updates = []
         for slot, info in slot_settings(name).items():
@@ -248,7 +250,7 @@ def build(context: AppContext) -> AdaptTab:
         progress=gr.Progress(),
     ):
         values = dict(zip(slots, (steps, weight, warmup, entropy, lr, batch)))
-        settings = {**settings_from_slots(name, values), "seed": seed_value}
+        settings = {**settings_from_slots(name, values), "seed": seed_value, **run_settings(pair, session)[1]}
         yield from run_adaptation(context, pair, name, settings, session, progress, request)
 
     fields = list(slots.values())

@@ -1,7 +1,8 @@
 """Test images and BSDS500 photos for the app, loaded on first use and shared read-only.
 
-Nothing here downloads at import or page build; ``warm_up`` loads everything in a background
-thread after launch, so pages that need data are usually ready when a visitor asks.
+Nothing here downloads at import or page build; the app's warm-up (``ui._warm_up``) loads
+everything in a background thread after launch, so pages that need data are usually ready when a
+visitor asks.
 """
 
 from __future__ import annotations
@@ -50,15 +51,3 @@ class AppData:
                     self.errors["photos"] = str(error).splitlines()[0]
                     self._photos = []
             return self._photos
-
-    def warm_up(self, pairs: list[str]) -> threading.Thread:
-        def load_all() -> None:
-            self.photos()
-            for name in pairs:
-                loaded = self.pair(name)
-                if loaded is not None:
-                    loaded.fingerprint  # noqa: B018 - hashed once now, not when the first visitor trains
-
-        thread = threading.Thread(target=load_all, name="da-demo-data-warm-up", daemon=True)
-        thread.start()
-        return thread

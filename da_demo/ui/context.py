@@ -32,6 +32,8 @@ class AppContext:
     classroom: Any = None
     #: visitors who have trained, by Gradio session, so their runs and models are freed when they leave
     visitors: weakref.WeakValueDictionary = field(default_factory=weakref.WeakValueDictionary)
+    #: set once the app's warm-up is done (data loaded and handed to the workers, UMAP compiled)
+    warmed: threading.Event = field(default_factory=threading.Event)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def remember(self, request: gr.Request | None, session: Session) -> None:

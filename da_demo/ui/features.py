@@ -12,13 +12,13 @@ import numpy as np
 
 from ..artifacts.projections import ProjectionCache, read_projection_cache
 from ..artifacts.store import SHIPPED_DIRECTORY
-from ..data import PAIRS
 from ..engine.alignment import transport_view
 from ..methods import get_method
 from ..viz.figures import before_after_figure, plan_figure
 from ..viz.projections import project
 from ..workflows.projections import alignment_figures, feature_sample, model_features
 from .context import AppContext
+from .domains import PagePair, resolve_page_pair
 from .render import friendly, message
 from .session import Session
 
@@ -31,8 +31,7 @@ class FeatureViews:
     """Projections and figures per (pair, model, projection): the shipped cache first, else computed
     and kept (shipped models only; a visitor's models are computed for them each time)."""
 
-    def __init__(self, context: AppContext) -> None:
-        self.context = context
+    def __init__(self) -> None:
         self._lock = threading.Lock()
         self._computed: dict[tuple, tuple[np.ndarray, dict]] = {}
         self._caches: dict[str, ProjectionCache | None] = {}
@@ -43,34 +42,33 @@ class FeatureViews:
                 self._caches[pair] = read_projection_cache(SHIPPED_DIRECTORY, pair)
             return self._caches[pair]
 
-    def model(self, pair: str, key: str, session: Session):
+    def model(self, page: PagePair, key: str, session: Session):
         """The model a menu key names: ``"dann"`` (shipped) or ``"dann@yours"`` (this visitor's)."""
         method, _, owner = key.partition("@")
         if owner == "yours":
-            return session.trained.get((pair, method))
-        return next((entry for entry in self.context.zoo.pair(pair).models if entry.method == method), None)
+            return session.trained.get((page.name, method))
+        return next((entry for entry in page.shipped if entry.method == method), None)
 
     def view(
-        self, pair: str, method: str, kind: str, session: Session
+        self, page: PagePair, method: str, kind: str, session: Session
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
         """``(coordinates, labels, domains, alignment figures)`` for one model (menu key) and projection."""
-        entry = self.model(pair, method, session)
+        entry = self.model(page, method, session)
         if entry is None:
             raise LookupError(
-                f"There is no {get_method(method.partition('@')[0]).title} model for {PAIRS[pair].title} yet."
+                f"There is no {get_method(method.partition('@')[0]).title} model for {page.spec.title} yet."
             )
         method = entry.method
-        cache = self.cache(pair)
-        if entry.owner == "shipped" and cache is not None and (method, kind) in cache.coordinates:
+        # a visitor's domain is theirs: nothing about it is cached for everyone
+        shared = entry.owner == "shipped" and not page.built
+        cache = self.cache(page.name) if shared else None
+        if cache is not None and (method, kind) in cache.coordinates:
             return cache.coordinates[method, kind], cache.labels, cache.domains, cache.alignment[method]
-        loaded = self.context.data.pair(pair)
-        if loaded is None:
-            raise LookupError(
-                f"The test data is not available here ({self.context.data.errors.get(pair, '')})."
-            )
-        sample = feature_sample(loaded)
-        key = (pair, method, kind)
-        if entry.owner == "shipped" and key in self._computed:
+        if page.data is None:
+            raise LookupError(f"The test data is not available here ({page.problem}).")
+        sample = feature_sample(page.data)
+        key = (page.name, method, kind)
+        if shared and key in self._computed:
             coordinates, figures = self._computed[key]
         else:
             source, target = model_features(method, entry.model, sample)
@@ -78,37 +76,30 @@ class FeatureViews:
                 project(np.concatenate([source, target]), kind),
                 alignment_figures(source, target),
             )
-            if entry.owner == "shipped":
+            if shared:
                 self._computed[key] = (coordinates, figures)
         return coordinates, sample.labels, sample.domains, figures
 
-    def transport(self, pair: str, method: str, session: Session):
+    def transport(self, page: PagePair, method: str, session: Session):
         """Transport views of source-only features and of the adapted features, on a small sample."""
-        loaded = self.context.data.pair(pair)
-        if loaded is None:
-            raise LookupError(
-                f"The test data is not available here ({self.context.data.errors.get(pair, '')})."
-            )
-        sample = feature_sample(loaded, TRANSPORT_SAMPLES, seed=1)
+        if page.data is None:
+            raise LookupError(f"The test data is not available here ({page.problem}).")
+        sample = feature_sample(page.data, TRANSPORT_SAMPLES, seed=1)
         source_labels, target_labels = sample.labels[sample.domains == 0], sample.labels[sample.domains == 1]
         views = []
         for key in ("source_only", method):
-            entry = self.model(pair, key, session)
+            entry = self.model(page, key, session)
             if entry is None:
-                raise LookupError(f"There is no such model for {PAIRS[pair].title} yet.")
+                raise LookupError(f"There is no such model for {page.spec.title} yet.")
             source, target = model_features(entry.method, entry.model, sample)
             views.append(transport_view(source, source_labels, target, target_labels))
         return views
 
 
-def model_choices(context: AppContext, pair: str, session: Session) -> list[tuple[str, str]]:
+def model_choices(page: PagePair, session: Session) -> list[tuple[str, str]]:
     """The Adapted-model menu: every shipped adapted model, then this visitor's own (both kept)."""
-    shipped = [
-        (entry.title, entry.method)
-        for entry in context.zoo.pair(pair).models
-        if entry.method != "source_only"
-    ]
-    own = [(entry.title, f"{entry.method}@yours") for entry in session.own_models(pair)]
+    shipped = [(entry.title, entry.method) for entry in page.shipped if entry.method != "source_only"]
+    own = [(entry.title, f"{entry.method}@yours") for entry in session.own_models(page.name)]
     return shipped + own
 
 
@@ -168,10 +159,10 @@ COLOUR_CHOICES = [("By class (digit)", "class"), ("By domain (source / target)",
 
 
 def build(context: AppContext) -> FeaturesTab:
-    views = FeatureViews(context)
+    views = FeatureViews()
     with gr.Row():
         method = gr.Dropdown(
-            choices=model_choices(context, "mnist-usps", Session()),
+            choices=[(e.title, e.method) for e in context.zoo.pair("mnist-usps").models if e.method != "source_only"],
             value="dann",
             label="Adapted model (yours are listed too)",
             elem_id="features_method",
@@ -208,17 +199,20 @@ def build(context: AppContext) -> FeaturesTab:
     @friendly
     def draw(pair, key, projection, colour_by, shown, session):
         """Every view of this tab for the chosen pair and model, so none shows a stale pair."""
-        entry = views.model(pair, key, session)
-        if entry is None:  # a model of another pair, or the visitor's that is gone
-            key = "dann"
+        page = resolve_page_pair(context.zoo, context.data, pair, session)
+        if views.model(page, key, session) is None:  # a model of another pair, or the visitor's that is gone
+            key = next((value for _, value in model_choices(page, session)), "dann")
         try:
-            before, labels, domains, before_figures = views.view(pair, "source_only", projection, session)
-            after, _, _, after_figures = views.view(pair, key, projection, session)
-            plan_before, plan_after = views.transport(pair, key, session)
+            before, labels, domains, before_figures = views.view(page, "source_only", projection, session)
+            after, _, _, after_figures = views.view(page, key, projection, session)
+            plan_before, plan_after = views.transport(page, key, session)
         except LookupError as error:
-            return None, "", message(str(error)), None, ""
-        entry = views.model(pair, key, session)
-        spec = PAIRS[pair]
+            text = str(error)
+            if page.built and views.model(page, key, session) is None:
+                text = "No model of yours has adapted to your domain yet: build it in the Shift tab and press Adapt there."
+            return None, "", message(text), None, ""
+        entry = views.model(page, key, session)
+        spec = page.spec
         figure = before_after_figure(
             before,
             after,
@@ -246,9 +240,9 @@ def build(context: AppContext) -> FeaturesTab:
 
     def refresh_menu(pair, key, session):
         """The menu for this pair and this visitor (their newly trained models included)."""
-        choices = model_choices(context, pair, session)
+        choices = model_choices(resolve_page_pair(context.zoo, context.data, pair, session), session)
         keys = [value for _, value in choices]
-        return gr.update(choices=choices, value=key if key in keys else "dann")
+        return gr.update(choices=choices, value=key if key in keys else (keys[0] if keys else None))
 
     inputs = [context.pair, method, kind, colour, digits, context.session]
     outputs = [plot, alignment, status, transport_plot, transport_table]

@@ -303,9 +303,13 @@ def _finish(
             f"Failed: the trained model could not be read back. {summary}", spec.method, list(events)
         )
     session.trained[(pair, method)] = model
+    where = (
+        "Choose “MNIST → your domain” in the pair menu at the top to see it in the Try it and Feature space tabs."
+        if pair == CUSTOM
+        else "Your model is now in the Try it, Translate (CycleGAN) and Feature space tabs."
+    )
     return AdaptUpdate(
-        f"{ENDINGS[result.ended_early]}: {summary} Your model is now in the Try it, Translate "
-        "(CycleGAN) and Feature space tabs.",
+        f"{ENDINGS[result.ended_early]}: {summary} {where}",
         spec.method,
         list(events),
         output,

@@ -15,11 +15,13 @@ from dataclasses import dataclass, field
 
 import torch
 
-from ..data import DOMAINS, PAIRS
+from ..data import PAIRS, Domain, PairSpec
 from ..data.digit_input import DigitInputError, prepare_digit
+from ..data.shift import CUSTOM, ShiftedDomain
 from ..methods.cyclegan import translate
 from ..workflows.digit_check import digit_score
 from .appdata import AppData
+from .domains import PagePair, resolve_page_pair
 from .render import with_channels
 from .session import Session
 from .zoo import ModelZoo
@@ -38,30 +40,30 @@ def prepare_picture(picture) -> tuple[torch.Tensor, list[str]]:
     return prepare_digit(picture)
 
 
-def style_renderings(digit: torch.Tensor, data: AppData) -> dict[str, torch.Tensor]:
-    """The digit in every target domain's style (domain style → image); MNIST-M's needs the photos."""
+def style_renderings(digit: torch.Tensor, data: AppData, page: PagePair | None = None) -> dict[str, torch.Tensor]:
+    """The digit in every target domain's style (domain style → image), and in the visitor's own
+    domain's when ``page`` is it; MNIST-M's needs the photos."""
     photos = data.photos()
     renderings = {}
-    for spec in PAIRS.values():
+    for spec in [*PAIRS.values(), *([page.spec] if page is not None and page.built else [])]:
         rendered = spec.target.render(digit, photos)
         if rendered is not None:
             renderings[spec.target.style] = rendered
     return renderings
 
 
-def target_style_column(pair: str) -> str:
-    return f"in {PAIRS[pair].target.title} style"
+def target_style_column(spec: PairSpec) -> str:
+    return f"in {spec.target.title} style"
 
 
 def digit_inputs(
-    pair: str, digit: torch.Tensor, renderings: dict[str, torch.Tensor]
+    spec: PairSpec, digit: torch.Tensor, renderings: dict[str, torch.Tensor]
 ) -> dict[str, torch.Tensor]:
     """Column name → ``(C, 28, 28)`` input for this pair's models: the digit as drawn, and in the
     pair's target style when that can be rendered."""
     inputs = {AS_DRAWN: digit}
-    style = PAIRS[pair].target.style
-    if style in renderings:
-        inputs[target_style_column(pair)] = renderings[style]
+    if spec.target.style in renderings:
+        inputs[target_style_column(spec)] = renderings[spec.target.style]
     return inputs
 
 
@@ -92,14 +94,14 @@ NOT_A_DIGIT = (
 )
 
 
-def predict_digit(zoo: ModelZoo, session: Session, pair: str, inputs: dict[str, torch.Tensor]) -> Prediction:
+def predict_digit(zoo: ModelZoo, session: Session, page: PagePair, inputs: dict[str, torch.Tensor]) -> Prediction:
     """Every model of the pair (shipped, then the visitor's own) on every input, and the "is this a
     digit?" check on the first input (see ``workflows.digit_check``)."""
-    spec = PAIRS[pair]
+    spec = page.spec
     batch = torch.stack([with_channels(image, spec.channels) for image in inputs.values()])
     models, score = [], None
     started = time.perf_counter()
-    for entry in zoo.pair(pair).models + session.own_models(pair):
+    for entry in page.shipped + session.own_models(page.name):
         with torch.no_grad():
             logits, _ = entry.model(batch)
         probs = torch.softmax(logits.float(), dim=1)
@@ -111,7 +113,7 @@ def predict_digit(zoo: ModelZoo, session: Session, pair: str, inputs: dict[str, 
         score = float(digit_score(check[0], batch[:1])[0])
     unlike = check is not None and score < check[1]
     prediction = Prediction(
-        pair, inputs, models, time.perf_counter() - started, digit_score=score, unlike_a_digit=unlike
+        page.name, inputs, models, time.perf_counter() - started, digit_score=score, unlike_a_digit=unlike
     )
     if unlike:
         prediction.notes.append(NOT_A_DIGIT)
@@ -121,18 +123,23 @@ def predict_digit(zoo: ModelZoo, session: Session, pair: str, inputs: dict[str, 
 def predict_picture(zoo: ModelZoo, data: AppData, session: Session, pair: str, picture) -> Prediction:
     """``prepare_picture`` then ``predict_digit`` on the digit as drawn and in the target style."""
     digit, notes = prepare_picture(picture)
-    prediction = predict_digit(zoo, session, pair, digit_inputs(pair, digit, style_renderings(digit, data)))
+    page = resolve_page_pair(zoo, data, pair, session)
+    prediction = predict_digit(zoo, session, page, digit_inputs(page.spec, digit, style_renderings(digit, data, page)))
     prediction.notes = notes + prediction.notes
     return prediction
 
 
-def missing_note(zoo: ModelZoo, pair: str) -> str:
-    missing = zoo.pair(pair).missing
-    if not missing:
+def missing_note(page: PagePair) -> str:
+    if page.built:
+        return (
+            f"Your domain: {page.spec.shift}. Your models trained on a built domain are listed as yours; the "
+            "Adapt button of the Shift tab (or the Adapt tab, with this pair chosen) trains one."
+        )
+    if not page.missing:
         return ""
     return (
-        f"No trained model yet for {', '.join(sorted(missing))} on this pair: train one in the Adapt tab, or run "
-        f"`python -m da_demo pretrain --pairs {pair}`."
+        f"No trained model yet for {', '.join(sorted(page.missing))} on this pair: train one in the Adapt tab, "
+        f"or run `python -m da_demo pretrain --pairs {page.name}`."
     )
 
 
@@ -140,32 +147,38 @@ def missing_note(zoo: ModelZoo, pair: str) -> str:
 class Example:
     image: torch.Tensor  # (C, 28, 28) as stored in the test set
     label: int
-    domain: str  # "mnist", "usps", ...
+    domain: Domain  # MNIST, USPS, ... or a visitor's built domain
 
     @property
     def caption(self) -> str:
-        return f"{DOMAINS[self.domain].title} test digit, label {self.label}"
+        if isinstance(self.domain, ShiftedDomain):
+            return f"test digit of your domain, label {self.label}"
+        return f"{self.domain.title} test digit, label {self.label}"
 
     @property
     def short_caption(self) -> str:
         """Short enough for a gallery tile: ``USPS · 7``."""
-        return f"{DOMAINS[self.domain].title} · {self.label}"
+        return f"{self.domain.title} · {self.label}"
 
 
-def examples_for(data: AppData, pair: str) -> list[Example]:
-    """One test digit of each class from the source and from the target domain ([] without data)."""
-    loaded = data.pair(pair)
+def examples_for(page: PagePair) -> list[Example]:
+    """One test digit of each class from the source and from the target domain ([] without data;
+    a built domain that made a digit rare may lack it)."""
+    loaded, spec = page.data, page.spec
     if loaded is None:
         return []
-    spec = PAIRS[pair]
     picked = []
     for split, domain in ((loaded.source_test, spec.source), (loaded.target_test, spec.target)):
         for label in range(EXAMPLES_PER_DOMAIN):
-            index = int(torch.nonzero(split.labels == label)[0])
-            image = split.images[index]
-            picked.append(Example(image[: domain.channels], label, domain.name))
+            found = torch.nonzero(split.labels == label)
+            if len(found):
+                picked.append(Example(split.images[int(found[0])][: domain.channels], label, domain))
     return picked
 
+
+BUILT_HAS_NO_CYCLEGAN = (
+    "Your own domain has no CycleGAN: it is trained for the shipped pairs only (choose one of them above)."
+)
 
 # --- CycleGAN ------------------------------------------------------------------------------------
 
@@ -177,6 +190,8 @@ def translate_digit(
     generators: the visitor's own when they trained one, else the shipped ones.
 
     Raises ``DigitInputError`` (a visitor-facing message) when the pair has no CycleGAN model."""
+    if pair == CUSTOM:
+        raise DigitInputError(BUILT_HAS_NO_CYCLEGAN)
     own = session.trained.get((pair, "cyclegan")) if session else None
     generators = own.generators if own else zoo.pair(pair).generators
     if generators is None:

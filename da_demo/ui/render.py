@@ -19,6 +19,8 @@ import numpy as np
 import torch
 from PIL import Image
 
+from ..workflows.shift_study import study_chart
+
 DIGIT_SCALE = 6  # 28 px → 168 px, nearest neighbour so pixels stay crisp
 
 
@@ -221,6 +223,21 @@ class Drawings:
 
 
 LOG = logging.getLogger("da_demo.ui")
+
+
+def shift_study_picture(drawings: Drawings) -> str | None:
+    """The "which shifts can adaptation fix?" chart (``workflows.shift_study``, from its committed
+    records) as a file, drawn once; None before the study has run."""
+    def draw() -> tuple[bytes]:
+        figure = study_chart()
+        if figure is None:
+            return (b"",)
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png", dpi=100)
+        return (buffer.getvalue(),)
+
+    (data,) = drawings.get(("shift-study",), draw)
+    return png_file(data) if data else None
 
 
 def message(text: str) -> str:

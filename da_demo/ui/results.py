@@ -12,6 +12,7 @@ import gradio as gr
 from ..artifacts.manifest import PROTOCOL_NOTES, protocol_mark, reported_target
 from ..artifacts.schemas import ManifestEntry, RecordsError
 from ..data import PAIRS
+from ..data.shift import CUSTOM
 from ..methods import get_method
 from ..validators import SELECTION_VALIDATORS as VALIDATORS
 from ..validators import TITLES
@@ -19,7 +20,7 @@ from ..viz.results import accuracy_chart, validator_scatter
 from ..workflows.selection import PROTOCOL, oracle, pick, points_of, read_selection, spearman
 from ..workflows.sweep import read_sweep
 from .context import AppContext
-from .render import friendly
+from .render import friendly, shift_study_picture
 
 SELECTION_TEXT = """
 **Why this is the hard part.** On a real target domain nobody has labels, so the usual way of choosing
@@ -43,6 +44,11 @@ class ResultsTab:
     selection_outputs: list
 
 
+YOUR_DOMAIN_RESULTS = (
+    "Your own domain has no shipped models, so there is nothing to measure here yet: your runs on it are "
+    "in the Adapt tab's *Compare your runs*. The chart shows what the Shift tab's presets cost the source-only "
+    "model and how much a quick run of three methods won back (`python -m da_demo shift-study`)."
+)
 NOT_SWEPT = (
     "The label-free choice has not been made for this pair yet, so there is no sweep to show: its models "
     "use their methods' default settings (marked ‡ in the table)."
@@ -134,6 +140,9 @@ def build(context: AppContext) -> ResultsTab:
         elem_id="results_protocol",
     )
     chart = gr.Plot(show_label=False, label="Target accuracy per method", elem_id="results_chart")
+    study = gr.Image(
+        show_label=False, interactive=False, buttons=[], visible=False, elem_id="results_shift_study"
+    )
     table = gr.HTML(elem_id="results_table")
     with gr.Accordion("Choosing without target labels: how well each validator tracked the truth", open=True):
         gr.Markdown(SELECTION_TEXT)
@@ -151,6 +160,8 @@ def build(context: AppContext) -> ResultsTab:
 
     @friendly
     def show(pair):
+        if pair == CUSTOM:
+            return None, YOUR_DOMAIN_RESULTS, gr.update(choices=[], value=None), gr.skip(), study_image(pair)
         rows = result_rows(entries, pair)
         figure = accuracy_chart(rows, PAIRS[pair].title) if rows else None
         methods = sorted(
@@ -167,10 +178,21 @@ def build(context: AppContext) -> ResultsTab:
             results_html(rows) if rows else "No measured results yet.",
             menu,
             gr.update(value=chosen),
+            study_image(pair),
         )
+
+    def study_image(pair):
+        """The presets' chart is shown for the visitor's own domain only."""
+        picture = shift_study_picture(context.drawings) if pair == CUSTOM else None
+        return gr.update(value=picture, visible=picture is not None)
 
     @friendly
     def show_selection(pair, name, validator_name):
+        if pair == CUSTOM:
+            return None, (
+                "Runs on your own domain start from the settings the label-free choice picked on the shipped pair "
+                "it is built on (MNIST → USPS; MNIST → MNIST-M for a colour background)."
+            )
         if not name or not validator_name:
             return None, NOT_SWEPT
         points = points_of(records, pair, name)
@@ -205,7 +227,7 @@ def build(context: AppContext) -> ResultsTab:
         )
         return figure, text
 
-    outputs = [chart, table, method, validator]
+    outputs = [chart, table, method, validator, study]
     context.pair.change(show, context.pair, outputs, api_visibility="private").then(
         show_selection, [context.pair, method, validator], [scatter, verdict], api_visibility="private"
     )

@@ -7,7 +7,9 @@ from dataclasses import dataclass, field
 
 import torch
 
+from ..data.shift import ShiftRecipe
 from ..workflows.classroom import Seat
+from ..workflows.shifting import VisitorDomain
 from .zoo import ZooModel
 
 
@@ -45,6 +47,10 @@ class Session:
     class_code: str = ""
     #: what the board showed this visitor last (so the timer sends a picture only when it changed)
     board_key: tuple = ()
+    #: the domain this visitor built last in the Shift tab (the pair menu's "your domain")
+    recipe: ShiftRecipe | None = None
+    #: its built test digits, made when another tab first shows that domain (``ui.domains``)
+    domain: VisitorDomain | None = None
 
     MAX_RUNS = 8
 
@@ -65,6 +71,7 @@ class Session:
         self.trained.clear()
         self.runs.clear()
         self.digit = None
+        self.domain = None
 
     def own_models(self, pair: str) -> list[ZooModel]:
         return [model for (model_pair, _), model in self.trained.items() if model_pair == pair]

@@ -14,19 +14,21 @@ from matplotlib.figure import Figure  # noqa: E402
 
 from ..data import PAIRS  # noqa: E402
 from ..data.digit_input import DigitInputError  # noqa: E402
+from ..data.shift import CUSTOM  # noqa: E402
 from .context import AppContext  # noqa: E402
-from .predicting import examples_for, prepare_picture, translate_digit  # noqa: E402
+from .domains import PagePair, resolve_page_pair  # noqa: E402
+from .predicting import BUILT_HAS_NO_CYCLEGAN, examples_for, prepare_picture, translate_digit  # noqa: E402
 from .render import digit_file, digit_image, friendly, message, rejected  # noqa: E402
 from .session import Session  # noqa: E402
 from .zoo import ModelZoo  # noqa: E402
 
 
-def lecture_grid(zoo: ModelZoo, pair: str, examples, session: Session | None = None) -> Figure:
+def lecture_grid(zoo: ModelZoo, page: PagePair, examples, session: Session | None = None) -> Figure:
     """Rows: original source, original target, generated target G(s), reconstructed source F(G(s))."""
-    spec = PAIRS[pair]
-    source = [example.image for example in examples if example.domain == spec.source.name]
-    target = [example.image for example in examples if example.domain == spec.target.name]
-    translated, reconstructed = translate_digit(zoo, pair, torch.stack(source), session=session)
+    spec = page.spec
+    source = [example.image for example in examples if example.domain == spec.source]
+    target = [example.image for example in examples if example.domain == spec.target]
+    translated, reconstructed = translate_digit(zoo, page.name, torch.stack(source), session=session)
     rows = [
         ("source", source),
         ("target", target),
@@ -116,17 +118,14 @@ def build(context: AppContext) -> TranslateTab:
 
     @friendly
     def sample(pair, session, to_target: bool):
-        loaded = data.pair(pair)
-        if loaded is None:
-            return (
-                None,
-                None,
-                None,
-                message(f"The test data is not available here ({data.errors.get(pair, '')})."),
-            )
-        split = loaded.source_test if to_target else loaded.target_test
+        if pair == CUSTOM:
+            return None, None, None, message(BUILT_HAS_NO_CYCLEGAN)
+        page = resolve_page_pair(zoo, data, pair, session)
+        if page.data is None:
+            return None, None, None, message(f"The test data is not available here ({page.problem}).")
+        split = page.data.source_test if to_target else page.data.target_test
         index = random.randrange(len(split))
-        domain = PAIRS[pair].source if to_target else PAIRS[pair].target
+        domain = page.spec.source if to_target else page.spec.target
         return show(
             pair,
             split.images[index],
@@ -137,12 +136,16 @@ def build(context: AppContext) -> TranslateTab:
 
     @friendly
     def grid_figure(pair, session):
-        picked = examples_for(data, pair)
+        if pair == CUSTOM:
+            gr.Warning(BUILT_HAS_NO_CYCLEGAN)
+            return None
+        page = resolve_page_pair(zoo, data, pair, session)
+        picked = examples_for(page)
         if not picked:
             gr.Warning("The test data is not available here.")
             return None
         try:
-            return lecture_grid(zoo, pair, picked, session)
+            return lecture_grid(zoo, page, picked, session)
         except DigitInputError as error:
             gr.Warning(str(error))
             return None
@@ -165,6 +168,8 @@ def build(context: AppContext) -> TranslateTab:
 
     def pair_changed(pair):
         """Another pair: the previous pair's translations, status and grid go."""
+        if pair == CUSTOM:
+            return None, None, None, message(BUILT_HAS_NO_CYCLEGAN), None
         spec = PAIRS[pair]
         route = f"from {spec.source.title} to {spec.target.title} and back"
         note = f"<small>{spec.title}: pick a digit to translate {route}.</small>"

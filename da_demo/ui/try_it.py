@@ -15,6 +15,7 @@ import torch
 from ..data import PAIRS
 from ..data.digit_input import DigitInputError
 from .context import AppContext
+from .domains import PagePair, resolve_page_pair
 from .predicting import (
     EXAMPLES_PER_DOMAIN,
     digit_inputs,
@@ -45,7 +46,7 @@ def blank_canvas() -> str:
 def predictions_view(
     context: AppContext,
     session: Session,
-    pair: str,
+    page: PagePair,
     shown: torch.Tensor,
     inputs: dict[str, torch.Tensor],
     gallery: list,
@@ -54,9 +55,9 @@ def predictions_view(
 ):
     """The tab's outputs: model view, style gallery, prediction table, status, session. ``source``
     says which input the predictions are for (your drawing, your upload, an example)."""
-    prediction = predict_digit(context.zoo, session, pair, inputs)
+    prediction = predict_digit(context.zoo, session, page, inputs)
     notices = list(notes) + prediction.notes
-    if missing := missing_note(context.zoo, pair):
+    if missing := missing_note(page):
         notices.append(missing)
     thumbnails = {name: digit_image(image, scale=2) for name, image in inputs.items()}
     table = (
@@ -74,7 +75,8 @@ def show_digit(
 ):
     """A prepared, MNIST-like digit: rendered in each style and predicted as drawn and in target style."""
     session.digit = digit
-    renderings = style_renderings(digit, context.data)
+    page = resolve_page_pair(context.zoo, context.data, pair, session)
+    renderings = style_renderings(digit, context.data, page)
     notes = list(notes)
     if PAIRS["mnist-mnistm"].target.style not in renderings:
         notes.append("The MNIST-M rendering needs the BSDS500 photos (see the README's data section).")
@@ -82,7 +84,7 @@ def show_digit(
         value=[(digit_file(image), name) for name, image in renderings.items()], label=GALLERY_LABEL
     )
     return predictions_view(
-        context, session, pair, digit, digit_inputs(pair, digit, renderings), gallery, notes, source
+        context, session, page, digit, digit_inputs(page.spec, digit, renderings), gallery, notes, source
     )
 
 
@@ -174,31 +176,33 @@ def build(context: AppContext) -> TryItTab:
         return show_digit(context, session, pair, session.digit, [], session.input_name or "your digit")
 
     @friendly
-    def example_gallery(pair):
-        return [(digit_file(example.image), example.short_caption) for example in examples_for(data, pair)]
+    def example_gallery(pair, session=None):
+        page = resolve_page_pair(context.zoo, data, pair, session or Session())
+        return [(digit_file(example.image), example.short_caption) for example in examples_for(page)]
 
     @friendly
     def show_example(pair, session, index: int):
         """The example at ``index`` of the gallery (source row, then target row), predicted."""
-        picked = examples_for(data, pair)
+        page = resolve_page_pair(context.zoo, data, pair, session)
+        picked = examples_for(page)
         if index >= len(picked):
             return (*failure(session, "The test data is not available here."), gr.skip())
         example = picked[index]
         session.input_name = f"the {example.caption}"
-        if example.domain == PAIRS[pair].source.name:
+        if example.domain == page.spec.source:
             return (
                 *show_digit(context, session, pair, example.image, [], session.input_name),
                 blank_canvas(),
             )
         # a target-domain image is already in the target's style: it is shown as it is, alone
-        name = f"{PAIRS[pair].target.title} test image"
+        name = f"{page.spec.target.title} test image"
         gallery = gr.update(
-            value=[(digit_file(example.image), f"{PAIRS[pair].target.title} · label {example.label}")],
+            value=[(digit_file(example.image), f"{page.spec.target.title} · label {example.label}")],
             label="The example itself (already in the target's style)",
         )
         return (
             *predictions_view(
-                context, session, pair, example.image, {name: example.image}, gallery, [], session.input_name
+                context, session, page, example.image, {name: example.image}, gallery, [], session.input_name
             ),
             blank_canvas(),
         )
@@ -217,6 +221,6 @@ def build(context: AppContext) -> TryItTab:
         from_upload, [upload, context.pair, context.session], [*outputs, pad], api_visibility="private"
     )
     context.pair.change(again, [context.pair, context.session], outputs, api_visibility="private")
-    context.pair.change(example_gallery, context.pair, examples, api_visibility="private")
+    context.pair.change(example_gallery, [context.pair, context.session], examples, api_visibility="private")
     examples.select(pick_example, [context.pair, context.session], [*outputs, pad], api_visibility="private")
     return TryItTab(examples, example_gallery, friendly(show_example), [*outputs, pad])

@@ -14,6 +14,7 @@ from ..methods import get_method
 from ..validators import SELECTION_VALIDATORS as VALIDATORS
 from ..validators import TITLES
 from .selection import PROTOCOL, read_selection
+from .shift_study import read_study, study_rows, study_table
 
 
 def validators_table(selection: SelectionFile) -> str:
@@ -47,6 +48,7 @@ def readme_blocks(
         "validators-table": validators_table(selection),
         "protocol": PROTOCOL,
         "sources": sources_list(),
+        "shift-study": study_table(study_rows(read_study())),
     }
 
 

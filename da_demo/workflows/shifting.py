@@ -12,13 +12,17 @@ import numpy as np
 import torch
 
 from ..data.images import LabeledImages
-from ..data.shift import ShiftRecipe, build_shifted
+from ..data.pairs import DomainPair
+from ..data.shift import ShiftRecipe, build_shifted, custom_spec
 from ..engine.alignment import domain_probe_accuracy, mmd
 from ..models import predict
 
 SHIFT_SAMPLES = 2000  # test digits a recipe is measured on (a second or so on one core)
 PREVIEW_DIGITS = 24
 PROBE_SAMPLES = 1000  # features per domain for the domain classifier and MMD
+#: built test digits a visitor's domain keeps for the other tabs (examples, feature plots): ~9 MB
+#: of colour digits (the feature plots use 1,000 of them)
+VISITOR_DIGITS = 1000
 
 
 @dataclass(frozen=True)
@@ -94,3 +98,32 @@ def preview(
     grid = grid.view(rows, columns, 3, 28, 28).permute(0, 3, 1, 4, 2).reshape(rows * 28, columns * 28, 3)
     grid = grid.repeat_interleave(3, dim=0).repeat_interleave(3, dim=1)
     return (grid.clamp(0, 1) * 255).round().to(torch.uint8).numpy()
+
+
+@dataclass(frozen=True)
+class VisitorDomain:
+    """A visitor's built domain as the app's other tabs read it (Try it's examples, Feature space):
+    ``pair`` shares the base pair's MNIST splits and holds only ``VISITOR_DIGITS`` built test
+    digits of its own, so a visitor costs a few MB and frees them by dropping this object."""
+
+    recipe: ShiftRecipe
+    pair: DomainPair
+
+    @property
+    def nbytes(self) -> int:
+        """The bytes this domain holds of its own (the MNIST splits are the base pair's)."""
+        test = self.pair.target_test
+        return test.images.nbytes + test.labels.nbytes
+
+
+def visitor_domain(
+    recipe: ShiftRecipe, base: DomainPair, photos: list[np.ndarray] | None = None, digits: int = VISITOR_DIGITS
+) -> VisitorDomain:
+    """``recipe`` applied to ``digits`` MNIST test digits of ``base`` (the shipped pair with the
+    recipe's channels)."""
+    test = base.source_test.subset(digits, seed=0)
+    built = build_shifted(test.images[:, :1], test.labels, recipe, seed=2, photos=photos)
+    pair = DomainPair(
+        custom_spec(recipe), base.source_train, built.without_labels(), base.source_test, built, base.source_val
+    )
+    return VisitorDomain(recipe, pair)
