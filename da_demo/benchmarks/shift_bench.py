@@ -5,7 +5,9 @@ gets it: the preview grid of a changed recipe (the goal: ≤ 1 s), building 10,0
 goal: ≤ 2 s), and measuring what the shift costs (the source-only model on 2,000 built digits, the
 domain classifier and MMD), with the accuracy it reports. With ``--live``, the app is started here
 (worker processes, warm-up) and one visitor adapts to each of a few built domains through ``/adapt``
-(pair "custom"): seconds from Start to the first curve point (the goal: ≤ 10 s) and to the end.
+(pair "custom"): seconds from Start to the first curve point (the goal: ≤ 10 s) and to the end. The
+first run starts as soon as the page is served (a visitor arriving with the app still warming up,
+reported, not held to the goal); the others after the warm-up.
 """
 
 from __future__ import annotations
@@ -89,11 +91,14 @@ def live(presets: list[str], method: str = "dann", steps: int = 600) -> int:
     _, url, _ = demo.launch(
         server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True, **launch_options()
     )
-    time.sleep(30)  # the warm-up: test data, training workers
     client, rows, ok = Client(url, verbose=False), [], True
-    for name in presets:
+    for number, name in enumerate([presets[0], *presets]):
+        if number == 1:
+            demo.da_context.warmed.wait(timeout=300)
+            time.sleep(10)  # the workers load the last pair handed to them
         started, first = time.perf_counter(), None
-        settings = {"steps": steps, "shift": PRESETS[name].changed()}
+        # another seed for the first run: an identical later request would be shared, not trained
+        settings = {"steps": steps, "shift": PRESETS[name].changed(), "seed": 1 if number == 0 else 0}
         job = client.submit("custom", method, settings, api_name="/adapt")
         seen = 0
         while not job.done():
@@ -105,11 +110,12 @@ def live(presets: list[str], method: str = "dann", steps: int = 600) -> int:
         status, curves, _ = job.result()
         ended = time.perf_counter() - started
         first = first if first is not None else ended
-        ok = ok and first <= 10 and status.startswith("done")
+        ok = ok and (number == 0 or first <= 10) and status.startswith("done")
         final = curves["accuracy"]["target test"]["value"][-1] if isinstance(curves, dict) else float("nan")
-        rows.append([name, f"{first:.1f}", f"{ended:.0f}", f"{100 * final:.1f}", status[:60]])
+        when = "just after start-up" if number == 0 else "warmed up"
+        rows.append([name, when, f"{first:.1f}", f"{ended:.0f}", f"{100 * final:.1f}", status[:60]])
     demo.close()
-    header = [f"built domain ({method}, {steps} steps)", "first curve point (s)", "done (s)", "target %", "status"]
+    header = [f"built domain ({method}, {steps} steps)", "app", "first curve point (s)", "done (s)", "target %", "status"]
     print(format_markdown(header, rows))
     return 0 if ok else 1
 
