@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 
 from ..artifacts.checkpoints import copy_half_precision, load_checkpoint
 from ..artifacts.manifest import seed_summary, update_manifest
-from ..artifacts.records import append_record, check_writable
+from ..artifacts.records import check_writable
 from ..artifacts.schemas import (
     ManifestEntry,
     ManifestSelection,
@@ -42,7 +42,15 @@ from ..engine.device import resolve_device
 from ..engine.evaluation import evaluate
 from ..engine.spec import RunSpec
 from ..methods import method_names
-from .tasks import EVAL_SAMPLES, BestSnapshots, Task, TaskContext, build_start_models, eval_every
+from .tasks import (
+    EVAL_SAMPLES,
+    BestSnapshots,
+    Task,
+    TaskContext,
+    build_start_models,
+    eval_every,
+    run_recorded,
+)
 
 FALLBACK_VALIDATOR = "source_accuracy"
 
@@ -180,8 +188,7 @@ def pretrain(
     todo = [task for group in tasks.values() for task in group if task.key not in done]
     log(f"pretraining: {len(done)} seeds already done, {len(todo)} to run on {executor.name}")
     build_start_models([task for task in todo if task.reuse is None], context, log)
-    for written in executor.map(todo, context):
-        append_record(progress_records, written)
+    for written in run_recorded(todo, progress_records, executor, context):
         record = parse(PretrainRecord, written, f"the record of {written.get('key')}")
         if not record.ok:
             log(f"{record.key} failed: {record.error}")

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from ..artifacts.records import append_record, check_writable
+from ..artifacts.records import check_writable
 from ..artifacts.schemas import ShiftStudyRecord, read_lines
 from ..artifacts.store import ModelStore
 from ..data.shift import PRESETS, ShiftRecipe, custom_spec
@@ -25,7 +25,7 @@ from ..methods import get_method
 from ..viz.results import shift_study_chart
 from .live import PairData
 from .selection import read_selection
-from .tasks import Task, TaskContext
+from .tasks import Task, TaskContext, run_recorded, without_record
 from .training import TrainingJob
 
 STUDY_RECORDS = Path(__file__).resolve().parents[2] / "checkpoints" / "shift-study.jsonl"
@@ -117,12 +117,9 @@ def run_study(
 ) -> Iterator[dict[str, Any]]:
     """Run the trials without a successful record in ``records_path``, appending each as it ends."""
     records_path = check_writable(records_path)
-    done = {record.key for record in read_study(records_path) if record.ok}
-    todo = [trial for trial in trials if trial.key not in done]
+    todo = without_record(trials, read_study(records_path))
     log(f"{len(trials) - len(todo)} of {len(trials)} runs already recorded in {records_path}; {len(todo)} to run")
-    for record in executor.map(todo, context):
-        append_record(records_path, record)
-        yield record
+    yield from run_recorded(todo, records_path, executor, context)
 
 
 @dataclass(frozen=True)

@@ -18,13 +18,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..artifacts.records import append_record, check_writable
+from ..artifacts.records import check_writable
 from ..artifacts.schemas import SweepRecord, read_lines
 from ..data import resolve_pair
 from ..engine.spec import RunSpec
 from ..methods import get_method
 from ..validators import class_entropy
-from .tasks import EVAL_SAMPLES, BestSnapshots, Task, TaskContext, build_start_models, eval_every
+from .tasks import (
+    EVAL_SAMPLES,
+    BestSnapshots,
+    Task,
+    TaskContext,
+    build_start_models,
+    eval_every,
+    run_recorded,
+    without_record,
+)
 
 DEFAULT_RECORDS = Path(__file__).resolve().parents[2] / "checkpoints" / "sweep.jsonl"
 
@@ -124,8 +133,7 @@ def read_sweep(path: Path = DEFAULT_RECORDS) -> list[SweepRecord]:
 
 def pending(trials: list[Trial], records_path: Path) -> list[Trial]:
     """The trials without a successful record yet (failed ones are tried again)."""
-    done = {record.key for record in read_sweep(records_path) if record.ok}
-    return [trial for trial in trials if trial.key not in done]
+    return without_record(trials, read_sweep(records_path))
 
 
 def run_sweep(
@@ -144,6 +152,4 @@ def run_sweep(
         f"{len(trials) - len(todo)} of {len(trials)} trials already recorded in {records_path}; {len(todo)} to run"
     )
     build_start_models(todo, context, log)
-    for record in executor.map(todo, context):
-        append_record(records_path, record)
-        yield record
+    yield from run_recorded(todo, records_path, executor, context)

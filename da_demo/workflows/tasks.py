@@ -8,6 +8,8 @@
 * ``TaskContext``: what a process needs to run tasks: the pairs' data (loaded once per process) and
   the start models (built once, in the main process, by ``build_start_models``).
 * ``BestSnapshots``: the model at each validator's best evaluation point, kept while training.
+* ``without_record`` and ``run_recorded``: what a resumable records file still lacks, and running
+  it there (each record appended as its task finishes).
 """
 
 from __future__ import annotations
@@ -16,12 +18,13 @@ import hashlib
 import json
 import math
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
 from ..artifacts.checkpoints import Checkpoint, save_checkpoint
+from ..artifacts.records import append_record
 from ..artifacts.store import ModelStore
 from ..data import cache_dir
 from ..data.drawn_digits import drawn_digits
@@ -247,3 +250,17 @@ class BestSnapshots:
             path = directory / f"{name}.safetensors"
             written[name] = {"step": self.save(name, path, job), "file": f"{directory.name}/{path.name}"}
         return written
+
+
+def without_record(tasks: list[Task], records: Iterable[Any]) -> list[Task]:
+    """The tasks without a successful record among ``records`` (failed ones are tried again)."""
+    done = {record.key for record in records if record.ok}
+    return [task for task in tasks if task.key not in done]
+
+
+def run_recorded(tasks: list[Task], records_path: Path, executor, context: TaskContext) -> Iterator[dict[str, Any]]:
+    """Run ``tasks`` on ``executor``, appending each record to ``records_path`` as it finishes and
+    yielding it (an interrupted run keeps every finished record)."""
+    for record in executor.map(tasks, context):
+        append_record(records_path, record)
+        yield record
