@@ -445,7 +445,7 @@ def your_domain_in_the_other_tabs(page) -> None:
     visitor's model of it, Feature space projects it, Translate and Results say what they have."""
     expect = playwright_api.expect
     page.click("#pair input")
-    page.get_by_role("option", name="MNIST → your domain (build it in the Shift tab)").click()
+    page.get_by_role("option", name="MNIST → your domain (Shift tab)").click()
     page.click("#tab-try-button")
     expect(page.locator("#examples")).to_contain_text("your domain · 7", timeout=60_000)
     page.locator("#examples button.thumbnail-item").nth(17).click()  # the built 7

@@ -19,7 +19,7 @@ from .appdata import AppData
 from .session import Session
 from .zoo import ModelZoo, ZooModel
 
-YOUR_DOMAIN = "MNIST → your domain (build it in the Shift tab)"
+YOUR_DOMAIN = "MNIST → your domain (Shift tab)"
 
 
 def pair_choices() -> list[tuple[str, str]]:

@@ -144,7 +144,9 @@ def build(context: AppContext) -> ResultsTab:
         show_label=False, interactive=False, buttons=[], visible=False, elem_id="results_shift_study"
     )
     table = gr.HTML(elem_id="results_table")
-    with gr.Accordion("Choosing without target labels: how well each validator tracked the truth", open=True):
+    with gr.Accordion(
+        "Choosing without target labels: how well each validator tracked the truth", open=True
+    ) as selection_box:
         gr.Markdown(SELECTION_TEXT)
         with gr.Row():
             method = gr.Dropdown(label="Method", elem_id="selection_method")
@@ -160,8 +162,15 @@ def build(context: AppContext) -> ResultsTab:
 
     @friendly
     def show(pair):
-        if pair == CUSTOM:
-            return None, YOUR_DOMAIN_RESULTS, gr.update(choices=[], value=None), gr.skip(), study_image(pair)
+        if pair == CUSTOM:  # no shipped models, no sweep: the presets' chart instead
+            return (
+                gr.update(value=None, visible=False),
+                YOUR_DOMAIN_RESULTS,
+                gr.update(choices=[], value=None),
+                gr.skip(),
+                study_image(pair),
+                gr.update(visible=False),
+            )
         rows = result_rows(entries, pair)
         figure = accuracy_chart(rows, PAIRS[pair].title) if rows else None
         methods = sorted(
@@ -174,11 +183,12 @@ def build(context: AppContext) -> ResultsTab:
             value="dann" if "dann" in methods else (methods[0] if methods else None),
         )
         return (
-            figure,
+            gr.update(value=figure, visible=True),
             results_html(rows) if rows else "No measured results yet.",
             menu,
             gr.update(value=chosen),
             study_image(pair),
+            gr.update(visible=True),
         )
 
     def study_image(pair):
@@ -227,7 +237,7 @@ def build(context: AppContext) -> ResultsTab:
         )
         return figure, text
 
-    outputs = [chart, table, method, validator, study]
+    outputs = [chart, table, method, validator, study, selection_box]
     context.pair.change(show, context.pair, outputs, api_visibility="private").then(
         show_selection, [context.pair, method, validator], [scatter, verdict], api_visibility="private"
     )

@@ -181,7 +181,8 @@ def shift_study_chart(rows: list[tuple[str, float, dict[str, float]]], steps: in
 
     rows = sorted(rows, key=lambda row: row[1])
     titles = list(dict.fromkeys(title for _, _, adapted in rows for title in adapted))
-    figure = Figure(figsize=(7.0, 0.45 * len(rows) + 2.0))
+    height = 0.42 * len(rows) + 2.6
+    figure = Figure(figsize=(5.2, height))  # narrow, so a phone shows it readably
     axis = figure.subplots()
     for position, (_, baseline, adapted) in enumerate(rows):
         values = [baseline, *adapted.values()]
@@ -190,16 +191,16 @@ def shift_study_chart(rows: list[tuple[str, float, dict[str, float]]], steps: in
         for title, (colour, marker) in zip(titles, STUDY_STYLES):
             if title in adapted:
                 axis.plot(adapted[title], position, marker, color=colour, markersize=7, zorder=3, alpha=0.9)
-    axis.set_yticks(range(len(rows)), [row[0] for row in rows], fontsize=9)
+    axis.set_yticks(range(len(rows)), [row[0] for row in rows], fontsize=10)
     axis.set_xlim(0, 100)
-    axis.set_xlabel("accuracy on the built domain's test digits (%)")
-    axis.set_title("Which shifts can adaptation fix? (from MNIST, without the target's labels)", fontsize=10)
+    axis.set_xlabel("accuracy on the built domain's test digits (%)", fontsize=10)
+    axis.set_title("Which shifts can adaptation fix?\n(from MNIST, without the target's labels)", fontsize=11)
     axis.grid(axis="x", alpha=0.3)
     handles = [Line2D([], [], marker="o", color="#6b7280", ls="", label="source only")]
     handles += [
         Line2D([], [], marker=marker, color=colour, ls="", label=f"{title}, {steps} steps")
         for title, (colour, marker) in zip(titles, STUDY_STYLES)
     ]
-    figure.legend(handles=handles, loc="lower center", ncol=2, fontsize=8, frameon=False)
-    figure.tight_layout(rect=(0, 0.08 + 0.02 * len(handles), 1, 1))
+    figure.legend(handles=handles, loc="lower center", ncol=1, fontsize=9, frameon=False)
+    figure.tight_layout(rect=(0, (0.1 + 0.19 * len(handles)) / height, 1, 1))
     return figure
