@@ -323,3 +323,18 @@ def test_a_warm_starting_method_refuses_a_start_model_of_another_pair(tiny_pair,
         TrainingJob(
             tiny_pair, RunSpec.resolve(tiny_pair.spec, "dann", {"steps": 5}), device="cpu", start=foreign
         )
+
+
+@pytest.mark.parametrize("separate", [False, True])
+def test_self_ensembling_can_send_each_domain_through_batch_norm_alone(tiny_pair, separate):
+    """The paper's code passes source and target batches separately, so each is normalised by its
+    own batch statistics; the default passes them together."""
+    spec = RunSpec.resolve(tiny_pair.spec, "self_ensembling", {"steps": 1, "batch_size": 16, "separate_batches": separate})
+    method = spec.method(build_classifier("lean", 1, 28), spec.hparams)
+    sizes = []
+    norm = next(module for module in method.student.modules() if isinstance(module, torch.nn.BatchNorm2d))
+    norm.register_forward_hook(lambda module, inputs, output: sizes.append(len(inputs[0])))
+    source = SourceBatch(tiny_pair.source_train.images[:16], tiny_pair.source_train.labels[:16])
+    metrics = method.training_step(source, tiny_pair.target_train.images[:16], 0.0)
+    assert torch.isfinite(metrics["loss"])
+    assert sizes == ([16, 16] if separate else [32])

@@ -8,7 +8,9 @@ the student from predicting one class everywhere:
     L = CE(student(s), y) + w · mean_{t: max teacher(t') ≥ τ} ‖student(t) − teacher(t')‖² + w_b · BCE(mean student(t), 1/K)
     teacher ← α · teacher + (1 − α) · student
 
-The teacher is the model that is evaluated, saved and used in the app (as in the paper).
+The teacher is the model that is evaluated, saved and used in the app (as in the paper). With
+``separate_batches`` the source and target batches go through the networks one at a time, so batch
+norm normalises each domain by its own statistics (the paper's reference code does this).
 """
 
 from __future__ import annotations
@@ -40,6 +42,11 @@ class SelfEnsemblingHyperparameters(Hyperparameters):
     )
     class_balance_weight: float = setting(0.01, 0.0, 10.0, label="Class-balance weight")
     teacher_decay: float = setting(0.99, 0.0, 0.9999, label="Teacher averaging decay α")
+    separate_batches: bool = setting(
+        False,
+        label="Source and target batches through the network separately",
+        help="each domain's batch gets batch-norm statistics of its own, as in the paper's code",
+    )
 
 
 @register
@@ -84,20 +91,26 @@ is among the very best; it needs good augmentations.
         for teacher, student in zip(self.classifier.parameters(), self.student.parameters()):
             teacher.mul_(decay).add_(student.detach(), alpha=1 - decay)
 
+    def _logits(self, network, source_images: torch.Tensor, target_images: torch.Tensor) -> tuple:
+        """``(source logits, target logits)``: one pass over both batches, or one per domain."""
+        if self.hparams.separate_batches:
+            return network(source_images)[0], network(target_images)[0]
+        logits = network(torch.cat([source_images, target_images]))[0]
+        return logits[: len(source_images)], logits[len(source_images) :]
+
     def training_step(self, source: SourceBatch, target_images: torch.Tensor, progress: float) -> dict:
         hp = self.hparams
-        count = source.images.shape[0]
         student_view = augment_digits(target_images, self.generator)
         with torch.no_grad():
-            # in training mode, on the same mix of domains as the student: the teacher's batch-norm
-            # statistics stay those of its own weights on both domains
-            teacher_logits = self.classifier(
-                torch.cat([source.images, augment_digits(target_images, self.generator)])
-            )[0]
-            teacher_probabilities = F.softmax(teacher_logits[count:].float(), 1)
-        logits, _ = self.student(torch.cat([source.images, student_view]))
-        class_loss = F.cross_entropy(logits[:count].float(), source.labels)
-        student_probabilities = F.softmax(logits[count:].float(), dim=1)
+            # in training mode, on the same domains as the student: the teacher's batch-norm
+            # statistics stay those of its own weights
+            _, teacher_logits = self._logits(
+                self.classifier, source.images, augment_digits(target_images, self.generator)
+            )
+            teacher_probabilities = F.softmax(teacher_logits.float(), 1)
+        source_logits, target_logits = self._logits(self.student, source.images, student_view)
+        class_loss = F.cross_entropy(source_logits.float(), source.labels)
+        student_probabilities = F.softmax(target_logits.float(), dim=1)
         confident = (teacher_probabilities.max(1).values >= hp.confidence_threshold).float()
         squared = ((student_probabilities - teacher_probabilities) ** 2).sum(1)
         consistency = (squared * confident).mean()
