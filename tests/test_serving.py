@@ -234,3 +234,32 @@ def test_every_run_of_a_session_is_kept_and_any_can_be_chosen_again(context):
     assert (first.number, second.number) == (1, 2) and "seed 0" in first.label and "seed 1" in second.label
     assert session.trained[("mnist-usps", "deepcoral")] is second.model  # the latest is in use
     assert session.choose_run(1) is first and session.trained[("mnist-usps", "deepcoral")] is first.model
+
+
+def test_a_loaded_pair_is_answered_while_another_still_loads(monkeypatch):
+    """The app's warm-up loads the pairs one after another: a visitor asking for one already loaded
+    is never held up by the next one loading (each pair has its own lock), and a pair loads once."""
+    from da_demo.ui import appdata
+
+    release, calls = threading.Event(), []
+
+    def slow_load(name, data_dir):
+        calls.append(name)
+        if name == "mnist-mnistm":
+            release.wait(10)
+        return f"data of {name}"
+
+    monkeypatch.setattr(appdata, "load_pair", slow_load)
+    data = appdata.AppData()
+    assert data.pair("mnist-usps") == "data of mnist-usps"
+    loading = [threading.Thread(target=data.pair, args=("mnist-mnistm",)) for _ in range(2)]
+    for thread in loading:
+        thread.start()
+    answered = threading.Thread(target=lambda: calls.append(data.pair("mnist-usps")))
+    answered.start()
+    answered.join(timeout=2)
+    assert not answered.is_alive() and calls[-1] == "data of mnist-usps"  # not held up
+    release.set()
+    for thread in loading:
+        thread.join(timeout=5)
+    assert calls.count("mnist-mnistm") == 1 and data.pair("mnist-mnistm") == "data of mnist-mnistm"

@@ -25,21 +25,33 @@ class AppData:
 
     def __init__(self, data_dir: str | None = None) -> None:
         self.data_dir = data_dir
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards the dictionaries below, never held while loading
+        self._loading: dict[str, threading.Lock] = {}  # one per pair: a pair loads once
         self._pairs: dict[str, DomainPair] = {}
         self._photos: list[np.ndarray] | None = None
         self.errors: dict[str, str] = {}
 
     def pair(self, name: str) -> DomainPair | None:
-        """The pair, or None (with ``errors[name]`` saying why) when its data cannot be had."""
+        """The pair, or None (with ``errors[name]`` saying why) when its data cannot be had. A pair
+        still loading keeps only those who need it waiting: a loaded one is answered at once."""
         with self._lock:
-            if name not in self._pairs and name not in self.errors:
-                try:
-                    self._pairs[name] = load_pair(name, self.data_dir)
-                except (DataMissingError, OSError, RuntimeError) as error:
+            if name in self._pairs or name in self.errors:
+                return self._pairs.get(name)
+            loading = self._loading.setdefault(name, threading.Lock())
+        with loading:
+            with self._lock:
+                if name in self._pairs or name in self.errors:  # loaded while this one waited
+                    return self._pairs.get(name)
+            try:
+                loaded = load_pair(name, self.data_dir)
+            except (DataMissingError, OSError, RuntimeError) as error:
+                with self._lock:
                     self.errors[name] = str(error).splitlines()[0]
-                    LOG.warning("%s data not available (%s); set DA_DEMO_DATA_DIR", name, self.errors[name])
-            return self._pairs.get(name)
+                LOG.warning("%s data not available (%s); set DA_DEMO_DATA_DIR", name, self.errors[name])
+                return None
+            with self._lock:
+                self._pairs[name] = loaded
+            return loaded
 
     def photos(self) -> list[np.ndarray]:
         """A few BSDS500 photos for rendering a digit MNIST-M style ([] when unavailable)."""
