@@ -17,7 +17,7 @@ from da_demo.ui.context import AppContext
 from da_demo.ui.session import Session
 from da_demo.ui.zoo import ModelZoo
 from da_demo.workflows.live import Environment, InProcessTrainer, LiveRequest
-from da_demo.workflows.workers import TrainingWorkers
+from da_demo.workflows.workers import PREPARING, TrainingWorkers
 
 
 def request(tmp_path, data_dir=None, steps=3000, **options):
@@ -52,9 +52,15 @@ def test_every_transport_starts_from_the_model_store_it_is_given(tmp_path, data_
     pair = load_pair("mnist-usps", data_dir)
     pool = TrainingWorkers(1, empty)
     try:
-        for trainer in (pool, InProcessTrainer(lambda name: pair, empty)):
-            (kind, text), *_ = list(trainer.run(request(tmp_path, steps=3), threading.Event()))
+        first = list(pool.run(request(tmp_path, steps=3), threading.Event()))
+        # a fresh worker first says it is loading the data (waiting is watching), then fails clearly
+        assert first[0] == ("preparing", PREPARING)
+        again = list(pool.run(request(tmp_path, steps=3), threading.Event()))  # its data is loaded now
+        here = list(InProcessTrainer(lambda name: pair, empty).run(request(tmp_path, steps=3), threading.Event()))
+        for messages in (first, again, here):
+            kind, text = messages[-1]
             assert kind == "failed" and "no trained source_only model" in text
+        assert len(again) == len(here) == 1
     finally:
         pool.close()
 

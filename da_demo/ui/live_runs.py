@@ -239,6 +239,9 @@ def _stream(
         if kind == "waiting":
             yield AdaptUpdate(waiting_text(payload), spec.method, list(events))
             continue
+        if kind == "preparing":
+            yield AdaptUpdate(f"Preparing your run: {payload}…", spec.method, list(events))
+            continue
         if kind == "detached":
             others = f"{payload.others} other student{'s' if payload.others != 1 else ''}"
             return AdaptUpdate(

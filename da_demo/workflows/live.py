@@ -8,6 +8,9 @@ else: ``InProcessTrainer`` (here), ``workers.TrainingWorkers`` (worker processes
 same messages:
 
     ("event", ProgressEvent) ...  then  ("done", path to the saved model)  or  ("failed", sentence)
+
+A transport that must load the data first (a worker just after start-up) says so before the
+events: ("preparing", what it is doing).
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ class RunMessage(NamedTuple):
 
     kind: str
     #: the ``ProgressEvent`` of an "event", the model's path when "done", a sentence when "failed"
+    #: or "preparing"
     payload: Any
 
 
@@ -102,6 +106,14 @@ class PairData:
         self.load, self.data_dir, self.keep = load, data_dir, keep
         self._built: collections.OrderedDict[str, DomainPair] = collections.OrderedDict()
         self._lock = threading.Lock()
+
+    def built(self, spec: RunSpec) -> bool:
+        """Whether ``spec``'s built domain is kept here already (a shipped pair is never built)."""
+        recipe = getattr(spec.pair.target, "recipe", None)
+        if recipe is None:
+            return True
+        with self._lock:
+            return recipe.model_dump_json() in self._built
 
     def __call__(self, spec: RunSpec) -> DomainPair:
         recipe = getattr(spec.pair.target, "recipe", None)

@@ -47,7 +47,14 @@ class WorkerSetup:
         return PairData(self.pair, self.environment.data_dir)
 
 
+PREPARING = "loading the training data into the training process (the app has just started)"
+
+
 def _live_run_in_worker(setup: WorkerSetup, request: LiveRequest, stop) -> Iterator[RunMessage]:
+    if request.spec.pair.model_pair not in setup.pairs:
+        yield RunMessage("preparing", PREPARING)
+    elif not setup.data.built(request.spec):
+        yield RunMessage("preparing", "building your domain's training and test digits")
     try:
         pair = setup.data(request.spec)
     except Exception as error:  # noqa: BLE001 - data that cannot load fails this run with a sentence
