@@ -197,6 +197,10 @@ def test_the_canvas_draws_again_after_its_trash_button(page):
     page.wait_for_timeout(1500)
     draw_seven(page)  # an emptied Sketchpad used to have no tool selected: these strokes were lost
     page.click("#btn_predict_drawing")
+    # the previous test left the same words there: wait for this prediction to end (its progress
+    # text goes), so the next test does not upload while it is still running
+    page.wait_for_timeout(500)
+    expect(page.locator("#try_status .progress-text")).to_have_count(0, timeout=60_000)
     expect(page.locator("#try_status")).to_contain_text("Predictions for your drawing")
 
 
