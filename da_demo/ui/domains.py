@@ -9,7 +9,9 @@ in their session: it is built when a tab first needs it and freed when they leav
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 
 from ..data import PAIRS, PairSpec
 from ..data.pairs import DomainPair
@@ -43,16 +45,29 @@ def run_settings(pair: str, session: Session) -> tuple[str, dict]:
 
 @dataclass(frozen=True)
 class PagePair:
-    """A pair as one visitor's page shows it."""
+    """A pair as one visitor's page shows it. Its test data is loaded (or a visitor's domain built)
+    only when a view asks for it: a prediction on a drawn digit never waits for data."""
 
     spec: PairSpec
-    #: the test splits the page shows (None: not available here, ``problem`` says why)
-    data: DomainPair | None
     #: the shipped models that predict on it (a built domain: the MNIST source-only model)
     shipped: list[ZooModel]
     #: shipped methods missing for this pair, and why
     missing: dict[str, str]
-    problem: str = ""
+    #: ``() → (test data or None, why it is None)``, called once, on first use
+    load: Callable[[], tuple[DomainPair | None, str]] = field(repr=False, default=lambda: (None, ""))
+
+    @functools.cached_property
+    def _loaded(self) -> tuple[DomainPair | None, str]:
+        return self.load()
+
+    @property
+    def data(self) -> DomainPair | None:
+        """The test splits the page shows (None: not available here, ``problem`` says why)."""
+        return self._loaded[0]
+
+    @property
+    def problem(self) -> str:
+        return self._loaded[1]
 
     @property
     def name(self) -> str:
@@ -67,15 +82,25 @@ class PagePair:
 def resolve_page_pair(zoo: ModelZoo, data: AppData, pair: str, session: Session) -> PagePair:
     """``pair`` (a menu value) for this visitor."""
     if pair != CUSTOM:
-        spec, models, loaded = PAIRS[pair], zoo.pair(pair), data.pair(pair)
-        return PagePair(spec, loaded, models.models, models.missing, "" if loaded else data.errors.get(pair, ""))
+        models = zoo.pair(pair)
+
+        def shipped_data() -> tuple[DomainPair | None, str]:
+            loaded = data.pair(pair)
+            return loaded, "" if loaded else data.errors.get(pair, "")
+
+        return PagePair(PAIRS[pair], models.models, models.missing, shipped_data)
     recipe = session.recipe or ShiftRecipe()
     base = BASE_PAIRS[recipe.channels]
     # the MNIST model, without the figure it has on its own pair's target (another domain's)
     start = [replace(entry, entry=None) for entry in zoo.pair(base).models if entry.method == "source_only"]
-    domain = visitor_domain_of(data, session, recipe)
-    problem = "" if domain else data.errors.get(base, "") or "the BSDS500 photos are not available here"
-    return PagePair(custom_spec(recipe), domain.pair if domain else None, start, {}, problem)
+
+    def built_data() -> tuple[DomainPair | None, str]:
+        domain = visitor_domain_of(data, session, recipe)
+        if domain is None:
+            return None, data.errors.get(base, "") or "the BSDS500 photos are not available here"
+        return domain.pair, ""
+
+    return PagePair(custom_spec(recipe), start, {}, built_data)
 
 
 def visitor_domain_of(data: AppData, session: Session, recipe: ShiftRecipe) -> VisitorDomain | None:
