@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..data import PAIRS
 from ..reporting import format_markdown
-from .common import CommandError, expand, log_line, parse_overrides
+from .common import CommandError, expand, log_line, parse_overrides, positive_int
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -41,6 +41,8 @@ def add_commands(commands, parents: dict[str, argparse.ArgumentParser], methods:
     )
     sweep.add_argument("--dry-run", action="store_true", help="list the trials still to run and stop")
     sweep.set_defaults(run=sweep_command)
+
+    _add_search(commands, machine, methods)
 
     select = commands.add_parser("select", help="pick each method's settings and step without target labels")
     select.add_argument(
@@ -79,14 +81,42 @@ def add_commands(commands, parents: dict[str, argparse.ArgumentParser], methods:
     results.set_defaults(run=results_command)
 
 
-def parse_grid(items: list[str]) -> dict[str, list[str]]:
-    """``["lambda_max=0.1,0.3"]`` → ``{"lambda_max": ["0.1", "0.3"]}`` (types are checked by the method)."""
+def _add_search(commands, machine: list[argparse.ArgumentParser], methods: str) -> None:
+    search = commands.add_parser(
+        "search",
+        parents=machine,
+        help="successive halving over one method's grid: long runs only for the trials a label-free score promotes",
+    )
+    search.add_argument("--pair", required=True, help="the pair to search on")
+    search.add_argument("--method", required=True, help=f"the method ({methods})")
+    search.add_argument("--steps", type=positive_int, required=True, help="the budget of a trial that is never pruned")
+    search.add_argument("--grid", action="append", default=[], metavar="NAME=V1,V2,...",
+                        help="replace a setting's values in the method's grid (repeatable)")  # fmt: skip
+    search.add_argument(
+        "--scheduler",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="min_steps (first rung and evaluation interval, default 500), reduction_factor (η, default 3), "
+        "promote_by (a validator, default information_maximization); repeatable",
+    )
+    search.add_argument("--seed", type=int, default=0)
+    search.add_argument("--records", default=None, help="the appendable records file (default: checkpoints/sweep.jsonl)")
+    search.add_argument("--snapshots", default=None, help="keep each validator's best model of every finished trial here")
+    search.add_argument("--dry-run", action="store_true", help="show the rungs, what ran and what is left, then stop")
+    search.set_defaults(run=search_command)
+
+
+def parse_grid(items: list[str], flag: str = "--grid", single: bool = False) -> dict[str, list[str]]:
+    """``["lambda_max=0.1,0.3"]`` → ``{"lambda_max": ["0.1", "0.3"]}`` (types are checked by the method);
+    ``single``: each name takes one value (``NAME=VALUE``)."""
+    form = "NAME=VALUE" if single else "NAME=V1,V2,..."
     grid: dict[str, list[str]] = {}
     for item in items:
         name, separator, values = item.partition("=")
-        if not separator or not name.strip():
-            raise ValueError(f"--grid expects NAME=V1,V2,..., got {item!r}")
         grid[name.strip()] = [value.strip() for value in values.split(",") if value.strip()]
+        if not separator or not name.strip() or (single and len(grid[name.strip()]) != 1):
+            raise ValueError(f"{flag} expects {form}, got {item!r}")
     return grid
 
 
@@ -144,6 +174,39 @@ def sweep_command(args: argparse.Namespace) -> int:
     print(
         f"sweep: {len(trials)} trials in {records} ({failed} failed this run); {time.perf_counter() - started:.0f} s"
     )
+    return 1 if failed else 0
+
+
+def search_command(args: argparse.Namespace) -> int:
+    from ..artifacts.records import check_writable
+    from ..methods import method_names
+    from ..workflows.search import Halving, plan_search, run_search, summarize
+    from ..workflows.sweep import DEFAULT_RECORDS, pending, read_sweep
+    from ..workflows.tasks import TaskContext
+
+    records = check_writable(Path(args.records) if args.records else DEFAULT_RECORDS)
+    options = parse_grid(args.scheduler, flag="--scheduler", single=True)
+    halving = Halving.from_options({name: values[0] for name, values in options.items()})
+    method = expand([args.method], method_names(), "method")[0]
+    trials = plan_search(args.pair, method, parse_grid(args.grid), args.steps, halving, records, args.seed)
+    if args.dry_run:
+        print(summarize(trials, read_sweep(records)).text())
+        todo = pending(trials, records)
+        print(f"rungs at {', '.join(map(str, halving.rungs(args.steps)))} steps; {len(todo)} of {len(trials)} trials to run")
+        return 0
+    context = TaskContext(
+        args.data_dir, args.device, args.precision, Path(args.snapshots) if args.snapshots else None
+    )
+    failed = 0
+    for record in run_search(trials, records, make_executor(args), context=context, log=log_line):
+        if record["status"] != "ok":
+            failed += 1
+            log_line(f"trial {record['key']} failed: {record['error']}")
+            continue
+        last = record["points"][-1] if record["points"] else {"step": 0}
+        log_line(f"{record['key']}: {record['ended_early'] or 'full budget'} at step {last['step']} "
+                 f"({record['wall_seconds']:.0f} s)")  # fmt: skip
+    print(summarize(trials, read_sweep(records)).text())
     return 1 if failed else 0
 
 

@@ -16,12 +16,13 @@ import itertools
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from ..artifacts.records import check_writable
 from ..artifacts.schemas import SweepRecord, read_lines
 from ..data import resolve_pair
 from ..engine.spec import RunSpec
+from ..engine.trainer import ProgressEvent
 from ..methods import get_method
 from ..validators import class_entropy
 from .tasks import (
@@ -35,6 +36,8 @@ from .tasks import (
     without_record,
 )
 
+#: ``ended_early`` of a trial the search stopped at an evaluation point
+PRUNED = "pruned"
 DEFAULT_RECORDS = Path(__file__).resolve().parents[2] / "checkpoints" / "sweep.jsonl"
 
 
@@ -48,11 +51,22 @@ class Trial(Task):
         return cls(RunSpec.resolve(pair, method, settings, seed=seed), tuple(sorted(settings)))
 
     def execute(self, context: TaskContext) -> dict[str, Any]:
+        return self.train(context)
+
+    def evaluation_interval(self) -> int:
+        """Steps between the trial's evaluation points."""
+        return eval_every(self.spec)
+
+    def train(self, context: TaskContext, judge: Judge | None = None) -> dict[str, Any]:
         """Train, scoring every evaluation point; with ``context.snapshot_dir``, keep the model at
-        each validator's best point, so a pick can ship without training it again."""
+        each validator's best point, so a pick can ship without training it again. A ``judge``
+        (the search's scheduler) hears every evaluation point and may end the run there."""
         job = context.job(self.spec)
-        points, best = [], BestSnapshots()
-        for event in job.events(eval_every=eval_every(self.spec), eval_samples=EVAL_SAMPLES, validate=True):
+        source_entropy = class_entropy(job.pair.source_val.labels.numpy())
+        points, best, last, pruned = [], BestSnapshots(), None, False
+        events = job.events(eval_every=self.evaluation_interval(), eval_samples=EVAL_SAMPLES, validate=True)
+        for event in events:
+            last = event
             if event.target_acc is None:
                 continue
             points.append(
@@ -66,22 +80,33 @@ class Trial(Task):
             )
             if context.snapshot_dir is not None:
                 best.offer(job, event)
-        result = job.result
+            if judge is not None and judge.stops(event, source_entropy):
+                pruned = True
+                events.close()
+                break
+        result = job.result or last
         fields = {
             "hyperparameters": self.spec.hparams.to_dict(),
             "points": points,
             "total_steps": self.spec.total_steps,
-            "ended_early": result.ended_early.value if result.ended_early else None,
+            "ended_early": PRUNED if pruned else (result.ended_early.value if result.ended_early else None),
             "train_seconds": round(result.train_seconds, 1),
             "data_fingerprint": job.pair.fingerprint,
             "start": self.spec.start.method.name if self.spec.start else None,
             # the collapse guard's reference: how evenly the source's own labels use the classes
-            "source_class_entropy": class_entropy(job.pair.source_val.labels.numpy()),
-            "metrics": {k: v for k, v in result.metrics.items() if k.endswith("_target_acc")},
+            "source_class_entropy": source_entropy,
+            "metrics": {} if pruned else {k: v for k, v in result.metrics.items() if k.endswith("_target_acc")},
         }
-        if context.snapshot_dir is not None:
+        if context.snapshot_dir is not None and not pruned:  # a pruned run has no finished model to describe
             fields["snapshots"] = best.save_all(Path(context.snapshot_dir) / self.slug, job)
         return fields
+
+
+class Judge(Protocol):
+    """What decides, at each evaluation point, whether a trial trains on (the search's scheduler)."""
+
+    def stops(self, event: ProgressEvent, source_entropy: float) -> bool:
+        """Whether the run ends at this evaluation point (never at the last one, ``event.done``)."""
 
 
 def grid_points(grid: dict[str, Iterable[Any]]) -> list[dict[str, Any]]:
