@@ -27,7 +27,7 @@ def make_checkpoint(path, backbone="lean", channels=1, pair="mnist-usps", method
     return classifier
 
 
-@pytest.mark.parametrize("backbone,channels", [("lean", 1), ("lecture", 1), ("lean", 3)])
+@pytest.mark.parametrize("backbone,channels", [("lean", 1), ("lecture", 1), ("lean", 3), ("wide_gn_in", 3)])
 def test_checkpoint_round_trips_weights_and_metadata(tmp_path, backbone, channels):
     path = tmp_path / "model.safetensors"
     original = make_checkpoint(path, backbone, channels)
@@ -152,3 +152,13 @@ def test_a_full_disk_while_writing_fails_clearly_and_leaves_no_partial_file(tmp_
     with pytest.raises(CheckpointError, match="No space left on device"):
         make_checkpoint(tmp_path / "model.safetensors")
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("backbone,channels", [("lean_in", 1), ("wide_gn_in", 3)])
+def test_a_standardised_input_backbone_reads_every_brightness_and_contrast_alike(backbone, channels):
+    torch.manual_seed(0)
+    classifier = build_classifier(backbone, channels).eval()
+    images = torch.rand(8, channels, 28, 28)
+    with torch.no_grad():
+        plain, relit = classifier(images)[0], classifier(0.4 * images + 0.3)[0]
+    assert torch.allclose(plain, relit, atol=1e-3)

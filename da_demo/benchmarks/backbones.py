@@ -19,7 +19,7 @@ from ..reporting import format_markdown, with_progress_bar
 from ..validators import VALIDATORS
 from ..workflows.training import TrainingJob
 
-CANDIDATES = ("wide", "lecture", "wide_gn", "lean")
+CANDIDATES = ("wide", "lecture", "wide_gn", "lean", "wide_gn_in", "lean_in")
 
 
 def main(argv: list[str] | None = None) -> int:

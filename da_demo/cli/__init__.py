@@ -45,7 +45,9 @@ def _parents() -> dict[str, argparse.ArgumentParser]:
     )
     run = argparse.ArgumentParser(add_help=False, parents=[data, device, settings])
     run.add_argument(
-        "--backbone", default=None, help="lean, wide, wide_gn or lecture (default: the pair's, see README)"
+        "--backbone",
+        default=None,
+        help="lean, wide, wide_gn, lecture, or lean_in / wide_gn_in (instance-normalised input); default: the pair's",
     )
     run.add_argument("--seed", type=int, default=0)
     run.add_argument(
