@@ -6,6 +6,7 @@ import threading
 import pytest
 import torch
 
+from da_demo.artifacts.checkpoints import load_checkpoint
 from da_demo.data.images import LabeledImages, UnlabeledImages
 from da_demo.engine.spec import RunSpec
 from da_demo.engine.trainer import EndReason, train
@@ -338,3 +339,33 @@ def test_self_ensembling_can_send_each_domain_through_batch_norm_alone(tiny_pair
     metrics = method.training_step(source, tiny_pair.target_train.images[:16], 0.0)
     assert torch.isfinite(metrics["loss"])
     assert sizes == ([16, 16] if separate else [32])
+
+
+def source_rows(pair) -> set:
+    return {row.numpy().tobytes() for row in pair.source_train.images.flatten(1)}
+
+
+@pytest.mark.parametrize("augment", [False, True])
+def test_source_augmentation_perturbs_every_source_batch_and_keeps_its_labels(tiny_pair, augment):
+    spy = Spy(build_classifier("lean", 1), Hyperparameters(steps=4, batch_size=16, source_augment=augment))
+    list(train(spy, tiny_pair, device=torch.device("cpu")))
+    originals = source_rows(tiny_pair)
+    for source, _target, _progress in spy.calls:
+        seen = [row.numpy().tobytes() in originals for row in source.images.contiguous().flatten(1)]
+        assert (not any(seen)) if augment else all(seen)
+        assert source.images.min() >= 0 and source.images.max() <= 1 and source.labels.shape == (16,)
+
+
+def test_a_weight_average_is_what_the_run_evaluates_and_keeps(tiny_pair, weak_models, tmp_path):
+    spec = RunSpec.resolve(tiny_pair.spec, "dann", {"steps": 6, "batch_size": 16, "weight_average": 0.5})
+    job = TrainingJob(tiny_pair, spec, device="cpu", precision="fp32", start=weak_models["source_only"])
+    job.run_to_end()
+    method = job.run.method
+    trained, averaged = method.classifier, method.kept_classifier()
+    assert averaged is method.averaged is method.evaluation_classifier() and averaged is not trained
+    assert all(not weight.requires_grad for weight in averaged.parameters())
+    differs = [not torch.equal(a, b) for a, b in zip(averaged.parameters(), trained.parameters())]
+    assert any(differs)  # an average of the steps' weights, not the last ones
+    saved = load_checkpoint(job.save(tmp_path / "dann.safetensors"))
+    for name, value in saved.classifier.state_dict().items():
+        assert torch.equal(value, averaged.state_dict()[name])

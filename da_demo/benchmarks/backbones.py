@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         for _ in with_progress_bar(job.events(), f"{args.pair} source_only {backbone}"):
             pass
-        model = job.run.method.classifier
+        model = job.run.method.kept_classifier()
         scores[backbone] = validator_scores(model, validation).scores
         target = evaluate(model, pair.target_test.images, pair.target_test.labels)
         drawn = evaluate(model, check.images.expand(-1, pair.channels, -1, -1), check.labels)

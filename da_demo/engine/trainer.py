@@ -18,6 +18,7 @@ from typing import Protocol
 
 import torch
 
+from ..data.augment import augment_digits
 from ..data.pairs import DomainPair
 from ..methods import FittedMethod, Method, SourceBatch
 from .device import autocast
@@ -263,7 +264,8 @@ def _steps(
     method: Method, pair: DomainPair, total_steps: int, seed: int, device: torch.device, clock: _Clock
 ) -> Iterator[dict]:
     """A step-trained method as a stream of steps: each ``next`` draws a source and a target batch
-    and runs one ``training_step``."""
+    (the source one augmented with ``source_augment``), runs one ``training_step`` and lets the
+    method update its weight average."""
     batch_size = method.hparams.batch_size
     generator = torch.Generator().manual_seed(seed)
     source_images, source_labels = (
@@ -273,14 +275,19 @@ def _steps(
     target_images = _on_device(pair.target_train.images, device)
     source_sampler = _BatchSampler(len(pair.source_train), batch_size, generator)
     target_sampler = _BatchSampler(len(pair.target_train), batch_size, generator)
+    augment = getattr(method.hparams, "source_augment", False)
     for step in range(total_steps):
         progress = clock.progress(step, total_steps)
         source_index, target_index = source_sampler.next(), target_sampler.next()
         source = SourceBatch(
             _batch(source_images, source_index, device), source_labels[source_index.to(device)]
         )
+        if augment:
+            source = SourceBatch(augment_digits(source.images, generator), source.labels)
         method.set_progress(progress)
-        yield method.training_step(source, _batch(target_images, target_index, device), progress)
+        metrics = method.training_step(source, _batch(target_images, target_index, device), progress)
+        method.after_step()
+        yield metrics
 
 
 def _epoch(method: Method, step: int, pair: DomainPair) -> float:

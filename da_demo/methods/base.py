@@ -14,6 +14,7 @@ Either way the method never sees a target label: the types it is handed have non
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
@@ -169,6 +170,21 @@ class Hyperparameters(HyperparameterSet):
         label="Learning-rate decay",
         help="lr_p = lr / (1 + decay · p)^0.75 over progress p (DANN paper); 0 keeps it constant",
     )
+    # two of the papers' ingredients, off unless a method or a sweep turns them on
+    source_augment: bool = setting(
+        False,
+        label="Augment source images",
+        help="shift, scale, rotate, re-light and add noise to every source batch, as self-ensembling "
+        "and DIRT-T train",
+    )
+    weight_average: float = setting(
+        0.0,
+        0.0,
+        0.9999,
+        label="Weight averaging (EMA) decay",
+        help="evaluate and keep a running average of the weights, as VADA/DIRT-T evaluate; 0 keeps "
+        "the trained weights",
+    )
 
 
 class Method(nn.Module):
@@ -203,6 +219,8 @@ class Method(nn.Module):
         super().__init__()
         self.classifier = classifier
         self.hparams = hparams
+        #: the running average of the classifier's weights (``weight_average`` > 0), from the first step
+        self.averaged: DigitClassifier | None = None
 
     def training_step(
         self, source: SourceBatch, target_images: torch.Tensor, progress: float
@@ -245,9 +263,28 @@ class Method(nn.Module):
         transport) returns the source features moved."""
         return source_features, target_features
 
+    @torch.no_grad()
+    def after_step(self) -> None:
+        """Called after every training step: updates the weight average when there is one (the
+        batch-norm statistics are the trained network's own)."""
+        decay = getattr(self.hparams, "weight_average", 0.0)
+        if not decay:
+            return
+        if self.averaged is None:
+            self.averaged = copy.deepcopy(self.classifier).requires_grad_(False)
+            return
+        for average, weight in zip(self.averaged.parameters(), self.classifier.parameters()):
+            average.lerp_(weight.detach(), 1.0 - decay)
+        for average, buffer in zip(self.averaged.buffers(), self.classifier.buffers()):
+            average.copy_(buffer)
+
+    def kept_classifier(self) -> DigitClassifier:
+        """The classifier a run keeps (snapshots, saves, ships): the weight average where there is one."""
+        return self.averaged if self.averaged is not None else self.classifier
+
     def evaluation_classifier(self) -> nn.Module:
-        """The network whose ``(logits, features)`` are evaluated (the classifier itself by default)."""
-        return self.classifier
+        """The network whose ``(logits, features)`` are evaluated (the kept classifier by default)."""
+        return self.kept_classifier()
 
     def reference_classifiers(self) -> dict[str, nn.Module]:
         """Other networks worth scoring beside the method's own (e.g. a baseline it improves on):

@@ -146,7 +146,7 @@ class TrainingJob:
     def snapshot(self) -> tuple[DigitClassifier, dict[str, torch.nn.Module]]:
         """Copies of the classifier and the extra networks as they are now (for saving later)."""
         method = self.run.method
-        return copy.deepcopy(method.classifier), {
+        return copy.deepcopy(method.kept_classifier()), {
             name: copy.deepcopy(module) for name, module in method.extra_state().items()
         }
 
@@ -154,13 +154,16 @@ class TrainingJob:
         """The trained model as a checkpoint in memory (what ``save`` would write)."""
         method = self.run.method
         extras = {name: module.state_dict() for name, module in method.extra_state().items()}
-        metadata = CheckpointMetadata.model_validate(full_metadata(method.classifier, self.metadata()))
-        return Checkpoint(method.classifier, metadata, extras)
+        classifier = method.kept_classifier()
+        metadata = CheckpointMetadata.model_validate(full_metadata(classifier, self.metadata()))
+        return Checkpoint(classifier, metadata, extras)
 
     def save(self, path: str | Path, half_precision: bool = False) -> Path:
         """Write the trained model and its metadata (see ``artifacts.checkpoints``)."""
         method = self.run.method
-        return save_checkpoint(path, method.classifier, self.metadata(), method.extra_state(), half_precision)
+        return save_checkpoint(
+            path, method.kept_classifier(), self.metadata(), method.extra_state(), half_precision
+        )
 
 
 def find_start_model(
