@@ -46,6 +46,8 @@ def test_a_sweep_records_every_trial_once_and_resumes(trial_context, tmp_path):
         assert all(set(point.validators) == set(VALIDATORS) for point in record.points)
         assert all(len(point.target_classes) == 300 for point in record.points)  # the tiny pair's 300 targets
         assert 0 < record.source_class_entropy <= np.log(10) + 1e-9
+        # the handwriting guard's numbers: each point on drawn-style digits, and source-only's reference
+        assert all(0 <= point.drawn_acc <= 1 for point in record.points) and 0 <= record.reference_drawn_acc <= 1
         assert record.settings["coral_weight"] in (1.0, 100.0) and record.hyperparameters["steps"] == 16
     assert pending(trials, records) == []
 
@@ -222,3 +224,19 @@ def test_the_collapse_guard_keeps_a_collapsed_point_from_being_picked_and_ensv_i
     assert sum(point.collapsed for point in points) == 1
     scores = [point.validators["ensemble_agreement"] for point in points]
     assert min(scores) == pytest.approx(0.1) and max(scores) == pytest.approx(1.0)
+
+
+def test_the_handwriting_guard_keeps_a_pick_that_reads_drawn_digits_badly_from_being_picked():
+    records = fake_records()
+    record = records[0]  # mnist-usps dann, first trial
+    best = max(record["points"], key=lambda point: point["validators"]["information_maximization"])
+    for other in records:
+        other["reference_drawn_acc"] = 0.90
+        for point in other["points"]:
+            point["drawn_acc"] = 0.88  # within the margin: still reads handwriting
+    best["drawn_acc"] = 0.80  # the validator's favourite no longer reads plain handwriting
+    points = selection.points_of(typed(records), "mnist-usps", "dann")
+    chosen = selection.pick(points, "information_maximization")
+    assert chosen is not None and (chosen.key, chosen.step) != (record["key"], best["step"])
+    assert [point.step for point in points if point.unreadable] == [best["step"]]
+    assert not selection.unreadable(None, 0.9) and not selection.unreadable(0.5, None)  # older records pass

@@ -88,6 +88,8 @@ class SweepPoint(Record):
     validators: dict[str, float | None] = Field(default_factory=dict)
     #: the predicted classes of the validators' unlabeled target images (``validators.classes_to_text``)
     target_classes: str | None = None
+    #: accuracy on drawn-style digits made from the source validation split (the handwriting guard)
+    drawn_acc: float | None = None
 
 
 class SnapshotRef(Record):
@@ -126,6 +128,9 @@ class SweepRecord(TaskRecord):
     snapshots: dict[str, SnapshotRef] = Field(default_factory=dict)
     #: entropy of the source validation labels' class histogram (the collapse guard's reference)
     source_class_entropy: float | None = None
+    #: the pair's source-only model's accuracy on the same drawn-style digits (the handwriting
+    #: guard's reference; None for source-only itself)
+    reference_drawn_acc: float | None = None
 
 
 class PretrainRecord(TaskRecord):

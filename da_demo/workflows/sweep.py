@@ -31,6 +31,7 @@ from .tasks import (
     Task,
     TaskContext,
     build_start_models,
+    drawn_accuracy,
     eval_every,
     run_recorded,
     without_record,
@@ -63,6 +64,7 @@ class Trial(Task):
         (the search's scheduler) hears every evaluation point and may end the run there."""
         job = context.job(self.spec)
         source_entropy = class_entropy(job.pair.source_val.labels.numpy())
+        guard_digits, run = context.guard_digits(self.pair), job.run
         points, best, last, pruned = [], BestSnapshots(), None, False
         events = job.events(eval_every=self.evaluation_interval(), eval_samples=EVAL_SAMPLES, validate=True)
         for event in events:
@@ -76,6 +78,13 @@ class Trial(Task):
                     "target_acc": event.target_acc,
                     "validators": event.validators,
                     "target_classes": event.target_classes,
+                    "drawn_acc": drawn_accuracy(
+                        run.method.evaluation_classifier(),
+                        guard_digits,
+                        job.pair,
+                        device=run.device,
+                        precision=run.precision,
+                    ),
                 }
             )
             if context.snapshot_dir is not None:
@@ -95,6 +104,8 @@ class Trial(Task):
             "start": self.spec.start.method.name if self.spec.start else None,
             # the collapse guard's reference: how evenly the source's own labels use the classes
             "source_class_entropy": source_entropy,
+            # the handwriting guard's reference: the pair's source-only model on the same digits
+            "reference_drawn_acc": context.reference_drawn_acc(self.spec),
             "metrics": {} if pruned else {k: v for k, v in result.metrics.items() if k.endswith("_target_acc")},
         }
         if context.snapshot_dir is not None and not pruned:  # a pruned run has no finished model to describe

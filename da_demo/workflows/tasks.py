@@ -29,6 +29,7 @@ from ..artifacts.store import ModelStore
 from ..data import cache_dir
 from ..data.drawn_digits import drawn_digits
 from ..data.pairs import DomainPair, load_pair
+from ..engine.evaluation import evaluate
 from ..engine.spec import RunSpec
 from ..engine.trainer import ProgressEvent
 from .training import TrainingJob, code_version, find_start_model
@@ -162,6 +163,24 @@ class TaskContext:
             self.checks[name] = drawn_digits(self.pair(name).source_test)
         return self.checks[name]
 
+    def guard_digits(self, name: str):
+        """Drawn-style digits made from the pair's source **validation** split (built once): what
+        the handwriting guard reads while choosing; the test split's check set stays for reporting."""
+        key = f"{name}/guard"
+        if key not in self.checks:
+            self.checks[key] = drawn_digits(self.pair(name).source_val)
+        return self.checks[key]
+
+    def reference_drawn_acc(self, spec: RunSpec) -> float | None:
+        """The pair's source-only model's accuracy on ``guard_digits`` (None for source-only itself)."""
+        if spec.method.name == "source_only":
+            return None
+        key = f"{spec.pair.name}/{spec.backbone}/reference"
+        if key not in self.checks:
+            model = self.start(RunSpec.resolve(spec.pair, "source_only", backbone=spec.backbone)).classifier
+            self.checks[key] = drawn_accuracy(model, self.guard_digits(spec.pair.name), self.pair(spec.pair.name))
+        return self.checks[key]
+
     def portable(self) -> TaskContext:
         """What another process gets: settings and start models, and the data only if ``share_data``."""
         return TaskContext(
@@ -205,13 +224,22 @@ class TaskContext:
         )
 
 
+def drawn_accuracy(model, digits, pair: DomainPair, **kwargs) -> float:
+    """``model``'s accuracy on drawn-style ``digits`` (one channel, repeated for a colour pair)."""
+    return evaluate(model, digits.images.expand(-1, pair.channels, -1, -1), digits.labels, **kwargs)
+
+
 def build_start_models(tasks: Iterable[Task], context: TaskContext, log: Callable[[str], None]) -> None:
-    """Every start model the tasks need, built once here (before the tasks go to other processes)."""
+    """Every start model the tasks need, and the pair's source-only model each non-source-only task
+    compares drawn digits with, built once here (before the tasks go to other processes)."""
     needed: dict[tuple[str, str], RunSpec] = {}
     for task in tasks:
-        start = task.spec.start
-        if start is not None:
-            needed.setdefault((start.pair.name, start.method.name), start)
+        spec = task.spec
+        if spec.start is not None:
+            needed.setdefault((spec.start.pair.name, spec.start.method.name), spec.start)
+        if spec.method.name != "source_only":  # the handwriting guard's reference (``reference_drawn_acc``)
+            reference = RunSpec.resolve(spec.pair, "source_only", backbone=spec.backbone)
+            needed.setdefault((spec.pair.name, "source_only"), reference)
     for start in needed.values():
         context.start(start, log)
 
