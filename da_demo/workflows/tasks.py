@@ -69,12 +69,14 @@ class Task:
 
     @property
     def key(self) -> str:
-        """A stable name: the same task always has the same key, in any process."""
+        """A stable name: the same task always has the same key, in any process. The backbone is
+        part of it: a pair whose backbone changes starts its trials afresh, its earlier ones kept."""
         parts = [
             self.prefix,
             self.pair,
             self.method,
             json.dumps(self.settings, sort_keys=True),
+            self.spec.backbone,
             *self.key_extra(),
         ]
         return "/".join(part for part in parts if part) + f"/seed{self.seed}"
