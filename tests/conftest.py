@@ -85,16 +85,16 @@ def tiny_pair() -> DomainPair:
     )
 
 
-@pytest.fixture(scope="module")
-def trial_context(tiny_pair):
-    """The sweep's context on the tiny pair, its source-only start model trained (8 steps); the data
-    travels with it to other processes (Ray, workers), since the tiny pair cannot be loaded by name."""
+def tiny_task_context(tiny_pair, **start_settings):
+    """A sweep context on the tiny pair with its source-only start model trained (``start_settings``
+    over 8 steps of 32); the data travels with it to other processes (Ray, workers), since the tiny
+    pair cannot be loaded by name."""
     from da_demo.workflows.tasks import TaskContext
     from da_demo.workflows.training import TrainingJob
 
     start = TrainingJob(
         tiny_pair,
-        RunSpec.resolve(tiny_pair.spec, "source_only", {"steps": 8, "batch_size": 32}),
+        RunSpec.resolve(tiny_pair.spec, "source_only", {"steps": 8, "batch_size": 32, **start_settings}),
         device="cpu",
         precision="fp32",
     )
@@ -106,3 +106,9 @@ def trial_context(tiny_pair):
         starts={("mnist-usps", "source_only"): start.checkpoint()},
         share_data=True,
     )
+
+
+@pytest.fixture(scope="module")
+def trial_context(tiny_pair):
+    """The sweep's context on the tiny pair (an 8-step source-only start model)."""
+    return tiny_task_context(tiny_pair)

@@ -5,15 +5,13 @@ import json
 import math
 
 import pytest
+from conftest import tiny_task_context
 
-from da_demo.engine.spec import RunSpec
 from da_demo.engine.trainer import ProgressEvent
 from da_demo.validators import classes_to_text
 from da_demo.workflows.executors import ProcessExecutor
 from da_demo.workflows.search import Halving, journal_of, plan_search, promotion_score, run_search, summarize
 from da_demo.workflows.sweep import PRUNED, pending, read_sweep
-from da_demo.workflows.tasks import TaskContext
-from da_demo.workflows.training import TrainingJob
 
 pytest.importorskip("optuna")
 
@@ -55,20 +53,7 @@ def test_the_promotion_score_is_a_validator_behind_the_collapse_guard():
 def search_context(tiny_pair):
     """The tiny pair with a source-only start model that reads every class (the 8-step one of the
     sweep's tests predicts one class everywhere, which the collapse guard scores −∞)."""
-    start = TrainingJob(
-        tiny_pair,
-        RunSpec.resolve(tiny_pair.spec, "source_only", {"steps": 20, "batch_size": 32, "lr": 0.01}),
-        device="cpu",
-        precision="fp32",
-    )
-    start.run_to_end()
-    return TaskContext(
-        device="cpu",
-        precision="fp32",
-        pairs={"mnist-usps": tiny_pair},
-        starts={("mnist-usps", "source_only"): start.checkpoint()},
-        share_data=True,
-    )
+    return tiny_task_context(tiny_pair, steps=20, lr=0.01)
 
 
 def test_a_search_prunes_at_rungs_records_every_trial_and_resumes(search_context, tmp_path):

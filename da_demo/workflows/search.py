@@ -30,14 +30,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from ..artifacts.records import check_writable
 from ..artifacts.schemas import SweepRecord
 from ..engine.trainer import ProgressEvent
 from ..methods import get_method
 from ..reporting import format_markdown
 from ..validators import VALIDATORS, classes_from_text, collapsed
-from .sweep import PRUNED, Trial, pending, plan_trials
-from .tasks import TaskContext, build_start_models, run_recorded
+from .sweep import PRUNED, Trial, plan_trials, run_sweep
+from .tasks import TaskContext
 
 OPTUNA_MISSING = "The search needs Optuna: `pip install -r requirements-search.txt`"
 
@@ -232,7 +231,6 @@ def run_search(
     """Run the search's trials not yet recorded, appending each record as it finishes. A trial that
     an earlier, interrupted search left running is marked failed in the study first."""
     optuna = _optuna()
-    records = check_writable(records)
     first = trials[0]
     study = optuna.create_study(
         study_name=first.study,
@@ -242,13 +240,9 @@ def run_search(
     )
     for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
         study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
-    todo = pending(trials, records)
-    log(
-        f"search ({first.halving.describe()}; rungs at {', '.join(map(str, first.halving.rungs(first.spec.total_steps)))} "
-        f"steps): {len(trials) - len(todo)} of {len(trials)} trials already recorded in {records}; {len(todo)} to run"
-    )
-    build_start_models(todo, context, log)
-    yield from run_recorded(todo, records, executor, context)
+    rungs = ", ".join(map(str, first.halving.rungs(first.spec.total_steps)))
+    log(f"search: {first.halving.describe()}; rungs at {rungs} steps")
+    yield from run_sweep(trials, records, executor, context=context, log=log)
 
 
 @dataclass(frozen=True)
