@@ -240,3 +240,13 @@ def test_the_handwriting_guard_keeps_a_pick_that_reads_drawn_digits_badly_from_b
     assert chosen is not None and (chosen.key, chosen.step) != (record["key"], best["step"])
     assert [point.step for point in points if point.unreadable] == [best["step"]]
     assert not selection.unreadable(None, 0.9) and not selection.unreadable(0.5, None)  # older records pass
+
+
+def test_selection_reads_only_the_trials_of_the_pairs_current_backbone():
+    records = fake_records()
+    for record in records:
+        record["backbone"] = "lean"
+    before = len(selection.points_of(typed(records), "mnist-usps", "dann"))
+    records[0]["backbone"] = "lecture"  # trained when the pair had another backbone
+    points = selection.points_of(typed(records), "mnist-usps", "dann")
+    assert len(points) == before - 4 and all(point.key != records[0]["key"] for point in points)

@@ -105,6 +105,8 @@ class TaskRecord(Record):
     method: str
     seed: int = 0
     settings: dict[str, Any] = Field(default_factory=dict)
+    #: the backbone the task trained (also part of its key)
+    backbone: str | None = None
     status: Literal["ok", "failed"]
     error: str | None = None
     code_version: str | None = None

@@ -53,13 +53,17 @@ class Point:
 
 
 def points_of(records: list[SweepRecord], pair: str, method: str, seed: int | None = 0) -> list[Point]:
-    """Every evaluation point of the successful trials of ``pair``/``method`` (one seed, or all), with
+    """Every evaluation point of the successful trials of ``pair``/``method`` on the pair's backbone
+    (one seed, or all), with
     EnsV (agreement with the ensemble of these points) and the collapse guard from the points'
     predicted target classes, where the records kept them."""
+    backbone = PAIRS[pair].backbone if pair in PAIRS else None
     found = []
     for record in records:
         if not record.ok or (record.pair, record.method) != (pair, method):
             continue
+        if backbone and record.backbone and record.backbone != backbone:
+            continue  # trained on the backbone the pair had before
         if seed is not None and record.seed != seed:
             continue
         found += [(record, point) for point in record.points]

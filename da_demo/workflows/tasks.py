@@ -97,6 +97,7 @@ class Task:
             "method": self.method,
             "seed": self.seed,
             "settings": self.settings,
+            "backbone": self.spec.backbone,
         }
 
     def execute(self, context: TaskContext) -> dict[str, Any]:
