@@ -11,7 +11,7 @@ from da_demo.engine.trainer import ProgressEvent
 from da_demo.validators import classes_to_text
 from da_demo.workflows.executors import ProcessExecutor
 from da_demo.workflows.search import Halving, journal_of, plan_search, promotion_score, run_search, summarize
-from da_demo.workflows.sweep import PRUNED, pending, read_sweep
+from da_demo.workflows.sweep import PRUNED, Guards, pending, read_sweep
 
 pytest.importorskip("optuna")
 
@@ -35,7 +35,7 @@ def test_bad_search_requests_get_one_sentence_before_anything_trains(method, opt
     assert says in str(raised.value) and "\n" not in str(raised.value)
 
 
-def test_the_promotion_score_is_a_validator_behind_the_collapse_guard():
+def test_the_promotion_score_is_a_validator_behind_the_selections_guards():
     def event(classes):
         return ProgressEvent(
             step=10, total_steps=20, epoch=0.1, elapsed=1.0, train_seconds=1.0,
@@ -44,8 +44,10 @@ def test_the_promotion_score_is_a_validator_behind_the_collapse_guard():
         )  # fmt: skip
 
     balanced, one_class = [digit % 10 for digit in range(200)], [3] * 200
-    assert promotion_score(event(balanced), "information_maximization", math.log(10)) == 1.5
-    assert promotion_score(event(one_class), "source_accuracy", math.log(10)) == -math.inf
+    reads, forgets = Guards(math.log(10), 0.91, 0.92), Guards(math.log(10), 0.85, 0.92)
+    assert promotion_score(event(balanced), "information_maximization", reads) == 1.5
+    assert promotion_score(event(one_class), "source_accuracy", reads) == -math.inf  # collapsed
+    assert promotion_score(event(balanced), "information_maximization", forgets) == -math.inf  # handwriting
     assert Halving(min_steps=4, reduction_factor=2).rungs(32) == [4, 8, 16]
 
 

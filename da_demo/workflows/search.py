@@ -15,8 +15,9 @@ ASHA would have needed its own trial runner and checkpoints instead of ours; on 
 spans machines, the journal must sit on a shared filesystem.)
 
 The promotion score is one of the validators an evaluation point carries (``validators.VALIDATORS``),
-behind the collapse guard: a trial whose target predictions have collapsed scores −∞ and is pruned
-at the next rung. No target label is read. Each trial ends in an ordinary sweep record (key prefixed
+behind the selection's two guards: a trial whose target predictions have collapsed, or that reads
+drawn-style digits more than 3 points worse than the source-only model, scores −∞ and is pruned at
+the next rung. No target label is read. Each trial ends in an ordinary sweep record (key prefixed
 ``search/``), so ``select`` and ``pretrain`` read a search's trials like any other; a pruned trial's
 record says ``ended_early: "pruned"`` and keeps the points it reached.
 """
@@ -35,7 +36,8 @@ from ..engine.trainer import ProgressEvent
 from ..methods import get_method
 from ..reporting import format_markdown
 from ..validators import VALIDATORS, classes_from_text, collapsed
-from .sweep import PRUNED, Trial, plan_trials, run_sweep
+from .selection import unreadable
+from .sweep import PRUNED, Guards, Trial, plan_trials, run_sweep
 from .tasks import TaskContext
 
 OPTUNA_MISSING = "The search needs Optuna: `pip install -r requirements-search.txt`"
@@ -108,13 +110,16 @@ class Halving:
         return f"min {self.min_steps} steps, η {self.reduction_factor}, promoted by {self.promote_by}"
 
 
-def promotion_score(event: ProgressEvent, promote_by: str, source_entropy: float) -> float:
-    """The score ``event``'s model is promoted on: its validator's score, or −∞ when the collapse
-    guard rejects its target predictions (or the score is missing or not finite)."""
+def promotion_score(event: ProgressEvent, promote_by: str, guards: Guards) -> float:
+    """The score ``event``'s model is promoted on: its validator's score, or −∞ when the selection's
+    guards reject it (collapsed target predictions, or drawn-style digits read more than the margin
+    worse than the source-only model reads them), or the score is missing or not finite."""
     score = event.validators.get(promote_by)
     if score is None or not math.isfinite(score):
         return -math.inf
-    if event.target_classes and collapsed(classes_from_text(event.target_classes), source_entropy):
+    if event.target_classes and collapsed(classes_from_text(event.target_classes), guards.source_entropy):
+        return -math.inf
+    if unreadable(guards.drawn_acc, guards.reference_drawn_acc):
         return -math.inf
     return float(score)
 
@@ -172,8 +177,8 @@ class _OptunaJudge:
         else:
             judge.study.tell(judge.trial, judge.score if math.isfinite(judge.score) else -1e30)
 
-    def stops(self, event: ProgressEvent, source_entropy: float) -> bool:
-        self.score = promotion_score(event, self.promote_by, source_entropy)
+    def stops(self, event: ProgressEvent, guards: Guards) -> bool:
+        self.score = promotion_score(event, self.promote_by, guards)
         self.trial.report(self.score if math.isfinite(self.score) else -1e30, event.step)
         return not event.done and self.trial.should_prune()
 

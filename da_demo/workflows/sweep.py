@@ -65,6 +65,7 @@ class Trial(Task):
         job = context.job(self.spec)
         source_entropy = class_entropy(job.pair.source_val.labels.numpy())
         guard_digits, run = context.guard_digits(self.pair), job.run
+        reference_drawn_acc = context.reference_drawn_acc(self.spec)
         points, best, last, pruned = [], BestSnapshots(), None, False
         events = job.events(eval_every=self.evaluation_interval(), eval_samples=EVAL_SAMPLES, validate=True)
         for event in events:
@@ -89,7 +90,8 @@ class Trial(Task):
             )
             if context.snapshot_dir is not None:
                 best.offer(job, event)
-            if judge is not None and judge.stops(event, source_entropy):
+            guards = Guards(source_entropy, points[-1]["drawn_acc"], reference_drawn_acc)
+            if judge is not None and judge.stops(event, guards):
                 pruned = True
                 events.close()
                 break
@@ -105,7 +107,7 @@ class Trial(Task):
             # the collapse guard's reference: how evenly the source's own labels use the classes
             "source_class_entropy": source_entropy,
             # the handwriting guard's reference: the pair's source-only model on the same digits
-            "reference_drawn_acc": context.reference_drawn_acc(self.spec),
+            "reference_drawn_acc": reference_drawn_acc,
             "metrics": {} if pruned else {k: v for k, v in result.metrics.items() if k.endswith("_target_acc")},
         }
         if context.snapshot_dir is not None and not pruned:  # a pruned run has no finished model to describe
@@ -113,10 +115,20 @@ class Trial(Task):
         return fields
 
 
+@dataclass(frozen=True)
+class Guards:
+    """What the selection's guards read at an evaluation point: the source labels' class entropy
+    (collapse) and the drawn-style digits' accuracy beside the source-only model's (handwriting)."""
+
+    source_entropy: float
+    drawn_acc: float | None
+    reference_drawn_acc: float | None
+
+
 class Judge(Protocol):
     """What decides, at each evaluation point, whether a trial trains on (the search's scheduler)."""
 
-    def stops(self, event: ProgressEvent, source_entropy: float) -> bool:
+    def stops(self, event: ProgressEvent, guards: Guards) -> bool:
         """Whether the run ends at this evaluation point (never at the last one, ``event.done``)."""
 
 
