@@ -11,7 +11,8 @@ from da_demo.engine.trainer import ProgressEvent
 from da_demo.validators import classes_to_text
 from da_demo.workflows.executors import ProcessExecutor
 from da_demo.workflows.search import Halving, journal_of, plan_search, promotion_score, run_search, summarize
-from da_demo.workflows.sweep import PRUNED, Guards, pending, read_sweep
+from da_demo.workflows.sweep import PRUNED, pending, read_sweep
+from da_demo.workflows.tasks import Guards
 
 pytest.importorskip("optuna")
 

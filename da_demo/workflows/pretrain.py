@@ -45,6 +45,7 @@ from ..methods import method_names
 from .tasks import (
     EVAL_SAMPLES,
     BestSnapshots,
+    GuardReader,
     Task,
     TaskContext,
     build_start_models,
@@ -86,15 +87,21 @@ class PretrainTask(Task):
         return {"origin": origin, **measured}
 
     def _train(self, context: TaskContext) -> None:
-        """Train and save the model at the step the validator scores best (the last step for
-        source-only, which every method starts from)."""
+        """Train and save the model at the step the validator scores best among those the guards let
+        through (the last step for source-only, which every method starts from)."""
         job = context.job(self.spec)
         adapting = self.spec.start is not None
-        best = BestSnapshots([self.validator])
+        # the selection's guards hold for every seed's step, not only seed 0's: the validator's best
+        # among the points they let through, or among all when they let none through
+        guarded, anyway = BestSnapshots([self.validator]), BestSnapshots([self.validator])
+        guard = GuardReader(context, job) if adapting else None
         for event in job.events(
             eval_every=eval_every(self.spec), eval_samples=EVAL_SAMPLES, validate=adapting
         ):
-            best.offer(job, event)
+            anyway.offer(job, event)
+            if guard is not None and event.target_acc is not None and not guard.at(event).reject(event):
+                guarded.offer(job, event)
+        best = guarded if self.validator in guarded.best else anyway
         if adapting and self.validator in best.best:
             best.save(self.validator, Path(self.output), job)
         else:

@@ -35,10 +35,9 @@ from ..artifacts.schemas import SweepRecord
 from ..engine.trainer import ProgressEvent
 from ..methods import get_method
 from ..reporting import format_markdown
-from ..validators import VALIDATORS, classes_from_text, collapsed
-from .selection import unreadable
-from .sweep import PRUNED, Guards, Trial, plan_trials, run_sweep
-from .tasks import TaskContext
+from ..validators import VALIDATORS
+from .sweep import PRUNED, Trial, plan_trials, run_sweep
+from .tasks import Guards, TaskContext
 
 OPTUNA_MISSING = "The search needs Optuna: `pip install -r requirements-search.txt`"
 
@@ -117,11 +116,7 @@ def promotion_score(event: ProgressEvent, promote_by: str, guards: Guards) -> fl
     score = event.validators.get(promote_by)
     if score is None or not math.isfinite(score):
         return -math.inf
-    if event.target_classes and collapsed(classes_from_text(event.target_classes), guards.source_entropy):
-        return -math.inf
-    if unreadable(guards.drawn_acc, guards.reference_drawn_acc):
-        return -math.inf
-    return float(score)
+    return -math.inf if guards.reject(event) else float(score)
 
 
 @dataclass(frozen=True)

@@ -24,14 +24,14 @@ from ..data import resolve_pair
 from ..engine.spec import RunSpec
 from ..engine.trainer import ProgressEvent
 from ..methods import get_method
-from ..validators import class_entropy
 from .tasks import (
     EVAL_SAMPLES,
     BestSnapshots,
+    GuardReader,
+    Guards,
     Task,
     TaskContext,
     build_start_models,
-    drawn_accuracy,
     eval_every,
     run_recorded,
     without_record,
@@ -63,15 +63,14 @@ class Trial(Task):
         each validator's best point, so a pick can ship without training it again. A ``judge``
         (the search's scheduler) hears every evaluation point and may end the run there."""
         job = context.job(self.spec)
-        source_entropy = class_entropy(job.pair.source_val.labels.numpy())
-        guard_digits, run = context.guard_digits(self.pair), job.run
-        reference_drawn_acc = context.reference_drawn_acc(self.spec)
+        guard = GuardReader(context, job)
         points, best, last, pruned = [], BestSnapshots(), None, False
         events = job.events(eval_every=self.evaluation_interval(), eval_samples=EVAL_SAMPLES, validate=True)
         for event in events:
             last = event
             if event.target_acc is None:
                 continue
+            guards = guard.at(event)
             points.append(
                 {
                     "step": event.step,
@@ -79,18 +78,11 @@ class Trial(Task):
                     "target_acc": event.target_acc,
                     "validators": event.validators,
                     "target_classes": event.target_classes,
-                    "drawn_acc": drawn_accuracy(
-                        run.method.evaluation_classifier(),
-                        guard_digits,
-                        job.pair,
-                        device=run.device,
-                        precision=run.precision,
-                    ),
+                    "drawn_acc": guards.drawn_acc,
                 }
             )
             if context.snapshot_dir is not None:
                 best.offer(job, event)
-            guards = Guards(source_entropy, points[-1]["drawn_acc"], reference_drawn_acc)
             if judge is not None and judge.stops(event, guards):
                 pruned = True
                 events.close()
@@ -105,24 +97,14 @@ class Trial(Task):
             "data_fingerprint": job.pair.fingerprint,
             "start": self.spec.start.method.name if self.spec.start else None,
             # the collapse guard's reference: how evenly the source's own labels use the classes
-            "source_class_entropy": source_entropy,
+            "source_class_entropy": guard.source_entropy,
             # the handwriting guard's reference: the pair's source-only model on the same digits
-            "reference_drawn_acc": reference_drawn_acc,
+            "reference_drawn_acc": guard.reference_drawn_acc,
             "metrics": {} if pruned else {k: v for k, v in result.metrics.items() if k.endswith("_target_acc")},
         }
         if context.snapshot_dir is not None and not pruned:  # a pruned run has no finished model to describe
             fields["snapshots"] = best.save_all(Path(context.snapshot_dir) / self.slug, job)
         return fields
-
-
-@dataclass(frozen=True)
-class Guards:
-    """What the selection's guards read at an evaluation point: the source labels' class entropy
-    (collapse) and the drawn-style digits' accuracy beside the source-only model's (handwriting)."""
-
-    source_entropy: float
-    drawn_acc: float | None
-    reference_drawn_acc: float | None
 
 
 class Judge(Protocol):

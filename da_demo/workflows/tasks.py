@@ -32,6 +32,8 @@ from ..data.pairs import DomainPair, load_pair
 from ..engine.evaluation import evaluate
 from ..engine.spec import RunSpec
 from ..engine.trainer import ProgressEvent
+from ..validators import class_entropy, classes_from_text, collapsed
+from .selection import unreadable
 from .training import TrainingJob, code_version, find_start_model
 
 #: evaluation points per trained run (the last one is the end of training)
@@ -230,6 +232,41 @@ class TaskContext:
 def drawn_accuracy(model, digits, pair: DomainPair, **kwargs) -> float:
     """``model``'s accuracy on drawn-style ``digits`` (one channel, repeated for a colour pair)."""
     return evaluate(model, digits.images.expand(-1, pair.channels, -1, -1), digits.labels, **kwargs)
+
+
+@dataclass(frozen=True)
+class Guards:
+    """What the selection's guards read at an evaluation point: the source labels' class entropy
+    (collapse) and the drawn-style digits' accuracy beside the source-only model's (handwriting)."""
+
+    source_entropy: float
+    drawn_acc: float | None
+    reference_drawn_acc: float | None
+
+    def reject(self, event: ProgressEvent) -> bool:
+        """Whether either guard rejects the model at ``event``: its target predictions collapsed, or
+        it reads drawn-style digits more than the margin worse than the source-only model."""
+        if event.target_classes and collapsed(classes_from_text(event.target_classes), self.source_entropy):
+            return True
+        return unreadable(self.drawn_acc, self.reference_drawn_acc)
+
+
+class GuardReader:
+    """The guards' readings along one run: built once (the digits, the references), read at each
+    evaluation point with the model as it is then."""
+
+    def __init__(self, context: TaskContext, job: TrainingJob) -> None:
+        self.job = job
+        self.source_entropy = class_entropy(job.pair.source_val.labels.numpy())
+        self.digits = context.guard_digits(job.spec.pair.name)
+        self.reference_drawn_acc = context.reference_drawn_acc(job.spec)
+
+    def at(self, event: ProgressEvent) -> Guards:
+        run = self.job.run
+        drawn = drawn_accuracy(
+            run.method.evaluation_classifier(), self.digits, self.job.pair, device=run.device, precision=run.precision
+        )
+        return Guards(self.source_entropy, drawn, self.reference_drawn_acc)
 
 
 def build_start_models(tasks: Iterable[Task], context: TaskContext, log: Callable[[str], None]) -> None:
