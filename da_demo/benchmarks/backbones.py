@@ -19,6 +19,7 @@ from ..engine.spec import RunSpec
 from ..engine.validation import ValidationSet, validator_scores
 from ..reporting import format_markdown, with_progress_bar
 from ..validators import VALIDATORS
+from ..workflows.tasks import drawn_accuracy
 from ..workflows.training import TrainingJob
 
 CANDIDATES = ("wide", "lecture", "wide_gn", "lean", "wide_gn_in", "lean_in")
@@ -47,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
         model = job.run.method.kept_classifier()
         scores[backbone] = validator_scores(model, validation).scores
         target = evaluate(model, pair.target_test.images, pair.target_test.labels)
-        drawn = evaluate(model, check.images.expand(-1, pair.channels, -1, -1), check.labels)
+        drawn = drawn_accuracy(model, check, pair)
         rows.append(
             [
                 backbone,

@@ -49,6 +49,7 @@ from .tasks import (
     Task,
     TaskContext,
     build_start_models,
+    drawn_accuracy,
     eval_every,
     run_recorded,
 )
@@ -255,7 +256,7 @@ def _measure_stored(spec: RunSpec, path: Path, pair: DomainPair, check, device: 
     return {
         "source_acc": evaluate(model, pair.source_test.images, pair.source_test.labels),
         "target_acc": evaluate(model, pair.target_test.images, pair.target_test.labels),
-        "drawn_acc": evaluate(model, check.images.expand(-1, pair.channels, -1, -1), check.labels),
+        "drawn_acc": drawn_accuracy(model, check, pair),
         "step": checkpoint.metadata.steps,
         "metadata": checkpoint.metadata.to_json(),
     }
