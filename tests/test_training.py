@@ -326,19 +326,30 @@ def test_a_warm_starting_method_refuses_a_start_model_of_another_pair(tiny_pair,
         )
 
 
-@pytest.mark.parametrize("separate", [False, True])
-def test_self_ensembling_can_send_each_domain_through_batch_norm_alone(tiny_pair, separate):
-    """The paper's code passes source and target batches separately, so each is normalised by its
-    own batch statistics; the default passes them together."""
-    spec = RunSpec.resolve(tiny_pair.spec, "self_ensembling", {"steps": 1, "batch_size": 16, "separate_batches": separate})
+@pytest.mark.parametrize("separate, teacher_target_only", [(False, False), (True, False), (True, True)])
+def test_self_ensembling_can_send_each_domain_through_batch_norm_alone(tiny_pair, separate, teacher_target_only):
+    """The paper's code passes source and target batches through the student separately, so each is
+    normalised by its own batch statistics, and shows the teacher target images only, so the batch-norm
+    statistics it predicts with are the target's; the default passes them together to both."""
+    settings = {"steps": 1, "batch_size": 16, "separate_batches": separate, "teacher_target_only": teacher_target_only}
+    spec = RunSpec.resolve(tiny_pair.spec, "self_ensembling", settings)
     method = spec.method(build_classifier("lean", 1, 28), spec.hparams)
-    sizes = []
-    norm = next(module for module in method.student.modules() if isinstance(module, torch.nn.BatchNorm2d))
-    norm.register_forward_hook(lambda module, inputs, output: sizes.append(len(inputs[0])))
+    sizes = {"student": [], "teacher": []}
+    for role, network in (("student", method.student), ("teacher", method.classifier)):
+        norm = next(module for module in network.modules() if isinstance(module, torch.nn.BatchNorm2d))
+        norm.register_forward_hook(lambda module, inputs, output, role=role: sizes[role].append(len(inputs[0])))
     source = SourceBatch(tiny_pair.source_train.images[:16], tiny_pair.source_train.labels[:16])
     metrics = method.training_step(source, tiny_pair.target_train.images[:16], 0.0)
     assert torch.isfinite(metrics["loss"])
-    assert sizes == ([16, 16] if separate else [32])
+    assert sizes["student"] == ([16, 16] if separate else [32])
+    assert sizes["teacher"] == ([16] if teacher_target_only else [16, 16] if separate else [32])
+
+
+def test_a_method_with_a_warm_start_setting_can_start_from_fresh_weights():
+    for method in ("self_ensembling", "dann", "lmmd"):
+        method_class = get_method(method)
+        assert method_class.warm_start_from(method_class.hyperparameters_class()) == "source_only"
+        assert method_class.warm_start_from(method_class.hyperparameters_class(warm_start=False)) is None
 
 
 def source_rows(pair) -> set:

@@ -56,6 +56,16 @@ def entropy_weight_setting(default: float) -> Any:
     )
 
 
+def warm_start_setting() -> Any:
+    """The switch between adapting a trained model (``warm_start_from``) and training from freshly
+    initialised weights, declared the same way by every method that offers it."""
+    return setting(
+        True,
+        label="Start from the source-only model",
+        help="off: start from freshly initialised weights, as some papers train",
+    )
+
+
 @dataclass(frozen=True)
 class SettingInfo:
     """What the app and the CLI know about one hyperparameter."""
@@ -242,8 +252,9 @@ class Method(nn.Module):
     @classmethod
     def warm_start_from(cls, hparams: HyperparameterSet) -> str | None:
         """The method whose trained model (same pair and backbone) this one starts from, or None
-        to start from freshly initialised weights. Most methods adapt the source-only model."""
-        return "source_only"
+        to start from freshly initialised weights. Most methods adapt the source-only model; those
+        that declare a ``warm_start`` setting (``warm_start_setting``) let it decide."""
+        return "source_only" if getattr(hparams, "warm_start", True) else None
 
     def extra_state(self) -> dict[str, nn.Module]:
         """Networks besides the classifier that a checkpoint must keep (e.g. CycleGAN generators)."""

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from ..losses import entropy_loss
 from ..models import domain_classifier, grl_lambda, reverse_gradient
 from . import register
-from .base import Hyperparameters, Method, SourceBatch, entropy_weight_setting, setting
+from .base import Hyperparameters, Method, SourceBatch, entropy_weight_setting, setting, warm_start_setting
 
 
 @dataclass
@@ -39,7 +39,7 @@ class DANNHyperparameters(Hyperparameters):
         help="the reversed gradient's final scale; λ(p) grows from 0 to it",
     )
     entropy_weight: float = entropy_weight_setting(0.1)
-    warm_start: bool = setting(True, label="Start from the source-only model")
+    warm_start: bool = warm_start_setting()
 
 
 @register
@@ -74,10 +74,6 @@ default when the label sets match; watch the domain-classifier accuracy fall tow
                 {"params": self.domain_head.parameters(), "lr": hparams.domain_lr},
             ]
         )
-
-    @classmethod
-    def warm_start_from(cls, hparams: DANNHyperparameters) -> str | None:
-        return "source_only" if hparams.warm_start else None
 
     def adversarial_losses(self, source: SourceBatch, target_images: torch.Tensor, progress: float):
         """DANN's objective on one batch pair: ``(loss, metrics, logits, features)`` of the

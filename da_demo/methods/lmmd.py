@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from ..losses import lmmd_loss
 from ..models import grl_lambda
 from . import register
-from .base import AlignmentHyperparameters, FeatureAlignmentMethod, SourceBatch, setting
+from .base import AlignmentHyperparameters, FeatureAlignmentMethod, SourceBatch, setting, warm_start_setting
 
 
 @dataclass
@@ -33,7 +33,7 @@ class LMMDHyperparameters(AlignmentHyperparameters):
         help="source-only steps before the class-wise alignment starts (none if the "
         "warm-up is as long as the run)",
     )
-    warm_start: bool = setting(True, label="Start from the source-only model")
+    warm_start: bool = warm_start_setting()
 
 
 @register
@@ -55,10 +55,6 @@ Because the weights of each class sum to one per domain, different class proport
 matter. A warm-up lets the predictions become sensible before they are trusted. **When to prefer
 it:** the classes are well separated already and you want alignment without mixing classes.
 """
-
-    @classmethod
-    def warm_start_from(cls, hparams: LMMDHyperparameters) -> str | None:
-        return "source_only" if hparams.warm_start else None
 
     def alignment(self, source: SourceBatch, logits, features, progress: float):
         hp = self.hparams

@@ -9,8 +9,10 @@ the student from predicting one class everywhere:
     teacher ← α · teacher + (1 − α) · student
 
 The teacher is the model that is evaluated, saved and used in the app (as in the paper). With
-``separate_batches`` the source and target batches go through the networks one at a time, so batch
-norm normalises each domain by its own statistics (the paper's reference code does this).
+``separate_batches`` the source and target batches go through the student one at a time, so batch
+norm normalises each domain by its own statistics; with ``teacher_target_only`` the teacher sees
+target images only, so its batch-norm statistics (kept for evaluation) are the target's. The
+paper's reference code does both and trains from freshly initialised weights (``warm_start`` off).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import torch.nn.functional as F
 
 from ..data.augment import augment_digits
 from . import register
-from .base import Hyperparameters, Method, SourceBatch, setting
+from .base import Hyperparameters, Method, SourceBatch, setting, warm_start_setting
 
 
 @dataclass
@@ -47,6 +49,12 @@ class SelfEnsemblingHyperparameters(Hyperparameters):
         label="Source and target batches through the network separately",
         help="each domain's batch gets batch-norm statistics of its own, as in the paper's code",
     )
+    teacher_target_only: bool = setting(
+        False,
+        label="Teacher sees target images only",
+        help="its batch-norm statistics, kept for predicting, become the target's (the paper's code)",
+    )
+    warm_start: bool = warm_start_setting()
 
 
 @register
@@ -101,12 +109,14 @@ is among the very best; it needs good augmentations.
     def training_step(self, source: SourceBatch, target_images: torch.Tensor, progress: float) -> dict:
         hp = self.hparams
         student_view = augment_digits(target_images, self.generator)
+        teacher_view = augment_digits(target_images, self.generator)
         with torch.no_grad():
-            # in training mode, on the same domains as the student: the teacher's batch-norm
-            # statistics stay those of its own weights
-            _, teacher_logits = self._logits(
-                self.classifier, source.images, augment_digits(target_images, self.generator)
-            )
+            # in training mode: the teacher's batch-norm statistics stay those of its own weights,
+            # gathered on the student's domains or, with ``teacher_target_only``, on the target's
+            if hp.teacher_target_only:
+                teacher_logits = self.classifier(teacher_view)[0]
+            else:
+                _, teacher_logits = self._logits(self.classifier, source.images, teacher_view)
             teacher_probabilities = F.softmax(teacher_logits.float(), 1)
         source_logits, target_logits = self._logits(self.student, source.images, student_view)
         class_loss = F.cross_entropy(source_logits.float(), source.labels)
