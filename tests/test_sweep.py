@@ -51,6 +51,18 @@ def test_a_sweep_records_every_trial_once_and_resumes(trial_context, tmp_path):
         assert record.settings["coral_weight"] in (1.0, 100.0) and record.hyperparameters["steps"] == 16
     assert pending(trials, records) == []
 
+    # a record from before the handwriting guard (no drawn-digit scores) is run again on --refresh,
+    # and the newer record stands for its trial
+    old = saved[0].model_dump(mode="json")
+    old["points"] = [{**point, "drawn_acc": None} for point in old["points"]]
+    append_record(records, old)
+    assert not read_sweep(records)[-1].guarded and len(read_sweep(records)) == 2
+    assert pending(trials, records) == [] and pending(trials, records, refresh=True) == trials[:1]
+    rerun = run_sweep(trials, records, LocalExecutor(), context=trial_context, log=lambda line: None, refresh=True)
+    assert [record["key"] for record in rerun] == [trials[0].key]
+    assert [record.key for record in read_sweep(records)] == [trials[1].key, trials[0].key]
+    assert all(record.guarded for record in read_sweep(records))
+
 
 def test_a_trial_that_raises_is_recorded_as_failed_and_the_sweep_goes_on(trial_context, tmp_path):
     def sometimes_fails(trial, trial_context):

@@ -134,6 +134,12 @@ class SweepRecord(TaskRecord):
     #: guard's reference; None for source-only itself)
     reference_drawn_acc: float | None = None
 
+    @property
+    def guarded(self) -> bool:
+        """Every evaluation point carries its drawn-digit score, so the handwriting guard can judge
+        it (records from before the guard existed do not)."""
+        return all(point.drawn_acc is not None for point in self.points)
+
 
 class PretrainRecord(TaskRecord):
     output: str = ""

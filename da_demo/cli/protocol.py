@@ -39,6 +39,12 @@ def add_commands(commands, parents: dict[str, argparse.ArgumentParser], methods:
         default=None,
         help="keep each validator's best model of every trial in this folder (for pretraining)",
     )
+    sweep.add_argument(
+        "--refresh",
+        action="store_true",
+        help="also run again the trials recorded before the handwriting guard existed (their new record "
+        "supersedes the old one)",
+    )
     sweep.add_argument("--dry-run", action="store_true", help="list the trials still to run and stop")
     sweep.set_defaults(run=sweep_command)
 
@@ -149,8 +155,8 @@ def sweep_command(args: argparse.Namespace) -> int:
         parse_grid(args.grid),
     )
     records = check_writable(Path(args.records) if args.records else DEFAULT_RECORDS)
+    todo = pending(trials, records, args.refresh)
     if args.dry_run:
-        todo = pending(trials, records)
         print("\n".join(trial.key for trial in todo))
         print(f"{len(todo)} of {len(trials)} trials to run")
         return 0
@@ -159,8 +165,8 @@ def sweep_command(args: argparse.Namespace) -> int:
         args.data_dir, args.device, args.precision, Path(args.snapshots) if args.snapshots else None
     )
     started, failed = time.perf_counter(), 0
-    with tqdm(total=len(pending(trials, records)), desc="sweep", unit="trial", file=sys.stderr) as bar:
-        for record in run_sweep(trials, records, executor, context=context, log=log_line):
+    with tqdm(total=len(todo), desc="sweep", unit="trial", file=sys.stderr) as bar:
+        for record in run_sweep(trials, records, executor, context=context, log=log_line, refresh=args.refresh):
             bar.update(1)
             if record["status"] != "ok":
                 failed += 1

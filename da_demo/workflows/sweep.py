@@ -32,6 +32,7 @@ from .tasks import (
     Task,
     TaskContext,
     build_start_models,
+    current,
     eval_every,
     run_recorded,
     without_record,
@@ -157,13 +158,16 @@ def plan_trials(
 
 
 def read_sweep(path: Path = DEFAULT_RECORDS) -> list[SweepRecord]:
-    """Every record of a sweep's records file."""
-    return read_lines(path, SweepRecord)
+    """The standing records of a sweep's records file: a trial run again (``refresh``) is its newest
+    successful record."""
+    return current(read_lines(path, SweepRecord))
 
 
-def pending(trials: list[Trial], records_path: Path) -> list[Trial]:
-    """The trials without a successful record yet (failed ones are tried again)."""
-    return without_record(trials, read_sweep(records_path))
+def pending(trials: list[Trial], records_path: Path, refresh: bool = False) -> list[Trial]:
+    """The trials without a successful record yet (failed ones are tried again); with ``refresh``,
+    also those whose record predates the handwriting guard, so that the guard can judge them."""
+    records = read_sweep(records_path)
+    return without_record(trials, [record for record in records if record.guarded or not refresh])
 
 
 def run_sweep(
@@ -173,11 +177,12 @@ def run_sweep(
     *,
     context: TaskContext,
     log: Callable[[str], None] = print,
+    refresh: bool = False,
 ) -> Iterator[dict[str, Any]]:
-    """Run the trials not yet recorded in ``records_path`` on ``executor``, appending each record as
-    it finishes and yielding it. Start models are built first, once, in this process."""
+    """Run the trials not yet recorded in ``records_path`` (``pending``) on ``executor``, appending
+    each record as it finishes and yielding it. Start models are built first, once, in this process."""
     records_path = check_writable(records_path)
-    todo = pending(trials, records_path)
+    todo = pending(trials, records_path, refresh)
     log(
         f"{len(trials) - len(todo)} of {len(trials)} trials already recorded in {records_path}; {len(todo)} to run"
     )

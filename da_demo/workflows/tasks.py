@@ -320,6 +320,13 @@ class BestSnapshots:
         return written
 
 
+def current(records: list[Any]) -> list[Any]:
+    """The records that stand: a key recorded successfully more than once (a trial run again) keeps
+    only its newest successful record; failures are kept as they are."""
+    newest = {record.key: index for index, record in enumerate(records) if record.ok}
+    return [record for index, record in enumerate(records) if not record.ok or newest[record.key] == index]
+
+
 def without_record(tasks: list[Task], records: Iterable[Any]) -> list[Task]:
     """The tasks without a successful record among ``records`` (failed ones are tried again)."""
     done = {record.key for record in records if record.ok}
