@@ -1,5 +1,7 @@
 """The domains, on the real data in ../shared/data (skipped where it is absent)."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -112,6 +114,26 @@ def test_mnistm_built_from_scratch_twice_is_the_same(data_dir, tmp_path, monkeyp
         builds.append(load_mnistm(False, data_dir))
         assert list((tmp_path / attempt / "mnistm").glob("*.safetensors"))
     assert torch.equal(builds[0].images, builds[1].images) and torch.equal(builds[0].labels, builds[1].labels)
+
+
+def test_usps_is_decoded_once_and_read_from_the_cache_until_its_file_changes(data_dir, tmp_path, monkeypatch):
+    from da_demo.data import usps
+
+    monkeypatch.setenv("DA_DEMO_CACHE_DIR", str(tmp_path / "cache"))
+    local = tmp_path / "data"
+    local.mkdir()
+    (local / "usps.t.bz2").write_bytes((Path(data_dir) / "usps.t.bz2").read_bytes())
+    decoded = []
+    real_decode = usps._decode
+    monkeypatch.setattr(usps, "_decode", lambda *args, **kw: decoded.append(args) or real_decode(*args, **kw))
+    first, second = usps.load_usps(False, local), usps.load_usps(False, local)
+    assert len(decoded) == 1  # the second load read the cached tensors
+    assert torch.equal(first.images, second.images) and first.label_counts() == USPS_TEST
+    assert first.images.shape == (2007, 1, 28, 28) and 0 <= first.images.min() <= first.images.max() <= 1
+    (local / "usps.t.bz2").write_bytes(b"not a USPS file")  # another file: decoded afresh, and refused
+    with pytest.raises(DataMissingError, match="USPS could not be loaded"):
+        usps.load_usps(False, local)
+    assert len(decoded) == 2
 
 
 def test_noisy_mnist_train_and_test_noise_are_independent(data_dir):

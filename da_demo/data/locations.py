@@ -12,7 +12,12 @@ Two folders matter:
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
 
 DATA_DIR_ENV = "DA_DEMO_DATA_DIR"
 CACHE_DIR_ENV = "DA_DEMO_CACHE_DIR"
@@ -41,6 +46,27 @@ def cache_dir() -> Path:
     path = Path(os.environ.get(CACHE_DIR_ENV) or Path.home() / ".cache" / "da_demo").expanduser()
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def cached_tensors(path: Path, build: Callable[[], dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """Tensors derived from the raw data, built by ``build`` the first time and read back from the
+    safetensors file ``path`` (in the cache folder) ever after. The file is written whole or not at
+    all, so an interrupted build is never read as a finished one."""
+    if path.is_file():
+        return load_file(path)
+    tensors = {name: tensor.contiguous() for name, tensor in build().items()}
+    partial = path.with_suffix(".partial")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        save_file(tensors, partial)
+        partial.replace(path)
+    except (OSError, SafetensorError) as error:
+        partial.unlink(missing_ok=True)
+        raise DataMissingError(
+            f"Could not write {path.name} into the cache folder {path.parent} (read-only or full? set "
+            f"{CACHE_DIR_ENV} to another folder): {error}"
+        ) from None
+    return tensors
 
 
 LAYOUT_HELP = (

@@ -13,12 +13,10 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
 from torchvision.datasets.utils import download_and_extract_archive
 
 from .images import LabeledImages
-from .locations import CACHE_DIR_ENV, LAYOUT_HELP, DataMissingError, cache_dir, data_dir
+from .locations import LAYOUT_HELP, DataMissingError, cache_dir, cached_tensors, data_dir
 from .mnist import load_mnist
 
 BSDS_URL = "http://www.eecs.berkeley.edu/Research/Projects/CS/vision/grouping/BSR/BSR_bsds500.tgz"
@@ -89,28 +87,14 @@ def load_mnistm(train: bool, data_directory: str | Path | None = None, seed: int
     """MNIST-M as float32 ``(N, 3, 28, 28)`` in [0, 1], labels from MNIST; built once, then cached."""
     split = "train" if train else "test"
     path = cache_dir() / "mnistm" / f"mnistm-v{RECIPE_VERSION}-{split}-seed{seed}.safetensors"
-    if not path.is_file():
+
+    def build() -> dict[str, torch.Tensor]:
         mnist = load_mnist(train, data_directory)
         digits = (mnist.images[:, 0] * 255).round().to(torch.uint8).numpy()
         photos = load_photos(bsds_photo_paths(data_directory))
         # a different stream per split, so test crops are not train crops
         blended = blend_over_photos(digits, photos, seed=seed * 2 + (0 if train else 1))
-        partial = path.with_suffix(".partial")
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            save_file(
-                {
-                    "images": torch.from_numpy(blended).permute(0, 3, 1, 2).contiguous(),
-                    "labels": mnist.labels,
-                },
-                partial,
-            )
-            partial.replace(path)
-        except (OSError, SafetensorError) as error:
-            partial.unlink(missing_ok=True)
-            raise DataMissingError(
-                f"Could not write MNIST-M into the cache folder {path.parent} (read-only or "
-                f"full? set {CACHE_DIR_ENV} to another folder): {error}"
-            ) from None
-    tensors = load_file(path)
+        return {"images": torch.from_numpy(blended).permute(0, 3, 1, 2), "labels": mnist.labels}
+
+    tensors = cached_tensors(path, build)
     return LabeledImages(tensors["images"].float().div_(255.0), tensors["labels"].long())

@@ -1,7 +1,9 @@
-"""USPS through torchvision, resized from 16x16 to the common 28x28."""
+"""USPS through torchvision, resized from 16x16 to the common 28x28. Decoding the compressed text
+files takes seconds, so the decoded 16x16 digits are cached (keyed by the file's contents)."""
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import torch
@@ -10,7 +12,7 @@ from torchvision.datasets import USPS
 
 from .digit_input import INK_LEVEL
 from .images import LabeledImages
-from .locations import LAYOUT_HELP, DataMissingError, cache_dir, data_dir
+from .locations import LAYOUT_HELP, DataMissingError, cache_dir, cached_tensors, data_dir
 
 
 def load(train: bool, data_directory: str | Path | None = None) -> LabeledImages:
@@ -39,21 +41,29 @@ def load_usps(train: bool, data_directory: str | Path | None = None, size: int =
     """USPS as float32 ``(N, 1, size, size)`` in [0, 1] (7,291 train / 2,007 test), bilinear resize."""
     directory = data_dir(data_directory)
     filename = "usps.bz2" if train else "usps.t.bz2"
-    try:
-        if directory is not None:
-            if not (directory / filename).is_file():
-                raise DataMissingError(f"USPS is missing: {directory / filename} not found.\n{LAYOUT_HELP}")
-            # download=False: a re-packed copy has another md5 than the official file
-            dataset = USPS(directory, train=train, download=False)
-        else:
-            dataset = USPS(cache_dir(), train=train, download=True)
-    except DataMissingError:
-        raise
-    except Exception as error:
-        raise DataMissingError(f"USPS could not be loaded or downloaded ({error}).\n{LAYOUT_HELP}") from error
-    images = torch.from_numpy(dataset.data).unsqueeze(1).float().div_(255.0)
+    source = (directory or cache_dir()) / filename
+    if directory is not None and not source.is_file():
+        raise DataMissingError(f"USPS is missing: {source} not found.\n{LAYOUT_HELP}")
+    if directory is None and not source.is_file():
+        _decode(cache_dir(), train, download=True)
+    digest = hashlib.sha256(source.read_bytes()).hexdigest()[:16]
+    tensors = cached_tensors(
+        cache_dir() / "usps" / f"{filename}-{digest}.safetensors",
+        lambda: _decode(source.parent, train, download=False),
+    )
+    images = tensors["images"].unsqueeze(1).float().div_(255.0)
     if size != images.shape[-1]:
         images = F.interpolate(images, size=(size, size), mode="bilinear", align_corners=False).clamp_(
             0.0, 1.0
         )
-    return LabeledImages(images, torch.tensor(dataset.targets, dtype=torch.long))
+    return LabeledImages(images, tensors["labels"].long())
+
+
+def _decode(directory: Path, train: bool, download: bool) -> dict[str, torch.Tensor]:
+    """The split's 16x16 digits (uint8) and labels, decoded by torchvision (downloading if asked;
+    ``download=False`` for a local copy, whose re-packed file may have another md5 than the official)."""
+    try:
+        dataset = USPS(directory, train=train, download=download)
+    except Exception as error:
+        raise DataMissingError(f"USPS could not be loaded or downloaded ({error}).\n{LAYOUT_HELP}") from error
+    return {"images": torch.from_numpy(dataset.data), "labels": torch.tensor(dataset.targets, dtype=torch.long)}
