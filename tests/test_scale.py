@@ -67,9 +67,16 @@ def comparable(record):
     return values
 
 
-def test_a_tiny_sweep_on_ray_records_what_the_local_executor_records(trial_context, tmp_path):
-    pytest.importorskip("ray")
-    import ray
+@pytest.fixture(scope="module")
+def local_ray():
+    """One local Ray instance for the module's Ray tests (each executor joins it; starting Ray takes
+    seconds), shut down after the last."""
+    ray = pytest.importorskip("ray")
+    yield ray
+    ray.shutdown()
+
+
+def test_a_tiny_sweep_on_ray_records_what_the_local_executor_records(local_ray, trial_context, tmp_path):
     from ray import cloudpickle
 
     # Ray's workers cannot import this test module by name (spawned processes can): ship its code
@@ -85,22 +92,17 @@ def test_a_tiny_sweep_on_ray_records_what_the_local_executor_records(trial_conte
             log=lambda line: None,
         )
     )
-    try:
-        executor = RayExecutor(num_cpus=2)
-        on_ray = list(
-            run_sweep(trials, tmp_path / "ray.jsonl", executor, context=trial_context, log=lambda line: None)
+    executor = RayExecutor(num_cpus=2)
+    on_ray = list(run_sweep(trials, tmp_path / "ray.jsonl", executor, context=trial_context, log=lambda line: None))
+    killed = list(
+        run_sweep(
+            trials,
+            tmp_path / "ray-killed.jsonl",
+            RayExecutor(num_cpus=2, run=dies_on_weight_one),
+            context=trial_context,
+            log=lambda line: None,
         )
-        killed = list(
-            run_sweep(
-                trials,
-                tmp_path / "ray-killed.jsonl",
-                RayExecutor(num_cpus=2, run=dies_on_weight_one),
-                context=trial_context,
-                log=lambda line: None,
-            )
-        )
-    finally:
-        ray.shutdown()
+    )
     assert_the_dead_task_failed_and_the_other_finished(killed, trials)
     assert all(record["status"] == "ok" for record in on_ray), [record.get("error") for record in on_ray]
     by_key = {record["key"]: record for record in on_ray}
@@ -155,39 +157,34 @@ def test_zero_gpu_is_used_only_on_a_zero_gpu_space(monkeypatch, tiny_pair):
         live.zero_gpu_spaces.cache_clear()
 
 
-def test_a_live_run_as_a_ray_task_streams_its_events_and_honours_stop(data_dir, tmp_path):
-    pytest.importorskip("ray")
+def test_a_live_run_as_a_ray_task_streams_its_events_and_honours_stop(local_ray, data_dir, tmp_path):
     import threading
-
-    import ray
 
     from da_demo.engine.spec import RunSpec
     from da_demo.workflows.live import Environment, LiveRequest
     from da_demo.workflows.ray_live import RayTrainer
 
     options = {"log_every": 1, "eval_samples": 100, "final_eval_samples": 100}
-    try:
-        trainer = RayTrainer(None, Environment(data_dir=str(data_dir)), num_cpus=2)
-        assert trainer.slots == 2  # the cluster's CPUs
-        short = LiveRequest(
-            RunSpec.resolve("mnist-usps", "deepcoral", {"steps": 4, "batch_size": 16}),
-            str(tmp_path / "short.safetensors"),
-            options,
-        )
-        messages = list(trainer.run(short, threading.Event()))
-        assert [kind for kind, _ in messages].count("event") >= 4 and messages[-1] == ("done", short.output)
-        assert (tmp_path / "short.safetensors").is_file()
-        stop = threading.Event()
-        long = LiveRequest(
-            RunSpec.resolve("mnist-usps", "deepcoral", {"steps": 3000, "batch_size": 16}),
-            str(tmp_path / "long.safetensors"),
-            options,
-        )
-        events = []
-        for kind, payload in trainer.run(long, stop):
-            if kind == "event":
-                events.append(payload)
-                stop.set()
-        assert events[-1].done and events[-1].ended_early.value == "stopped" and events[-1].step < 3000
-    finally:
-        ray.shutdown()
+    trainer = RayTrainer(None, Environment(data_dir=str(data_dir)), num_cpus=2)
+    assert trainer.slots == 2  # the cluster's CPUs
+    short = LiveRequest(
+        RunSpec.resolve("mnist-usps", "deepcoral", {"steps": 4, "batch_size": 16}),
+        str(tmp_path / "short.safetensors"),
+        options,
+    )
+    messages = list(trainer.run(short, threading.Event()))
+    assert [kind for kind, _ in messages].count("event") >= 4 and messages[-1] == ("done", short.output)
+    assert (tmp_path / "short.safetensors").is_file()
+    stop = threading.Event()
+    long = LiveRequest(
+        RunSpec.resolve("mnist-usps", "deepcoral", {"steps": 3000, "batch_size": 16}),
+        str(tmp_path / "long.safetensors"),
+        options,
+    )
+    events = []
+    for kind, payload in trainer.run(long, stop):
+        if kind == "event":
+            events.append(payload)
+            stop.set()
+    assert events[-1].done and events[-1].ended_early.value == "stopped" and events[-1].step < 3000
+
