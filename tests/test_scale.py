@@ -187,4 +187,3 @@ def test_a_live_run_as_a_ray_task_streams_its_events_and_honours_stop(local_ray,
             events.append(payload)
             stop.set()
     assert events[-1].done and events[-1].ended_early.value == "stopped" and events[-1].step < 3000
-

@@ -44,12 +44,12 @@ def load_usps(train: bool, data_directory: str | Path | None = None, size: int =
     source = (directory or cache_dir()) / filename
     if directory is not None and not source.is_file():
         raise DataMissingError(f"USPS is missing: {source} not found.\n{LAYOUT_HELP}")
-    if directory is None and not source.is_file():
-        _decode(cache_dir(), train, download=True)
+    # a fresh download is decoded as it arrives, and that decoding is what gets cached
+    downloaded = _decode(cache_dir(), train, download=True) if not source.is_file() else None
     digest = hashlib.sha256(source.read_bytes()).hexdigest()[:16]
     tensors = cached_tensors(
         cache_dir() / "usps" / f"{filename}-{digest}.safetensors",
-        lambda: _decode(source.parent, train, download=False),
+        lambda: downloaded or _decode(source.parent, train, download=False),
     )
     images = tensors["images"].unsqueeze(1).float().div_(255.0)
     if size != images.shape[-1]:
