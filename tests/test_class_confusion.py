@@ -23,3 +23,21 @@ def test_sharing_probability_between_two_classes_raises_the_loss_and_its_gradien
     logits = mixed.clone().requires_grad_(True)
     class_confusion_loss(logits, 2.5).backward()
     assert torch.isfinite(logits.grad).all() and logits.grad.abs().sum() > 0
+
+
+def test_the_certainty_weights_are_constants_for_the_gradient():
+    torch.manual_seed(0)
+    logits = torch.randn(16, 10, requires_grad=True)
+    class_confusion_loss(logits, 2.5).backward()
+
+    # the same loss with its weights computed beforehand, outside the graph
+    fixed = logits.detach().clone().requires_grad_(True)
+    probabilities = torch.softmax(fixed / 2.5, dim=1)
+    with torch.no_grad():
+        entropy = -(probabilities * torch.log(probabilities + 1e-5)).sum(dim=1)
+        weights = 1 + torch.exp(-entropy)
+        weights = (16 * weights / weights.sum()).unsqueeze(1)
+    confusion = (probabilities * weights).T @ probabilities
+    confusion = confusion / confusion.sum(dim=1, keepdim=True)
+    ((confusion.sum() - torch.trace(confusion)) / 10).backward()
+    assert torch.allclose(logits.grad, fixed.grad, atol=1e-6)

@@ -18,12 +18,14 @@ def class_confusion_loss(logits: torch.Tensor, temperature: float = 2.5) -> torc
 
     0 when every prediction is one-hot (no two classes ever share a sample); it rises as classes
     share probability mass. Temperature rescaling (``T`` > 1) keeps over-confident wrong
-    predictions from looking unconfused.
+    predictions from looking unconfused. The certainty weights are constants for the gradient, as in
+    the authors' code (``thuml/Versatile-Domain-Adaptation``): the loss moves predictions, never the
+    weights it counts them with.
     """
     count, classes = logits.shape
     probabilities = torch.softmax(logits.float() / temperature, dim=1)
     entropy = -(probabilities * torch.log(probabilities + 1e-5)).sum(dim=1)
-    weights = 1 + torch.exp(-entropy)
+    weights = 1 + torch.exp(-entropy.detach())
     weights = (count * weights / weights.sum()).unsqueeze(1)
     confusion = (probabilities * weights).transpose(0, 1) @ probabilities
     confusion = confusion / confusion.sum(dim=1, keepdim=True)
