@@ -54,6 +54,14 @@ def test_pairs_share_one_shape_and_hide_target_train_labels(
     assert not hasattr(pair.target_train, "labels")
 
 
+def test_pairs_with_one_source_share_its_tensors(data_dir):
+    # read once per process: a worker holding all three pairs keeps one MNIST, not three
+    usps, mnistm, noisy = (load_pair(name, data_dir) for name in ("mnist-usps", "mnist-mnistm", "mnist-noisy"))
+    for part in ("source_train", "source_val", "source_test"):
+        pointers = {getattr(pair, part).images.untyped_storage().data_ptr() for pair in (usps, mnistm, noisy)}
+        assert len(pointers) == 1, part
+
+
 def test_mnistm_is_deterministic_and_differs_from_mnist(data_dir):
     from da_demo.data.mnistm import bsds_photo_paths, load_photos
 

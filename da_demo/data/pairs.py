@@ -8,14 +8,16 @@ images stay unlabeled; its test set, with labels, is for reporting only.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 import torch
 
 from .domains import PairSpec, resolve_domain, resolve_pair
 from .images import LabeledImages, UnlabeledImages, fingerprint
+from .locations import CACHE_DIR_ENV, data_dir
 
 SOURCE_VALIDATION_SIZE = 5000
 SOURCE_VALIDATION_SEED = 0
@@ -75,8 +77,29 @@ class DomainPair:
 def load_domain(
     name: str, train: bool, data_directory: str | Path | None = None, channels: int | None = None
 ) -> LabeledImages:
-    """One domain's split; grayscale domains are repeated to ``channels`` when asked (a view, no copy)."""
-    return with_channels(resolve_domain(name).load(train, data_directory), name, channels)
+    """One domain's split; grayscale domains are repeated to ``channels`` when asked (a view, no copy).
+    Read once per process and data location, so pairs share a domain's tensors."""
+    return with_channels(_read(name, train, *_location(data_directory)), name, channels)
+
+
+def _location(data_directory: str | Path | None) -> tuple[Path | None, str]:
+    """Where a split is read from, as a cache key: the data directory and the download cache."""
+    return data_dir(data_directory), os.environ.get(CACHE_DIR_ENV, "")
+
+
+@lru_cache(maxsize=8)
+def _read(name: str, train: bool, directory: Path | None, cache: str) -> LabeledImages:
+    """A stored split, read once per process and location: every pair's source is MNIST, and three
+    pairs each holding their own copy cost a worker about 420 MB (the tensors are never changed in
+    place; a pair shares them the way a worker's runs always have)."""
+    return resolve_domain(name).load(train, directory)
+
+
+@lru_cache(maxsize=4)
+def _source_splits(name: str, directory: Path | None, cache: str) -> tuple[LabeledImages, LabeledImages]:
+    """A source domain's training split without and with its held-out validation images, once (the
+    whole split they are cut from is not kept)."""
+    return hold_out(resolve_domain(name).load(True, directory), SOURCE_VALIDATION_SIZE, SOURCE_VALIDATION_SEED)
 
 
 def with_channels(split: LabeledImages, name: str, channels: int | None) -> LabeledImages:
@@ -96,9 +119,7 @@ def load_pair(name: str, data_directory: str | Path | None = None) -> DomainPair
         return load_domain(domain, train, data_directory, spec.channels)
 
     # held out before any channel repeat, so both parts stay views of a 1-channel copy
-    source_train, source_val = hold_out(
-        load_domain(spec.source.name, True, data_directory), SOURCE_VALIDATION_SIZE, SOURCE_VALIDATION_SEED
-    )
+    source_train, source_val = _source_splits(spec.source.name, *_location(data_directory))
     return DomainPair(
         spec=spec,
         source_train=with_channels(source_train, spec.source.name, spec.channels),
