@@ -25,7 +25,7 @@ from types import SimpleNamespace
 
 from ..data import PAIRS
 from ..reporting import format_markdown
-from .loadtest import digit_picture, free_port
+from .loadtest import digit_picture, serve_warmed
 
 
 def resident_megabytes(pid: int | None = None) -> float:
@@ -70,18 +70,10 @@ def main(argv: list[str] | None = None) -> int:
 
     from gradio_client import Client, handle_file
 
-    from ..ui import build_demo, configure_serving, launch_options
+    from ..ui import configure_serving
 
     configure_serving()
-    demo = build_demo(warm_up=True)
-    _, url, _ = demo.launch(
-        server_name="127.0.0.1",
-        server_port=free_port(),
-        prevent_thread_lock=True,
-        quiet=True,
-        **launch_options(),
-    )
-    time.sleep(30)  # the warm-up: test data, training workers, UMAP's first compilation
+    demo, url = serve_warmed()
     folder = Path(tempfile.mkdtemp(prefix="da-demo-class-"))
     pictures = [digit_picture(folder, digit, seed) for digit in range(10) for seed in range(3)]
     fresh_mb = resident_megabytes()

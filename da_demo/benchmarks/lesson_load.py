@@ -3,10 +3,16 @@
 
 The app is started here (worker processes, warm-up) and ``--students`` visitors press Start on the
 lesson's preset (DANN, 600 steps on MNIST → USPS, seed 0) at random moments within ``--within``
-seconds, through ``/adapt`` as programs do; one more visitor keeps asking ``/predict`` meanwhile.
+seconds, through ``/adapt`` as programs do; one more visitor keeps asking ``/predict`` meanwhile
+(a new digit a second after each answer).
 Reports when each student saw their first curve point (median and slowest), how many distinct runs
 were trained for the class, whether every student got the model, the predicting visitor's latency
-and time-outs, and the memory of the app with its workers.
+(and the part of it spent in the models) and time-outs, and the memory of the app with its workers.
+
+The visitors' clients run beside the app on its two cores, as they never would in a class: the 30
+students' clients (about one core of polling and parsing) run at the lowest priority, as a stand-in
+for their phones, so what they measure is if anything late; the predicting visitor runs in a process
+of its own at normal priority.
 
 With ``--class-sweep`` the class runs the lesson's race as a sweep instead: a teacher opens a class
 (``/open_class``), each student joins it (``/join_class``) and trains their own seat's setting and
@@ -28,11 +34,15 @@ from pathlib import Path
 
 from ..reporting import format_markdown
 from .class_load import percentile, resident_megabytes
-from .loadtest import digit_picture, free_port
+from .loadtest import digit_picture, serve_warmed
 
 PRESET = {"steps": 600, "seed": 0}  # the lesson's step 3 (ui.lesson.LESSON_STEPS), over the pick's settings
 PRESET_WORDS = "lesson preset: DANN, 600 steps, seed 0"
 PREDICT_TIMEOUT = 5.0
+#: the predicting visitor asks again this long after the last answer came: faster than anyone draws
+#: and presses Predict, but not a flood (asked back to back, its requests alone take a core from training)
+PREDICT_PAUSE = 1.0
+STUDENTS_NICENESS = 19  # the 30 students' clients stand in for 30 phones: they get what the app leaves
 
 
 def student(url: str, moment: float, started: float, class_code: str = "") -> dict:
@@ -65,48 +75,58 @@ def _has_curve(curves) -> bool:
     return isinstance(curves, dict) and bool(curves.get("accuracy", {}).get("target test", {}).get("step"))
 
 
-def predicting_visitor(url: str, folder: Path, until: threading.Event) -> tuple[list[float], int, list[str]]:
-    """``/predict`` one after another until ``until`` is set: latencies, time-outs, errors."""
+def predicting_visitor(
+    url: str, folder: Path, until: threading.Event
+) -> tuple[list[float], list[float], int, list[str]]:
+    """``/predict`` one after another (``PREDICT_PAUSE`` between them) until ``until`` is set:
+    latencies, the part of each spent in the models (as the app measured it), time-outs, errors."""
     from gradio_client import Client, handle_file
 
     client = Client(url, verbose=False)
     pictures = [digit_picture(folder, digit, 0) for digit in range(10)]
-    latencies, timeouts, errors = [], 0, []
-    while not until.is_set():
+    latencies, in_models, timeouts, errors = [], [], 0, []
+    while not until.wait(PREDICT_PAUSE if latencies else 0):
         started = time.perf_counter()
         job = client.submit(handle_file(random.choice(pictures)), "mnist-usps", api_name="/predict")
         try:
-            job.result(timeout=PREDICT_TIMEOUT)
+            answer = job.result(timeout=PREDICT_TIMEOUT)
             latencies.append(time.perf_counter() - started)
+            in_models.append(answer["model_ms"] / 1000)
         except TimeoutError:
             timeouts += 1
         except Exception as error:  # noqa: BLE001 - every failure is the finding
             errors.append(f"predict: {type(error).__name__}: {str(error)[:120]}")
-    return latencies, timeouts, errors
+    return latencies, in_models, timeouts, errors
 
 
-def _visitors(url: str, moments: list[float], class_code: str, answers) -> None:
-    """The students and the predicting visitor (in their own process): what each saw, put on ``answers``."""
-    folder = Path(tempfile.mkdtemp(prefix="da-demo-lesson-"))
-    until = threading.Event()
-    with ThreadPoolExecutor(len(moments) + 1) as pool:
-        predictions = pool.submit(predicting_visitor, url, folder, until)
+def _students(url: str, moments: list[float], class_code: str, answers) -> None:
+    """The students (in a process of their own, at the lowest priority: in a class their clients
+    run on their own phones, not on the app's cores): what each saw, put on ``answers``."""
+    os.nice(STUDENTS_NICENESS)
+    with ThreadPoolExecutor(len(moments)) as pool:
         started = time.perf_counter()
-        results = list(pool.map(lambda moment: student(url, moment, started, class_code), moments))
-        until.set()
-        answers.put((results, *predictions.result()))
+        answers.put(list(pool.map(lambda moment: student(url, moment, started, class_code), moments)))
+
+
+def _predictor(url: str, until, answers) -> None:
+    """The predicting visitor (a process of its own at normal priority, so its latencies are the
+    app's and not the students' clients'): what it saw, put on ``answers`` once ``until`` is set."""
+    stop = threading.Event()
+
+    def relay() -> None:  # the other process's event, as the visitor's loop waits on it
+        until.wait()
+        stop.set()
+
+    threading.Thread(target=relay, daemon=True).start()
+    answers.put(predicting_visitor(url, Path(tempfile.mkdtemp(prefix="da-demo-lesson-")), stop))
 
 
 def run(students: int, within: float, seed: int, class_sweep: bool = False) -> tuple[list[list[str]], bool]:
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-    from ..ui import build_demo, configure_serving, launch_options
+    from ..ui import configure_serving
 
     configure_serving()
-    demo = build_demo(warm_up=True)
-    _, url, _ = demo.launch(
-        server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True, **launch_options()
-    )
-    time.sleep(30)  # the warm-up: test data, training workers, UMAP's first compilation
+    demo, url = serve_warmed()
     rng = random.Random(seed)
     moments = sorted(rng.uniform(0, within) for _ in range(students))
     class_code = ""
@@ -114,18 +134,25 @@ def run(students: int, within: float, seed: int, class_sweep: bool = False) -> t
         from gradio_client import Client
 
         class_code = Client(url, verbose=False).predict("dann", api_name="/open_class")
-    # the visitors run in a process of their own, as on their own devices: their clients do not
+    # the visitors run in processes of their own, as on their own devices: their clients do not
     # share the app's interpreter, and their memory is not counted as the app's
     context = multiprocessing.get_context("spawn")
-    answers = context.Queue()
-    visitors = context.Process(target=_visitors, args=(url, moments, class_code, answers), daemon=True)
-    visitors.start()
+    seen, predicted, done = context.Queue(), context.Queue(), context.Event()
+    visitors = [
+        context.Process(target=_students, args=(url, moments, class_code, seen), daemon=True),
+        context.Process(target=_predictor, args=(url, done, predicted), daemon=True),
+    ]
+    for process in visitors:
+        process.start()
     peak = 0.0
-    while visitors.is_alive() and answers.empty():
-        peak = max(peak, resident_megabytes() - resident_megabytes(visitors.pid))
+    while visitors[0].is_alive() and seen.empty():
+        peak = max(peak, resident_megabytes() - sum(resident_megabytes(process.pid) for process in visitors))
         time.sleep(1)
-    results, latencies, timeouts, errors = answers.get()
-    visitors.join(timeout=30)
+    results = seen.get()
+    done.set()
+    latencies, in_models, timeouts, errors = predicted.get()
+    for process in visitors:
+        process.join(timeout=30)
     trained = demo.da_context.trainer.runs_trained()
     on_board = len(demo.da_context.classroom.board(class_code).runs) if class_code else 0
     demo.close()
@@ -139,6 +166,7 @@ def run(students: int, within: float, seed: int, class_sweep: bool = False) -> t
         ["every student's run done, with the model", f"{students - len(failed)} of {students}"],
         ["last run finished, seconds after the first Start", f"{max(result['ended'] for result in results):.0f}"],
         ["/predict meanwhile: p50 / p95 (ms)", _latency(latencies)],
+        ["… of it in the models: p50 / p95 (ms)", _latency(in_models)],
         [f"/predict time-outs (> {PREDICT_TIMEOUT:g} s) / errors", f"{timeouts} / {len(errors)}"],
         ["memory, app and workers, peak (MB)", f"{peak:.0f}"],
     ]

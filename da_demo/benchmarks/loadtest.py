@@ -136,25 +136,37 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+WARM_UP_LIMIT = 600.0
+
+
+def serve_warmed(**build_options):
+    """The app built and served here once its warm-up is over (test data, training workers and
+    UMAP's first compilation, which alone takes a minute on a 2-core machine), as on a Space before
+    the class arrives: ``(demo, url)``. A load measured during the warm-up measures the warm-up."""
+    from ..ui import build_demo, launch_options
+
+    started = time.perf_counter()
+    demo = build_demo(warm_up=True, **build_options)
+    _, url, _ = demo.launch(
+        server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True, **launch_options()
+    )
+    if not demo.da_context.warmed.wait(WARM_UP_LIMIT):
+        raise RuntimeError(f"the app's warm-up did not end within {WARM_UP_LIMIT:.0f} s")
+    print(f"app warmed up in {time.perf_counter() - started:.0f} s", flush=True)
+    return demo, url
+
+
 def run(
     visitors: int = 20,
     seconds: float = TRAINING_WAIT_SECONDS,
     steps: int = 400,
     train_in_workers: bool = True,
 ) -> dict:
-    from ..ui import build_demo, configure_serving, launch_options
+    from ..ui import configure_serving
 
     if train_in_workers:
         configure_serving()
-    demo = build_demo(warm_up=True, train_in_workers=train_in_workers)
-    time.sleep(20)  # let the warm-up (data, workers) finish, as on a Space before the class arrives
-    _, url, _ = demo.launch(
-        server_name="127.0.0.1",
-        server_port=free_port(),
-        prevent_thread_lock=True,
-        quiet=True,
-        **launch_options(),
-    )
+    demo, url = serve_warmed(train_in_workers=train_in_workers)
     folder = Path(tempfile.mkdtemp(prefix="da-demo-load-"))
     until = threading.Event()
     special = ("trainer-finishes", "trainer-stops", "trainer-waits", "bad-settings")
