@@ -113,17 +113,21 @@ def runs_plot(session, pair: str):
 def run_adaptation(
     context: AppContext, pair: str, method: str, settings: dict, session, progress, request=None
 ):
-    """The live session on the page: status, loss plot, accuracy plot, explanations, model file,
-    the visitor's runs compared, then the session."""
+    """The live session on the page: status, loss plot, accuracy plot, explanations, then the
+    session (what the run leaves behind is shown by ``after_run``)."""
     for update in context.live_session(session, pair, method, settings, progress, request):
         if not update.events:
-            yield update.text, gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), session
+            yield update.text, gr.skip(), gr.skip(), gr.skip(), session
             continue
-        loss, accuracy, glossary = figures(update, context.drawings)
-        model = str(update.model_path) if update.model_path else gr.skip()
-        runs = runs_plot(session, pair) if update.model_path else gr.skip()
-        chooser = runs_menu(session, pair) if update.model_path else gr.skip()
-        yield update.text, loss, accuracy, glossary, model, runs, chooser, session
+        yield update.text, *figures(update, context.drawings), session
+
+
+def after_run(pair: str, session):
+    """Once a run has ended: the newest model file on ``pair``, the visitor's runs compared, and the
+    menu to choose one. Refreshed once rather than left unchanged in every streamed update (each
+    unchanged output costs the app a component rebuilt for every student watching)."""
+    newest = next((run for run in reversed(session.runs) if run.pair == pair and run.path), None)
+    return (str(newest.path) if newest else None), runs_plot(session, pair), runs_menu(session, pair)
 
 
 def runs_menu(session, pair: str):
@@ -259,12 +263,12 @@ def build(context: AppContext) -> AdaptTab:
     run_event = start.click(
         run_session,
         [context.pair, method, *fields, seed, context.session],
-        [status, loss_plot, accuracy_plot, glossary, download, runs, chooser, context.session],
+        [status, loss_plot, accuracy_plot, glossary, context.session],
         api_visibility="private",
         concurrency_limit=MAX_WATCHERS,
         concurrency_id="training",
         show_progress_on=status,
-    )
+    ).then(after_run, [context.pair, context.session], [download, runs, chooser], api_visibility="private")
     chooser.input(choose_run, [chooser, context.session], [status, context.session], api_visibility="private")
     context.pair.change(
         lambda pair, session: (runs_plot(session, pair), runs_menu(session, pair)),

@@ -88,7 +88,8 @@ def adapt_stream(
     """The live session as /adapt streams it: status, curves (JSON), model file, then the session."""
     for update in context.live_session(session, pair, method, settings, progress, request):
         curves = curves_json(update) if update.events else gr.skip()
-        yield update.text, curves, str(update.model_path) if update.model_path else gr.skip(), session
+        # no model file until the run has one: an unchanged output (gr.skip) costs more than an empty one
+        yield update.text, curves, str(update.model_path) if update.model_path else None, session
 
 
 def seat_payload(seat: Seat) -> dict:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import tempfile
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +53,10 @@ EVALUATIONS = 12  # accuracy points along a live run
 #: watching it (a run of 3,000 steps once sent 300); short runs report every 10 steps, so their
 #: first curve point comes early
 LOSS_POINTS = 60
+#: between accuracy points, a watcher's curves and progress bar refresh at most this often: each
+#: refresh is a message the app sends to every student watching (30 of them once made the app too
+#: busy to answer a prediction in half a second)
+REFRESH_SECONDS = 1.0
 #: how long a ZeroGPU Space lends its GPU for one run: the run's cap plus evaluation and saving
 ZERO_GPU_SECONDS = MAX_SECONDS + 60
 
@@ -222,8 +227,10 @@ def _stream(
     watchers,
     key: str = "",
 ) -> Iterator[AdaptUpdate]:
-    """Updates while the run waits and trains; returns the model's path when it is done, else the
-    final update (it failed, or the visitor stopped watching a run others still watch)."""
+    """Updates while the run waits and trains (each accuracy point at once, loss points at most every
+    ``REFRESH_SECONDS``); returns the model's path when it is done, else the final update (it
+    failed, or the visitor stopped watching a run others still watch)."""
+    refreshed = None
     for kind, payload in messages:
         if kind == "failed":
             started = bool(events)
@@ -250,11 +257,14 @@ def _stream(
                 list(events),
             )
         events.append(payload)
+        if payload.done or not payload.metrics:  # the first frame must already name every line (see the curves)
+            continue
+        now = time.monotonic()
+        if payload.target_acc is None and refreshed is not None and now - refreshed < REFRESH_SECONDS:
+            continue
+        refreshed = now
         report((payload.step, payload.total_steps), desc="training", unit="steps")
-        if (
-            not payload.done and payload.metrics
-        ):  # the first frame must already name every line (see the curves)
-            yield AdaptUpdate(progress_text(spec, payload, watchers()), spec.method, list(events))
+        yield AdaptUpdate(progress_text(spec, payload, watchers()), spec.method, list(events))
     return AdaptUpdate("Failed: the training run ended without a result.", spec.method, events)
 
 
@@ -284,6 +294,7 @@ def _finish(
             [event.target_acc for event in measured],
             model,
             number,
+            output if model is not None else None,
         )
     )
     summary = (

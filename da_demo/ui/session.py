@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 
@@ -25,6 +26,8 @@ class FinishedRun:
     #: the run's trained model (kept for every run of the session, so any can be chosen again)
     model: ZooModel | None = None
     number: int = 0
+    #: the model's file, offered for download
+    path: Path | None = None
 
 
 @dataclass
