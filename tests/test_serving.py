@@ -155,6 +155,28 @@ def test_a_run_that_fails_or_diverges_keeps_the_previous_model(context):
     assert session.trained[("mnist-usps", "dann")] is previous and last.model_path is not None
 
 
+@pytest.mark.parametrize("refresh,expected", [(1e9, [1, 25, 50, 75, 100]), (0.0, list(range(1, 101)))])
+def test_a_watcher_gets_every_accuracy_point_and_loss_points_at_the_refresh_rate(
+    context, monkeypatch, refresh, expected
+):
+    monkeypatch.setattr(live_runs, "REFRESH_SECONDS", refresh)
+
+    def event(step, done=False):
+        accuracy = 0.5 + step / 1000 if step % 25 == 0 else None
+        return ProgressEvent(step, 100, 0, 0, 0, {"class_loss": 1 / step}, accuracy, accuracy, done=done)
+
+    def messages(request):
+        yield from (("event", event(step)) for step in range(1, 101))
+        yield from (("event", event(100, done=True)), ("done", request.output))
+
+    *streamed, last = live_runs.adapt(
+        context.zoo, context.data, Session(), "mnist-usps", "dann", {"steps": 100}, FakeTrainer(messages)
+    )
+    # a refresh a second at most between accuracy points (the first frame at once): none is skipped
+    assert [update.events[-1].step for update in streamed] == expected
+    assert len(last.events) == 101  # the finished run's curves hold every point
+
+
 def test_the_engine_stops_a_run_whose_loss_becomes_nan(tiny_pair):
     import torch
 
