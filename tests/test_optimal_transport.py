@@ -67,3 +67,26 @@ def test_jdot_cost_combines_feature_distance_and_label_loss():
     label_only = jdot_cost(source, target, labels, target_logits, feature_weight=0.0, label_weight=1.0)
     expected = -torch.log(torch.tensor([[0.9, 0.2], [0.1, 0.8]]))
     assert torch.allclose(label_only, expected, atol=1e-6)
+
+
+def test_deepjdot_with_relative_distances_is_blind_to_the_features_scale():
+    from da_demo.methods import get_method
+    from da_demo.methods.base import SourceBatch
+    from da_demo.models import build_classifier
+
+    method_class = get_method("deepjdot")
+    torch.manual_seed(0)
+    features, logits = torch.randn(16, 128).relu(), torch.randn(16, 10)
+    batch = SourceBatch(torch.zeros(8, 1, 28, 28), torch.arange(8) % 10)
+
+    def transport(relative: bool, scale: float) -> float:
+        hparams = method_class.hyperparameters_class(relative_distances=relative, label_weight=0.0)
+        method = method_class(build_classifier("lean", 1), hparams)
+        loss, _ = method.alignment(batch, logits, scale * features, 0.0)
+        return float(loss)
+
+    # unbounded ReLU features 10× larger: 100× the alignment term, unless distances are relative
+    assert np.isclose(transport(False, 10.0), 100 * transport(False, 1.0), rtol=1e-4)
+    assert np.isclose(transport(True, 10.0), transport(True, 1.0), rtol=1e-4)
+    # relative to their first batch's mean, the distances of that batch average 1: the term is about α
+    assert 0 < transport(True, 1.0) < method_class.hyperparameters_class().feature_weight

@@ -13,11 +13,19 @@ Trained as the paper and its reference code train it: 500 source and 500 target 
 α = 0.001, λ_t = 0.0001, the source cross-entropy term at weight 1, Adam at 1e-4, no entropy term.
 Departures: fewer steps (``steps``, for a CPU budget), source batches drawn at random rather than
 class-balanced (MNIST's classes are near balanced anyway), and the source-only start model is ours.
+
+The reference's α was set for a 128-d **sigmoid** embedding, whose squared distances stay below 128;
+ours are unbounded ReLU features, whose distances start ~50× larger, so at the same α the cheapest
+way down is to shrink every feature. ``relative_distances`` measures distances in units of their
+mean on the run's first batch (fixed from then on; the authors' code leaves ``C0 /= scale`` as a
+comment), so α means what it means in the paper whatever the backbone's scale.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+import torch
 
 from ..losses import exact_plan, jdot_cost, jdot_plan_cost
 from . import register
@@ -33,6 +41,11 @@ class DeepJDOTHyperparameters(AlignmentHyperparameters):
     entropy_weight: float = 0.0
     feature_weight: float = setting(0.001, 0.0, 100.0, label="Feature-distance weight α")
     label_weight: float = setting(0.0001, 0.0, 100.0, label="Label-loss weight λ_t")
+    relative_distances: bool = setting(
+        False,
+        label="Feature distances relative to the first batch's",
+        help="α then weighs distances in units of their mean at the start, whatever the features' scale",
+    )
 
 
 @register
@@ -57,6 +70,21 @@ samples they are coupled with, and take their labels. **When to prefer it:** you
 class-aware matching inside deep training rather than on frozen features.
 """
 
+    def __init__(self, classifier, hparams: DeepJDOTHyperparameters) -> None:
+        super().__init__(classifier, hparams)
+        #: the mean squared feature distance of the run's first batch, once measured
+        self.distance_scale: float | None = None
+
+    def alpha(self, source_features, target_features) -> float:
+        """α, per unit of squared distance (of the first batch's mean with ``relative_distances``)."""
+        if not self.hparams.relative_distances:
+            return self.hparams.feature_weight
+        if self.distance_scale is None:
+            with torch.no_grad():
+                mean = torch.cdist(source_features.float(), target_features.float()).pow(2).mean()
+            self.distance_scale = max(float(mean), 1e-12)
+        return self.hparams.feature_weight / self.distance_scale
+
     def alignment(self, source: SourceBatch, logits, features, progress: float):
         hp = self.hparams
         count = source.images.shape[0]
@@ -65,7 +93,7 @@ class-aware matching inside deep training rather than on frozen features.
             features[count:],
             source.labels,
             logits[count:],
-            hp.feature_weight,
+            self.alpha(features[:count], features[count:]),
             hp.label_weight,
         )
         transport = (exact_plan(jdot_plan_cost(*arguments)) * jdot_cost(*arguments)).sum()
