@@ -84,4 +84,7 @@ def test_a_search_prunes_at_rungs_records_every_trial_and_resumes(search_context
     assert summary.steps_trained < summary.steps_full_grid == 5 * 32
     assert summary.seconds_trained < summary.seconds_full_grid and summary.pick.key in saved
     assert "pruned at" in summary.text() and "% saved" in summary.text()
+    assert summary.trials_run == summary.trials == 5 and "trials have run" not in summary.text()
+    partial = summarize(trials, read_sweep(records)[:2])  # an interrupted search says what its figures cover
+    assert partial.trials_run == 2 and "2 of the grid's 5 trials have run" in partial.text()
     assert pending(trials, records) == []  # a finished search resumes with nothing to run

@@ -256,6 +256,9 @@ class SearchSummary:
     #: each trial's seconds per step times the full budget: what the grid without pruning would cost
     seconds_full_grid: float
     pick: SweepRecord | None
+    #: trials with a record, of the grid's: the comparison covers those
+    trials_run: int = 0
+    trials: int = 0
 
     def text(self) -> str:
         saved = 1 - self.seconds_trained / self.seconds_full_grid if self.seconds_full_grid else 0.0
@@ -267,6 +270,8 @@ class SearchSummary:
             f"training time: {self.seconds_trained:,.0f} s against about {self.seconds_full_grid:,.0f} s "
             f"for the full grid ({100 * saved:.0f}% saved)",
         ]
+        if self.trials_run < self.trials:
+            lines.append(f"{self.trials_run} of the grid's {self.trials} trials have run: the comparison covers those")
         if self.pick is not None:
             lines.append(f"best promotion score at the full budget: {self.pick.key}")
         return "\n".join(lines)
@@ -303,7 +308,7 @@ def summarize(trials: list[SearchTrial], records: list[SweepRecord]) -> SearchSu
             ]
         )
     pick = max(finished, key=lambda item: item[0])[1] if finished else None
-    return SearchSummary(format_markdown(columns, rows), steps, max_steps * ran, seconds, full, pick)
+    return SearchSummary(format_markdown(columns, rows), steps, max_steps * ran, seconds, full, pick, ran, len(trials))
 
 
 def _settings_text(settings: dict[str, Any]) -> str:
