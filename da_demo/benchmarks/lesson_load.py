@@ -27,7 +27,6 @@ import os
 import random
 import statistics
 import tempfile
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -75,10 +74,9 @@ def _has_curve(curves) -> bool:
     return isinstance(curves, dict) and bool(curves.get("accuracy", {}).get("target test", {}).get("step"))
 
 
-def predicting_visitor(
-    url: str, folder: Path, until: threading.Event
-) -> tuple[list[float], list[float], int, list[str]]:
-    """``/predict`` one after another (``PREDICT_PAUSE`` between them) until ``until`` is set:
+def predicting_visitor(url: str, folder: Path, until) -> tuple[list[float], list[float], int, list[str]]:
+    """``/predict`` one after another (``PREDICT_PAUSE`` between them) until ``until`` (an event of
+    this or another process) is set:
     latencies, the part of each spent in the models (as the app measured it), time-outs, errors."""
     from gradio_client import Client, handle_file
 
@@ -111,14 +109,7 @@ def _students(url: str, moments: list[float], class_code: str, answers) -> None:
 def _predictor(url: str, until, answers) -> None:
     """The predicting visitor (a process of its own at normal priority, so its latencies are the
     app's and not the students' clients'): what it saw, put on ``answers`` once ``until`` is set."""
-    stop = threading.Event()
-
-    def relay() -> None:  # the other process's event, as the visitor's loop waits on it
-        until.wait()
-        stop.set()
-
-    threading.Thread(target=relay, daemon=True).start()
-    answers.put(predicting_visitor(url, Path(tempfile.mkdtemp(prefix="da-demo-lesson-")), stop))
+    answers.put(predicting_visitor(url, Path(tempfile.mkdtemp(prefix="da-demo-lesson-")), until))
 
 
 def run(students: int, within: float, seed: int, class_sweep: bool = False) -> tuple[list[list[str]], bool]:
