@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
+import queue
 import random
 import statistics
 import tempfile
@@ -69,6 +70,17 @@ def student(url: str, moment: float, started: float, class_code: str = "") -> di
     return {"first": first, "status": status, "model": model, "seconds": now - pressed, "ended": now - started}
 
 
+def student_or_failure(url: str, moment: float, started: float, class_code: str = "") -> dict:
+    """``student``, with an error (a refused connection, a failed run) reported as that student's
+    failure: one student's trouble is a finding, not the end of the benchmark."""
+    try:
+        return student(url, moment, started, class_code)
+    except Exception as error:  # noqa: BLE001 - every failure is the finding
+        now = time.perf_counter()
+        status = f"failed: {type(error).__name__}: {str(error)[:120]}"
+        return {"first": None, "status": status, "model": None, "seconds": 0.0, "ended": now - started}
+
+
 def _has_curve(curves) -> bool:
     """Whether an /adapt output holds a curve point (a waiting message's skipped output does not)."""
     return isinstance(curves, dict) and bool(curves.get("accuracy", {}).get("target test", {}).get("step"))
@@ -103,7 +115,7 @@ def _students(url: str, moments: list[float], class_code: str, answers) -> None:
     os.nice(STUDENTS_NICENESS)
     with ThreadPoolExecutor(len(moments)) as pool:
         started = time.perf_counter()
-        answers.put(list(pool.map(lambda moment: student(url, moment, started, class_code), moments)))
+        answers.put(list(pool.map(lambda moment: student_or_failure(url, moment, started, class_code), moments)))
 
 
 def _predictor(url: str, until, answers) -> None:
@@ -139,9 +151,9 @@ def run(students: int, within: float, seed: int, class_sweep: bool = False) -> t
     while visitors[0].is_alive() and seen.empty():
         peak = max(peak, resident_megabytes() - sum(resident_megabytes(process.pid) for process in visitors))
         time.sleep(1)
-    results = seen.get()
     done.set()
-    latencies, in_models, timeouts, errors = predicted.get()
+    results = _answer(seen, visitors[0], "the students' process")
+    latencies, in_models, timeouts, errors = _answer(predicted, visitors[1], "the predicting visitor's process")
     for process in visitors:
         process.join(timeout=30)
     trained = demo.da_context.trainer.runs_trained()
@@ -166,6 +178,16 @@ def run(students: int, within: float, seed: int, class_sweep: bool = False) -> t
     ok = not failed and not errors and not timeouts and len(firsts) == students
     ok = ok and (not class_sweep or on_board == students)
     return rows + [[f"failure: {text[:100]}", ""] for text in (failed + errors)[:5]], ok
+
+
+def _answer(answers, process, who: str, timeout: float = 60.0):
+    """What ``process`` put on ``answers``; a clear error, not a wait without end, if it died first."""
+    try:
+        return answers.get(timeout=timeout)
+    except queue.Empty:
+        raise RuntimeError(
+            f"{who} ended without reporting (exit code {process.exitcode}); see its traceback above"
+        ) from None
 
 
 def _pair_of(values: list[float]) -> str:
