@@ -52,6 +52,27 @@ def test_the_promotion_score_is_a_validator_behind_the_selections_guards():
     assert Halving(min_steps=4, reduction_factor=2).rungs(32) == [4, 8, 16]
 
 
+def test_a_rerun_of_an_interrupted_trial_competes_with_the_other_settings_not_with_its_first_run():
+    optuna = pytest.importorskip("optuna")
+    halving = Halving(min_steps=10)
+
+    def reported(study, key: str, score: float):
+        trial = study.ask()
+        trial.set_user_attr("key", key)
+        trial.report(score, 10)
+        return trial
+
+    for pruner, rerun_pruned in ((halving.pruner(), False), (optuna.pruners.SuccessiveHalvingPruner(10, 3), True)):
+        study = optuna.create_study(direction="maximize", pruner=pruner)
+        first = reported(study, "a", 2.23681)
+        assert not first.should_prune()  # alone at its rung; then interrupted, failed when the search resumed
+        study.tell(first, state=optuna.trial.TrialState.FAIL)
+        rerun = reported(study, "a", 2.23676)  # the same training, other last digits (another thread count)
+        assert rerun.should_prune() is rerun_pruned
+        study.tell(rerun, 2.5)
+        assert reported(study, "b", 2.0).should_prune()  # another setting still meets both runs' scores
+
+
 @pytest.fixture(scope="module")
 def search_context(tiny_pair):
     """The tiny pair with a source-only start model that reads every class (the 8-step one of the

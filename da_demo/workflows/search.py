@@ -101,12 +101,42 @@ class Halving:
         return rungs
 
     def pruner(self):
-        return _optuna().pruners.SuccessiveHalvingPruner(
-            min_resource=self.min_steps, reduction_factor=self.reduction_factor
+        return _pruner_without_earlier_runs(
+            _optuna().pruners.SuccessiveHalvingPruner(min_resource=self.min_steps, reduction_factor=self.reduction_factor)
         )
 
     def describe(self) -> str:
         return f"min {self.min_steps} steps, η {self.reduction_factor}, promoted by {self.promote_by}"
+
+
+def _pruner_without_earlier_runs(halving):
+    """``halving`` (Optuna's successive-halving pruner), judging each trial against the other
+    settings only. A trial an interrupted search left running is failed when the search resumes and
+    runs again from the start under the same key; the first run's rung scores stay in the journal,
+    and the rerun must not compete with them: they are its own, with last digits that differ when
+    the thread count does (one such rerun was pruned by its own first run, 2.23676 against 2.23681)."""
+    optuna = _optuna()
+
+    class WithoutEarlierRuns(optuna.pruners.BasePruner):
+        def prune(self, study, trial) -> bool:
+            return halving.prune(_StudyWithoutEarlierRuns(study, trial), trial)
+
+    return WithoutEarlierRuns()
+
+
+class _StudyWithoutEarlierRuns:
+    """``study`` as the pruner sees it while judging ``trial``: the other runs of the same task left out."""
+
+    def __init__(self, study, trial) -> None:
+        self._study, self._trial = study, trial
+
+    def get_trials(self, deepcopy: bool = True, states=None) -> list:
+        key, number = self._trial.user_attrs.get("key"), self._trial.number
+        trials = self._study.get_trials(deepcopy=deepcopy, states=states)
+        return [t for t in trials if t.number == number or key is None or t.user_attrs.get("key") != key]
+
+    def __getattr__(self, name: str):
+        return getattr(self._study, name)
 
 
 def promotion_score(event: ProgressEvent, promote_by: str, guards: Guards) -> float:
