@@ -6,6 +6,7 @@ import pytest
 
 from da_demo.artifacts.checkpoints import read_metadata
 from da_demo.artifacts.manifest import read_manifest
+from da_demo.artifacts.schemas import ManifestEntry, ManifestSelection, SeedResult
 from da_demo.artifacts.store import SHIPPED_DIRECTORY, sha256
 from da_demo.data import PAIRS
 from da_demo.methods import method_names
@@ -70,3 +71,20 @@ def test_the_shipped_checkpoints_stay_small():
     the OT mappings' reference features (0.7-1.5 MB each). A Space clones all of it at every start."""
     total = sum(path.stat().st_size for path in SHIPPED_DIRECTORY.rglob("*.safetensors"))
     assert total < 20 * 2**20, f"{total / 2**20:.1f} MB of checkpoints"
+
+
+def test_the_goals_table_counts_the_protocols_own_goals():
+    from da_demo.artifacts.manifest import goals_table
+
+    def entry(method: str, seeds: int, gap: float | None, validator: str | None = "information_maximization"):
+        return ManifestEntry(
+            pair="mnist-usps", method=method, file=f"mnist-usps/{method}.safetensors", sha256="0" * 64,
+            source_acc=0.99, target_acc=0.9, validator=validator,
+            seeds=[SeedResult(seed=seed, source_acc=0.99, target_acc=0.9) for seed in range(seeds)],
+            selection=ManifestSelection(gap_points=gap) if validator else None,
+        )  # fmt: skip
+
+    rows = goals_table([entry("source_only", 3, 0.0), entry("dann", 3, 1.0), entry("mmd", 1, 3.0, None)])
+    assert "| all pairs | mean oracle gap ≤ 1.5 points (1 adapted rows with one) | 1.00 | ✓ |" in rows
+    assert "| all pairs | every row a label-free pick (no † or ‡) | 2 of 3 | ✗ (1 to go) |" in rows
+    assert "| all pairs | every step-trained row over 3 seeds | 2 of 3 | ✗ (1 to go) |" in rows
