@@ -213,21 +213,13 @@ def _protocol_goals(entries: list[ManifestEntry]) -> list[tuple[str, str, str]]:
         mean = statistics.fmean(gaps)
         met = "✓" if mean <= MEAN_GAP_GOAL else f"✗ ({mean - MEAN_GAP_GOAL:+.2f})"
         goals.append((f"mean oracle gap ≤ {MEAN_GAP_GOAL:g} points ({len(gaps)} adapted rows with one)", f"{mean:.2f}", met))
-    goals.append(
-        (
-            f"every row a label-free pick (no {OLD_PROTOCOL} or {DEFAULT_SETTINGS})",
-            f"{picked} of {len(entries)}",
-            "✓" if picked == len(entries) else f"✗ ({len(entries) - picked} to go)",
-        )
-    )
-    goals.append(
-        (
-            f"every step-trained row over {SEEDS_GOAL} seeds",
-            f"{seeded} of {len(stepped)}",
-            "✓" if seeded == len(stepped) else f"✗ ({len(stepped) - seeded} to go)",
-        )
-    )
+    goals.append(_all_of(f"every row a label-free pick (no {OLD_PROTOCOL} or {DEFAULT_SETTINGS})", picked, len(entries)))
+    goals.append(_all_of(f"every step-trained row over {SEEDS_GOAL} seeds", seeded, len(stepped)))
     return goals
+
+
+def _all_of(goal: str, done: int, total: int) -> tuple[str, str, str]:
+    return goal, f"{done} of {total}", "✓" if done == total else f"✗ ({total - done} to go)"
 
 
 def replace_block(text: str, name: str, content: str) -> str:
