@@ -133,6 +133,8 @@ class SweepRecord(TaskRecord):
     #: the pair's source-only model's accuracy on the same drawn-style digits (the handwriting
     #: guard's reference; None for source-only itself)
     reference_drawn_acc: float | None = None
+    #: the steps at which a trial cut short was resumed (``workflows.resuming``)
+    resumed_at: list[int] = Field(default_factory=list)
 
     @property
     def guarded(self) -> bool:

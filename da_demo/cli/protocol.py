@@ -146,7 +146,6 @@ def sweep_command(args: argparse.Namespace) -> int:
     from ..artifacts.records import check_writable
     from ..methods import method_names
     from ..workflows.sweep import DEFAULT_RECORDS, pending, plan_trials, run_sweep
-    from ..workflows.tasks import TaskContext
 
     trials = plan_trials(
         expand(args.pairs, list(PAIRS), "pair"),
@@ -161,9 +160,7 @@ def sweep_command(args: argparse.Namespace) -> int:
         print(f"{len(todo)} of {len(trials)} trials to run")
         return 0
     executor = make_executor(args)
-    context = TaskContext(
-        args.data_dir, args.device, args.precision, Path(args.snapshots) if args.snapshots else None
-    )
+    context = _trial_context(args)
     started, failed = time.perf_counter(), 0
     with tqdm(total=len(todo), desc="sweep", unit="trial", file=sys.stderr) as bar:
         for record in run_sweep(trials, records, executor, context=context, log=log_line, refresh=args.refresh):
@@ -183,12 +180,21 @@ def sweep_command(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _trial_context(args: argparse.Namespace):
+    """The context of sweep and search trials: the machine's options, the snapshots folder, and
+    running trials saved every few minutes to resume (``workflows.resuming``)."""
+    from ..data import cache_dir
+    from ..workflows.tasks import TaskContext
+
+    snapshots = Path(args.snapshots) if args.snapshots else None
+    return TaskContext(args.data_dir, args.device, args.precision, snapshots, resume_dir=cache_dir() / "resume")
+
+
 def search_command(args: argparse.Namespace) -> int:
     from ..artifacts.records import check_writable
     from ..methods import method_names
     from ..workflows.search import Halving, plan_search, run_search, summarize
     from ..workflows.sweep import DEFAULT_RECORDS, pending, read_sweep
-    from ..workflows.tasks import TaskContext
 
     records = check_writable(Path(args.records) if args.records else DEFAULT_RECORDS)
     options = parse_grid(args.scheduler, flag="--scheduler", single=True)
@@ -200,9 +206,7 @@ def search_command(args: argparse.Namespace) -> int:
         todo = pending(trials, records)
         print(f"rungs at {', '.join(map(str, halving.rungs(args.steps)))} steps; {len(todo)} of {len(trials)} trials to run")
         return 0
-    context = TaskContext(
-        args.data_dir, args.device, args.precision, Path(args.snapshots) if args.snapshots else None
-    )
+    context = _trial_context(args)
     failed = 0
     for record in run_search(trials, records, make_executor(args), context=context, log=log_line):
         if record["status"] != "ok":

@@ -17,7 +17,7 @@ from ..methods import HyperparameterSet, Method
 from ..models import DigitClassifier, build_classifier
 from .device import resolve_device, resolve_precision
 from .spec import RunSpec
-from .trainer import ProgressEvent, train
+from .trainer import LoopPosition, ProgressEvent, train
 
 
 class Run:
@@ -25,7 +25,8 @@ class Run:
 
     ``events()`` trains and yields progress; afterwards ``result`` holds the final event and
     ``metadata()`` describes the run. A method that warm-starts gets the trained classifier it
-    starts from as ``start_classifier`` (same backbone and pair).
+    starts from as ``start_classifier`` (same backbone and pair). Between two events, ``state()``
+    is all a later ``resume`` needs to go on from there, in this process or another.
     """
 
     def __init__(
@@ -57,6 +58,9 @@ class Run:
             classifier.load_state_dict(start_classifier.state_dict())
         self.method.to(self.device).to(memory_format=torch.channels_last)
         self.result: ProgressEvent | None = None
+        self.position = LoopPosition()
+        #: the steps at which this run was resumed
+        self.resumed_at: list[int] = []
 
     @property
     def hparams(self) -> HyperparameterSet:
@@ -70,11 +74,33 @@ class Run:
             seed=self.seed,
             device=self.device,
             precision=self.precision,
+            position=self.position,
             **train_options,
         ):
             if event.done:
                 self.result = event
             yield event
+
+    def state(self) -> dict[str, Any]:
+        """The run as it stands between two events: the method whole (its networks, optimizers,
+        weight averages and counters), the loop's position and the global random state."""
+        return {
+            "method": self.method,
+            "position": self.position.state(),
+            "random": torch.get_rng_state(),
+            "resumed_at": list(self.resumed_at),
+        }
+
+    def resume(self, state: dict[str, Any]) -> None:
+        """Go on from ``state`` (from ``state()`` of a run of the same spec) at its step."""
+        method = state["method"]
+        if type(method) is not self.method_class or method.hparams != self.hparams:
+            raise ValueError(f"the saved run is not a {self.method_class.name} run of these settings")
+        self.method = method.to(self.device)
+        position = state["position"]
+        self.position = LoopPosition(position["step"], position["train_seconds"], position["draws"])
+        torch.set_rng_state(state["random"])
+        self.resumed_at = [*state["resumed_at"], self.position.step]
 
     def metadata(self) -> dict[str, Any]:
         """What a checkpoint of this run records about it (requires a finished run)."""

@@ -5,6 +5,9 @@ events. A step-trained method gets, each step, a labeled source batch and an **u
 batch (images only: the target labels never leave the test set) through ``training_step``; a fitted
 method gets the labeled source and the unlabeled target training sets through ``fit`` and is driven
 stage by stage. Stop signal, time budget, progress events and evaluation hold for both.
+
+A step-trained run can be resumed: its ``LoopPosition`` (step, training time, the batch draws' state)
+and the method itself are all it needs (``engine.runs.Run.state``).
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import torch
 
@@ -84,12 +87,53 @@ class _BatchSampler:
         self.position += self.batch_size
         return index
 
+    def state(self) -> dict[str, Any]:
+        return {"order": self.order.clone(), "position": self.position}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        self.order, self.position = state["order"].clone(), state["position"]
+
+
+class _Draws:
+    """The run's random batch draws: one seeded generator (shared with source augmentation) and a
+    sampler per domain."""
+
+    def __init__(self, source_count: int, target_count: int, batch_size: int, seed: int) -> None:
+        self.generator = torch.Generator().manual_seed(seed)
+        self.source = _BatchSampler(source_count, batch_size, self.generator)
+        self.target = _BatchSampler(target_count, batch_size, self.generator)
+
+    def state(self) -> dict[str, Any]:
+        return {"generator": self.generator.get_state(), "source": self.source.state(), "target": self.target.state()}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        self.generator.set_state(state["generator"])
+        self.source.restore(state["source"])
+        self.target.restore(state["target"])
+
+
+@dataclass
+class LoopPosition:
+    """Where a step-trained loop stands: the steps done, the training seconds they took and the batch
+    draws' state. ``train`` keeps it current between events; one taken from ``state()`` resumes the
+    loop at that step (with the method as it was then)."""
+
+    step: int = 0
+    train_seconds: float = 0.0
+    draws: dict[str, Any] | None = None
+    _live: _Draws | None = field(default=None, repr=False, compare=False)
+
+    def state(self) -> dict[str, Any]:
+        draws = self._live.state() if self._live is not None else self.draws
+        return {"step": self.step, "train_seconds": self.train_seconds, "draws": draws}
+
 
 @dataclass
 class _Clock:
     """Training time so far (evaluations excluded) and the budget it counts against."""
 
     budget: float | None
+    #: of this run so far (a resumed run's earlier seconds included)
     train_seconds: float = 0.0
 
     def progress(self, step: int, total_steps: int) -> float:
@@ -115,6 +159,7 @@ def train(
     stop: StopSignal | Callable[[], bool] | None = None,
     time_budget: float | None = None,
     validate: bool = False,
+    position: LoopPosition | None = None,
 ) -> Iterator[ProgressEvent]:
     """Train ``method`` on ``pair``, yielding a ``ProgressEvent`` every ``log_every`` steps (every
     stage for a fitted method), with source/target test accuracy (on ``eval_samples`` of each) every
@@ -125,12 +170,16 @@ def train(
     ``stop`` (a ``threading.Event`` or a callable) and ``time_budget`` (seconds of training, > 0) end
     the run early; the final event then says why and still evaluates what was learned. ``validate``
     adds the label-free validators' scores to every evaluated event (``engine.validation``).
+    ``position`` is kept current as the run trains; one past step 0 resumes a step-trained run there.
     """
     if time_budget is not None and not time_budget > 0:
         raise ValueError(f"The time budget must be a positive number of seconds, got {time_budget:g}")
+    position = position if position is not None else LoopPosition()
+    if position.step and isinstance(method, FittedMethod):
+        raise ValueError(f"{method.name} is fitted in stages: it cannot resume part-way")
     device = device or next(method.parameters()).device
     total_steps = method.total_steps(method.hparams)
-    should_stop, clock = _stop_check(stop), _Clock(time_budget)
+    should_stop, clock = _stop_check(stop), _Clock(time_budget, position.train_seconds)
     scorer = _Scorer(method, ValidationSet.of(pair) if validate else None, device, precision)
     eval_source, eval_target = (
         pair.source_test.subset(eval_samples, seed),
@@ -138,13 +187,13 @@ def train(
     )
     event = _Events(method, pair, total_steps, clock, time.perf_counter())
 
-    if evaluate_first:
+    if evaluate_first and not position.step:
         yield event(0, {}, scorer.measure(eval_source, eval_target))
     method.train()
-    work = _work(method, pair, total_steps, seed, device, clock)
+    work = _work(method, pair, total_steps, seed, device, clock, position)
     log_every = 1 if isinstance(method, FittedMethod) else log_every
     running: dict[str, list] = {}
-    step, ended_early = 0, None
+    step, ended_early = position.step, None
     try:
         while step < total_steps:
             ended_early = _ended_early(should_stop, time_budget, clock)
@@ -159,6 +208,7 @@ def train(
                 running.setdefault(name, []).append(value)
             step += 1
             clock.train_seconds += time.perf_counter() - tick
+            position.step, position.train_seconds = step, clock.train_seconds
             if not _finite_losses(metrics):
                 ended_early = EndReason.DIVERGED
                 break
@@ -173,12 +223,12 @@ def train(
 
 
 def _work(
-    method: Method, pair: DomainPair, total_steps: int, seed: int, device, clock: _Clock
+    method: Method, pair: DomainPair, total_steps: int, seed: int, device, clock: _Clock, position: LoopPosition
 ) -> Iterator[dict]:
     """What each ``next`` runs: one training step, or one stage of a fitted method's fit."""
     if isinstance(method, FittedMethod):
         return method.fit(pair.source_train, pair.target_train, seed=seed, device=device)
-    return _steps(method, pair, total_steps, seed, device, clock)
+    return _steps(method, pair, total_steps, seed, device, clock, position)
 
 
 def _final_sets(pair: DomainPair, samples: int | None, seed: int):
@@ -261,29 +311,35 @@ def _ended_early(should_stop, time_budget: float | None, clock: _Clock) -> EndRe
 
 
 def _steps(
-    method: Method, pair: DomainPair, total_steps: int, seed: int, device: torch.device, clock: _Clock
+    method: Method,
+    pair: DomainPair,
+    total_steps: int,
+    seed: int,
+    device: torch.device,
+    clock: _Clock,
+    position: LoopPosition,
 ) -> Iterator[dict]:
-    """A step-trained method as a stream of steps: each ``next`` draws a source and a target batch
-    (the source one augmented with ``source_augment``), runs one ``training_step`` and lets the
-    method update its weight average."""
-    batch_size = method.hparams.batch_size
-    generator = torch.Generator().manual_seed(seed)
+    """A step-trained method as a stream of steps from ``position``: each ``next`` draws a source and
+    a target batch (the source one augmented with ``source_augment``), runs one ``training_step``
+    and lets the method update its weight average."""
+    draws = _Draws(len(pair.source_train), len(pair.target_train), method.hparams.batch_size, seed)
+    if position.draws is not None:
+        draws.restore(position.draws)
+    position._live = draws
     source_images, source_labels = (
         _on_device(pair.source_train.images, device),
         pair.source_train.labels.to(device),
     )
     target_images = _on_device(pair.target_train.images, device)
-    source_sampler = _BatchSampler(len(pair.source_train), batch_size, generator)
-    target_sampler = _BatchSampler(len(pair.target_train), batch_size, generator)
     augment = getattr(method.hparams, "source_augment", False)
-    for step in range(total_steps):
+    for step in range(position.step, total_steps):
         progress = clock.progress(step, total_steps)
-        source_index, target_index = source_sampler.next(), target_sampler.next()
+        source_index, target_index = draws.source.next(), draws.target.next()
         source = SourceBatch(
             _batch(source_images, source_index, device), source_labels[source_index.to(device)]
         )
         if augment:
-            source = SourceBatch(augment_digits(source.images, generator), source.labels)
+            source = SourceBatch(augment_digits(source.images, draws.generator), source.labels)
         method.set_progress(progress)
         metrics = method.training_step(source, _batch(target_images, target_index, device), progress)
         method.after_step()

@@ -186,6 +186,8 @@ class _OptunaJudge:
         self.trial = self.study.ask()
         self.trial.set_user_attr("key", task.key)
         self.score, self.pruned = -math.inf, False
+        #: every (step, score) reported, for a resumed run of the trial (``restore``)
+        self.reports: list[tuple[int, float]] = []
 
     @classmethod
     @contextlib.contextmanager
@@ -204,8 +206,23 @@ class _OptunaJudge:
 
     def stops(self, event: ProgressEvent, guards: Guards) -> bool:
         self.score = promotion_score(event, self.promote_by, guards)
-        self.trial.report(self.score if math.isfinite(self.score) else -1e30, event.step)
+        self._report(event.step, self.score if math.isfinite(self.score) else -1e30)
         return not event.done and self.trial.should_prune()
+
+    def _report(self, step: int, value: float) -> None:
+        self.trial.report(value, step)
+        self.reports.append((step, value))
+
+    def state(self) -> list[tuple[int, float]]:
+        return list(self.reports)
+
+    def restore(self, state: list[tuple[int, float]]) -> None:
+        """Report the interrupted run's scores again, asking the pruner at each as that run did, so
+        this trial holds the rungs it had passed; the decisions it made then stand (ASHA never takes
+        a promotion back)."""
+        for step, value in state:
+            self._report(step, value)
+            self.trial.should_prune()
 
 
 def _storage(journal: str):

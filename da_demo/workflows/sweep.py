@@ -62,32 +62,31 @@ class Trial(Task):
     def train(self, context: TaskContext, judge: Judge | None = None) -> dict[str, Any]:
         """Train, scoring every evaluation point; with ``context.snapshot_dir``, keep the model at
         each validator's best point, so a pick can ship without training it again. A ``judge``
-        (the search's scheduler) hears every evaluation point and may end the run there."""
+        (the search's scheduler) hears every evaluation point and may end the run there. With
+        ``context.resume_dir``, the training is saved as it goes and a trial cut short goes on from
+        where it was saved (``workflows.resuming``)."""
         job = context.job(self.spec)
         guard = GuardReader(context, job)
-        points, best, last, pruned = [], BestSnapshots(), None, False
+        resume = context.resume_file(self, job)
+        saved = resume.load() if resume else None
+        points, best = (saved["points"], saved["best"]) if saved else ([], BestSnapshots())
+        if saved and judge is not None:
+            judge.restore(saved["judge"])
+        last, pruned = None, False
         events = job.events(eval_every=self.evaluation_interval(), eval_samples=EVAL_SAMPLES, validate=True)
         for event in events:
             last = event
-            if event.target_acc is None:
-                continue
-            guards = guard.at(event)
-            points.append(
-                {
-                    "step": event.step,
-                    "source_acc": event.source_acc,
-                    "target_acc": event.target_acc,
-                    "validators": event.validators,
-                    "target_classes": event.target_classes,
-                    "drawn_acc": guards.drawn_acc,
-                }
-            )
-            if context.snapshot_dir is not None:
-                best.offer(job, event)
-            if judge is not None and judge.stops(event, guards):
-                pruned = True
-                events.close()
-                break
+            if event.target_acc is not None:
+                guards = guard.at(event)
+                points.append(_point(event, guards))
+                if context.snapshot_dir is not None:
+                    best.offer(job, event)
+                if judge is not None and judge.stops(event, guards):
+                    pruned = True
+                    events.close()
+                    break
+            if resume is not None and not event.done and resume.due():
+                resume.save({"points": points, "best": best, "judge": judge.state() if judge else None})
         result = job.result or last
         fields = {
             "hyperparameters": self.spec.hparams.to_dict(),
@@ -102,10 +101,25 @@ class Trial(Task):
             # the handwriting guard's reference: the pair's source-only model on the same digits
             "reference_drawn_acc": guard.reference_drawn_acc,
             "metrics": {} if pruned else {k: v for k, v in result.metrics.items() if k.endswith("_target_acc")},
+            **({"resumed_at": job.run.resumed_at} if job.run.resumed_at else {}),
         }
         if context.snapshot_dir is not None and not pruned:  # a pruned run has no finished model to describe
             fields["snapshots"] = best.save_all(Path(context.snapshot_dir) / self.slug, job)
+        if resume is not None:
+            resume.remove()
         return fields
+
+
+def _point(event: ProgressEvent, guards: Guards) -> dict[str, Any]:
+    """One evaluation point of a trial's record."""
+    return {
+        "step": event.step,
+        "source_acc": event.source_acc,
+        "target_acc": event.target_acc,
+        "validators": event.validators,
+        "target_classes": event.target_classes,
+        "drawn_acc": guards.drawn_acc,
+    }
 
 
 class Judge(Protocol):
@@ -113,6 +127,12 @@ class Judge(Protocol):
 
     def stops(self, event: ProgressEvent, guards: Guards) -> bool:
         """Whether the run ends at this evaluation point (never at the last one, ``event.done``)."""
+
+    def state(self) -> Any:
+        """What a resumed trial's judge needs to go on judging (``restore``)."""
+
+    def restore(self, state: Any) -> None:
+        """Go on from ``state`` (``state()`` of the judge of the trial's earlier, interrupted run)."""
 
 
 def grid_points(grid: dict[str, Iterable[Any]]) -> list[dict[str, Any]]:

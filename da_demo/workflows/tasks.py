@@ -33,6 +33,7 @@ from ..engine.evaluation import evaluate
 from ..engine.spec import RunSpec
 from ..engine.trainer import ProgressEvent
 from ..validators import class_entropy, classes_from_text, collapsed
+from .resuming import ResumeFile
 from .selection import unreadable
 from .training import TrainingJob, code_version, find_start_model
 
@@ -161,6 +162,8 @@ class TaskContext:
     #: send the loaded pairs along to other processes (for data that cannot be loaded by name there)
     share_data: bool = False
     checks: dict[str, Any] = field(default_factory=dict)
+    #: where running trials save their training to resume it (``workflows.resuming``); None: they do not
+    resume_dir: Path | None = None
 
     def check(self, name: str):
         """The drawn-digits check set of the pair's source test set (built once)."""
@@ -196,6 +199,7 @@ class TaskContext:
             pairs=dict(self.pairs) if self.share_data else {},
             starts=dict(self.starts),
             share_data=self.share_data,
+            resume_dir=self.resume_dir,
         )
 
     def pair(self, name: str) -> DomainPair:
@@ -217,6 +221,10 @@ class TaskContext:
                 log=log,
             )
         return self.starts[key]
+
+    def resume_file(self, task: Task, job: TrainingJob) -> ResumeFile | None:
+        """Where ``task``'s training (``job``) is saved while it runs, if this context resumes tasks."""
+        return None if self.resume_dir is None else ResumeFile(Path(self.resume_dir) / f"{task.slug}.pt", job)
 
     def job(self, spec: RunSpec) -> TrainingJob:
         """A training job for ``spec`` on this context's data, device and start model."""

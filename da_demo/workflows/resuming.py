@@ -1,0 +1,69 @@
+"""Long trials that outlive their process: a trial's training saved as it goes, resumed where it stopped.
+
+A sweep or search trial of 10,000 steps on MNIST-M takes hours on a 2-core CPU, longer than a
+working session; without this, a trial cut short starts again from step 0. Every ``every`` seconds
+(at an event, between two steps) the run's whole state (``engine.runs.Run.state``: the method with
+its networks, optimizers and counters, the loop's position and batch draws, the random state) and
+the task's own progress (its evaluation points, best snapshots, the scheduler's reports) go to one
+file named after the task's key; the next run of the same task loads it and goes on from that step.
+The file is removed when the task finishes.
+
+The file is a pickle (``torch.save`` of live objects), read back only from the directory this
+program wrote it to (``cache_dir()/resume`` by default), never from elsewhere.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .training import TrainingJob, code_version
+
+#: seconds of training between two saves of a running trial
+RESUME_EVERY = 600.0
+LOG = logging.getLogger("da_demo.workflows")
+
+
+class ResumeFile:
+    """Where one task's training (``job``) is saved while it runs: ``path``, every ``every`` seconds
+    (default ``RESUME_EVERY``)."""
+
+    def __init__(self, path: Path, job: TrainingJob, every: float | None = None) -> None:
+        self.path, self.job = Path(path), job
+        self.every = RESUME_EVERY if every is None else every
+        self.saved_at = time.monotonic()
+
+    def load(self) -> dict[str, Any] | None:
+        """Resume ``job`` from the saved state, if there is one, and return the task's progress saved
+        with it (None: start from step 0). A file that cannot be read is set aside, not trusted."""
+        if not self.path.is_file():
+            return None
+        try:
+            saved = torch.load(self.path, map_location=self.job.run.device, weights_only=False)
+            self.job.run.resume(saved["run"])
+        except Exception as error:  # noqa: BLE001 - a half-written or foreign file: start afresh
+            self.path.replace(self.path.with_suffix(".unreadable"))
+            LOG.warning("%s: could not resume (%s: %s); starting from step 0", self.path.name, type(error).__name__, error)
+            return None
+        return saved["task"]
+
+    def due(self) -> bool:
+        return time.monotonic() - self.saved_at >= self.every
+
+    def save(self, task_progress: dict[str, Any]) -> None:
+        """Write the run's state and ``task_progress`` (atomically: a process killed while writing
+        leaves the previous file)."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        partial = self.path.with_suffix(f".{os.getpid()}.partial")
+        state = {"run": self.job.run.state(), "task": task_progress, "code_version": code_version()}
+        torch.save(state, partial)
+        partial.replace(self.path)
+        self.saved_at = time.monotonic()
+
+    def remove(self) -> None:
+        self.path.unlink(missing_ok=True)
