@@ -3,9 +3,9 @@
 Trains the source-only model of each candidate backbone on the pair's source training split (seed
 0), then prints every label-free validator's score for it (higher is better), the backbone each
 validator would choose, and, for reporting only, target-test accuracy and accuracy on the drawn
-digits check set. The MNIST-M pair's backbone (``wide_gn``) was chosen this way, by DEV; with the
-instance-normalised candidates, all five validators prefer ``wide_gn_in`` on MNIST-M and four of
-five keep ``lean`` on USPS.
+digits check set. The MNIST-M pair's backbone was chosen this way: first ``wide_gn`` (by DEV); with
+the instance-normalised candidates, all five validators prefer ``wide_gn_in`` on MNIST-M (its
+backbone now) and four of five keep ``lean`` on USPS.
 """
 
 from __future__ import annotations

@@ -166,7 +166,7 @@ PAIRS: dict[str, PairSpec] = {
             MNIST_M,
             "MNIST → MNIST-M",
             "digits blended over colour photo crops (BSDS500)",
-            "wide_gn",
+            "wide_gn_in",
             published={
                 "source_only": Reference(46.7, "lecture", "DANN paper 52.25"),
                 "dann": Reference(82.1, "lecture", "DANN paper 76.7"),
