@@ -6,6 +6,7 @@ import io
 import pytest
 import torch
 
+from da_demo.artifacts.checkpoints import load_checkpoint
 from da_demo.engine.runs import Run
 from da_demo.engine.spec import RunSpec
 from da_demo.workflows import resuming
@@ -84,8 +85,8 @@ class _EndsAt:
 
 def test_a_sweep_trial_cut_short_resumes_from_its_saved_step(trial_context, tmp_path, monkeypatch):
     monkeypatch.setattr(resuming, "RESUME_EVERY", 0.0)  # save at every event
-    (trial,) = plan_trials(["mnist-usps"], ["dann"], grid_overrides={"steps": [24], "batch_size": [16],
-                                                                     "lambda_max": [1.0], "entropy_weight": [0.0]})  # fmt: skip
+    grid = {"steps": [24], "batch_size": [16], "lambda_max": [1.0], "entropy_weight": [0.0]}
+    (trial,) = plan_trials(["mnist-usps"], ["dann"], grid_overrides=grid)
     uninterrupted = trial.train(trial_context)
     context = trial_context.portable()
     context.resume_dir = tmp_path / "resume"
@@ -103,8 +104,8 @@ def test_a_sweep_trial_cut_short_resumes_from_its_saved_step(trial_context, tmp_
 
 
 def test_an_unreadable_saved_state_is_set_aside_and_the_trial_starts_afresh(trial_context, tmp_path):
-    (trial,) = plan_trials(["mnist-usps"], ["deepcoral"], grid_overrides={"steps": [8], "batch_size": [16],
-                                                                          "coral_weight": [1.0], "entropy_weight": [0.0]})  # fmt: skip
+    grid = {"steps": [8], "batch_size": [16], "coral_weight": [1.0], "entropy_weight": [0.0]}
+    (trial,) = plan_trials(["mnist-usps"], ["deepcoral"], grid_overrides=grid)
     context = trial_context.portable()
     context.resume_dir = tmp_path
     (tmp_path / f"{trial.slug}.pt").write_bytes(b"half a file")
@@ -124,3 +125,36 @@ def test_a_resumed_search_trial_keeps_the_rungs_its_first_run_passed(tmp_path):
     attrs = judge.study.get_trials(deepcopy=False)[-1].system_attrs
     assert {"completed_rung_0", "completed_rung_1"} <= set(attrs)
     assert judge.state() == [(4, 1.5), (8, 1.7)] and judge.trial.user_attrs["key"] == trials[0].key
+
+
+def test_a_pretraining_seed_cut_short_resumes_and_saves_the_same_model(trial_context, tmp_path, monkeypatch):
+    from da_demo.workflows import tasks
+    from da_demo.workflows.pretrain import PretrainTask
+
+    monkeypatch.setattr(resuming, "RESUME_EVERY", 0.0)
+    spec = RunSpec.resolve("mnist-usps", "dann", {"steps": 24, "batch_size": 16})
+    context = trial_context.portable()
+    context.checks = {"mnist-usps": context.pair("mnist-usps").source_test}
+    whole = PretrainTask(spec, ("steps",), "information_maximization", str(tmp_path / "whole.safetensors"))
+    whole._train(context)
+
+    context.resume_dir = tmp_path / "resume"
+    task = PretrainTask(spec, ("steps",), "information_maximization", str(tmp_path / "cut.safetensors"))
+    read = tasks.GuardReader.at
+
+    def ends_at_16(self, event):
+        if event.step >= 16:
+            raise KeyboardInterrupt("the session ended")
+        return read(self, event)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(tasks.GuardReader, "at", ends_at_16)
+        with pytest.raises(KeyboardInterrupt):
+            task._train(context)
+    assert (context.resume_dir / f"{task.slug}.pt").is_file()
+    task._train(context)
+    assert not list(context.resume_dir.iterdir())
+    ours, theirs = (load_checkpoint(tmp_path / name) for name in ("cut.safetensors", "whole.safetensors"))
+    assert ours.metadata.steps == theirs.metadata.steps
+    for name, value in theirs.classifier.state_dict().items():
+        assert torch.equal(ours.classifier.state_dict()[name], value), name

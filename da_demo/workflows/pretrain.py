@@ -96,17 +96,24 @@ class PretrainTask(Task):
         # among the points they let through, or among all when they let none through
         guarded, anyway = BestSnapshots([self.validator]), BestSnapshots([self.validator])
         guard = GuardReader(context, job) if adapting else None
+        resume = context.resume_file(self, job)  # a long seed cut short goes on where it was saved
+        if resume is not None and (saved := resume.load()) is not None:
+            guarded, anyway = saved["guarded"], saved["anyway"]
         for event in job.events(
             eval_every=eval_every(self.spec), eval_samples=EVAL_SAMPLES, validate=adapting
         ):
             anyway.offer(job, event)
             if guard is not None and event.target_acc is not None and not guard.at(event).reject(event):
                 guarded.offer(job, event)
+            if resume is not None:
+                resume.offer(event, lambda: {"guarded": guarded, "anyway": anyway})
         best = guarded if self.validator in guarded.best else anyway
         if adapting and self.validator in best.best:
             best.save(self.validator, Path(self.output), job)
         else:
             job.save(self.output, half_precision=True)
+        if resume is not None:
+            resume.remove()
 
 
 def plan_pretraining(
@@ -174,7 +181,7 @@ def pretrain(
     selection = selection or SelectionFile()
     executor = executor or LocalExecutor()
     progress_records = check_writable(progress_records or cache_dir() / "pretrain" / "records.jsonl")
-    context = context or TaskContext(data_dir, device, precision)
+    context = context or TaskContext(data_dir, device, precision, resume_dir=cache_dir() / "resume")
 
     def reuse(task: PretrainTask, picked: SelectedPoint | None) -> str | None:
         return _reuse(context, task, picked, records, snapshot_dir, log)

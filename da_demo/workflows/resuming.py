@@ -1,6 +1,6 @@
-"""Long trials that outlive their process: a trial's training saved as it goes, resumed where it stopped.
+"""Long tasks that outlive their process: a task's training saved as it goes, resumed where it stopped.
 
-A sweep or search trial of 10,000 steps on MNIST-M takes hours on a 2-core CPU, longer than a
+A sweep or search trial, or a pretraining seed, of 10,000 steps on MNIST-M takes hours on a 2-core CPU, longer than a
 working session; without this, a trial cut short starts again from step 0. Every ``every`` seconds
 (at an event, between two steps) the run's whole state (``engine.runs.Run.state``: the method with
 its networks, optimizers and counters, the loop's position and batch draws, the random state) and
@@ -17,11 +17,13 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from ..engine.trainer import ProgressEvent
 from .training import TrainingJob, code_version
 
 #: seconds of training between two saves of a running trial
@@ -54,6 +56,11 @@ class ResumeFile:
 
     def due(self) -> bool:
         return time.monotonic() - self.saved_at >= self.every
+
+    def offer(self, event: ProgressEvent, task_progress: Callable[[], dict[str, Any]]) -> None:
+        """Save at ``event`` if a save is due (never at the final event: the task is about to end)."""
+        if not event.done and self.due():
+            self.save(task_progress())
 
     def save(self, task_progress: dict[str, Any]) -> None:
         """Write the run's state and ``task_progress`` (atomically: a process killed while writing

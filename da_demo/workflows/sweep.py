@@ -85,8 +85,8 @@ class Trial(Task):
                     pruned = True
                     events.close()
                     break
-            if resume is not None and not event.done and resume.due():
-                resume.save({"points": points, "best": best, "judge": judge.state() if judge else None})
+            if resume is not None:
+                resume.offer(event, lambda: {"points": points, "best": best, "judge": judge.state() if judge else None})
         result = job.result or last
         fields = {
             "hyperparameters": self.spec.hparams.to_dict(),
