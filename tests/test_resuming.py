@@ -10,7 +10,7 @@ from da_demo.artifacts.checkpoints import load_checkpoint
 from da_demo.engine.runs import Run
 from da_demo.engine.spec import RunSpec
 from da_demo.workflows import resuming
-from da_demo.workflows.search import Halving, _OptunaJudge, _storage, plan_search
+from da_demo.workflows.search import Halving, _OptunaJudge, _storage, plan_search, summarize
 from da_demo.workflows.sweep import plan_trials
 
 
@@ -92,8 +92,9 @@ def test_a_sweep_trial_cut_short_resumes_from_its_saved_step(trial_context, tmp_
     context.resume_dir = tmp_path / "resume"
     with pytest.raises(KeyboardInterrupt):
         trial.train(context, _EndsAt(16))
-    saved = list(context.resume_dir.iterdir())
-    assert [path.name for path in saved] == [f"{trial.slug}.pt"]
+    saved = sorted(path.name for path in context.resume_dir.iterdir())
+    assert saved == [f"{trial.slug}.json", f"{trial.slug}.pt"]
+    assert resuming.saved_step(context.resume_dir, trial.slug) == 12  # what --dry-run and the summary say
 
     resumed = trial.train(context)
     assert resumed["resumed_at"] == [12]  # the last event before the end (evaluated every 4 steps)
@@ -125,6 +126,19 @@ def test_a_resumed_search_trial_keeps_the_rungs_its_first_run_passed(tmp_path):
     attrs = judge.study.get_trials(deepcopy=False)[-1].system_attrs
     assert {"completed_rung_0", "completed_rung_1"} <= set(attrs)
     assert judge.state() == [(4, 1.5), (8, 1.7)] and judge.trial.user_attrs["key"] == trials[0].key
+
+
+def test_a_search_summary_says_where_a_cut_short_trial_resumes(trial_context, tmp_path):
+    records = tmp_path / "sweep.jsonl"
+    grid = {"batch_size": [16], "lr": [1e-4, 1e-3], "coral_weight": [1.0], "entropy_weight": [0.0]}
+    trials = plan_search("mnist-usps", "deepcoral", grid, 32, Halving(min_steps=4, reduction_factor=2), records)
+    job = trial_context.job(trials[0].spec)
+    for event in job.events(log_every=4):
+        if event.step == 8:
+            resuming.ResumeFile(tmp_path / f"{trials[0].slug}.pt", job, trials[0].key).save({})
+            break
+    text = summarize(trials, [], tmp_path).text()
+    assert "cut short: resumes at step 8" in text and text.count("not run yet") == 1
 
 
 def test_a_pretraining_seed_cut_short_resumes_and_saves_the_same_model(trial_context, tmp_path, monkeypatch):

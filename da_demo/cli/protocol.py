@@ -145,6 +145,7 @@ def sweep_command(args: argparse.Namespace) -> int:
 
     from ..artifacts.records import check_writable
     from ..methods import method_names
+    from ..workflows.resuming import resume_directory, saved_step
     from ..workflows.sweep import DEFAULT_RECORDS, pending, plan_trials, run_sweep
 
     trials = plan_trials(
@@ -156,7 +157,9 @@ def sweep_command(args: argparse.Namespace) -> int:
     records = check_writable(Path(args.records) if args.records else DEFAULT_RECORDS)
     todo = pending(trials, records, args.refresh)
     if args.dry_run:
-        print("\n".join(trial.key for trial in todo))
+        for trial in todo:
+            step = saved_step(resume_directory(), trial.slug)
+            print(trial.key + ("" if step is None else f"  (cut short: resumes at step {step:,})"))
         print(f"{len(todo)} of {len(trials)} trials to run")
         return 0
     executor = make_executor(args)
@@ -183,16 +186,17 @@ def sweep_command(args: argparse.Namespace) -> int:
 def _trial_context(args: argparse.Namespace):
     """The context of sweep and search trials: the machine's options, the snapshots folder, and
     running trials saved every few minutes to resume (``workflows.resuming``)."""
-    from ..data import cache_dir
+    from ..workflows.resuming import resume_directory
     from ..workflows.tasks import TaskContext
 
     snapshots = Path(args.snapshots) if args.snapshots else None
-    return TaskContext(args.data_dir, args.device, args.precision, snapshots, resume_dir=cache_dir() / "resume")
+    return TaskContext(args.data_dir, args.device, args.precision, snapshots, resume_dir=resume_directory())
 
 
 def search_command(args: argparse.Namespace) -> int:
     from ..artifacts.records import check_writable
     from ..methods import method_names
+    from ..workflows.resuming import resume_directory
     from ..workflows.search import Halving, plan_search, run_search, summarize
     from ..workflows.sweep import DEFAULT_RECORDS, pending, read_sweep
 
@@ -202,7 +206,7 @@ def search_command(args: argparse.Namespace) -> int:
     method = expand([args.method], method_names(), "method")[0]
     trials = plan_search(args.pair, method, parse_grid(args.grid), args.steps, halving, records, args.seed)
     if args.dry_run:
-        print(summarize(trials, read_sweep(records)).text())
+        print(summarize(trials, read_sweep(records), resume_directory()).text())
         todo = pending(trials, records)
         print(f"rungs at {', '.join(map(str, halving.rungs(args.steps)))} steps; {len(todo)} of {len(trials)} trials to run")
         return 0
@@ -216,7 +220,7 @@ def search_command(args: argparse.Namespace) -> int:
         last = record["points"][-1] if record["points"] else {"step": 0}
         log_line(f"{record['key']}: {record['ended_early'] or 'full budget'} at step {last['step']} "
                  f"({record['wall_seconds']:.0f} s)")  # fmt: skip
-    print(summarize(trials, read_sweep(records)).text())
+    print(summarize(trials, read_sweep(records), resume_directory()).text())
     return 1 if failed else 0
 
 

@@ -42,6 +42,7 @@ from ..engine.device import resolve_device
 from ..engine.evaluation import evaluate
 from ..engine.spec import RunSpec
 from ..methods import method_names
+from .resuming import resume_directory
 from .tasks import (
     EVAL_SAMPLES,
     BestSnapshots,
@@ -181,7 +182,7 @@ def pretrain(
     selection = selection or SelectionFile()
     executor = executor or LocalExecutor()
     progress_records = check_writable(progress_records or cache_dir() / "pretrain" / "records.jsonl")
-    context = context or TaskContext(data_dir, device, precision, resume_dir=cache_dir() / "resume")
+    context = context or TaskContext(data_dir, device, precision, resume_dir=resume_directory())
 
     def reuse(task: PretrainTask, picked: SelectedPoint | None) -> str | None:
         return _reuse(context, task, picked, records, snapshot_dir, log)

@@ -9,11 +9,14 @@ file named after the task's key; the next run of the same task loads it and goes
 The file is removed when the task finishes.
 
 The file is a pickle (``torch.save`` of live objects), read back only from the directory this
-program wrote it to (``cache_dir()/resume`` by default), never from elsewhere.
+program wrote it to (``cache_dir()/resume`` by default), never from elsewhere. Beside it, a small
+JSON file says which task it is and the step it holds (``saved_step``), so ``--dry-run`` and the
+search's summary can say where a long trial will resume without loading it.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import time
@@ -23,6 +26,7 @@ from typing import Any
 
 import torch
 
+from ..data import cache_dir
 from ..engine.trainer import ProgressEvent
 from .training import TrainingJob, code_version
 
@@ -31,14 +35,33 @@ RESUME_EVERY = 600.0
 LOG = logging.getLogger("da_demo.workflows")
 
 
+def resume_directory() -> Path:
+    """Where the command line's sweeps, searches and pretraining save running tasks."""
+    return cache_dir() / "resume"
+
+
+def saved_step(directory: Path | None, slug: str) -> int | None:
+    """The step the saved training of the task named ``slug`` (``Task.slug``) holds, if any."""
+    if directory is None:
+        return None
+    try:
+        return int(json.loads((Path(directory) / f"{slug}.json").read_text())["step"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 class ResumeFile:
     """Where one task's training (``job``) is saved while it runs: ``path``, every ``every`` seconds
-    (default ``RESUME_EVERY``)."""
+    (default ``RESUME_EVERY``); ``key`` names the task in the JSON beside it."""
 
-    def __init__(self, path: Path, job: TrainingJob, every: float | None = None) -> None:
-        self.path, self.job = Path(path), job
+    def __init__(self, path: Path, job: TrainingJob, key: str, every: float | None = None) -> None:
+        self.path, self.job, self.key = Path(path), job, key
         self.every = RESUME_EVERY if every is None else every
         self.saved_at = time.monotonic()
+
+    @property
+    def summary_path(self) -> Path:
+        return self.path.with_suffix(".json")
 
     def load(self) -> dict[str, Any] | None:
         """Resume ``job`` from the saved state, if there is one, and return the task's progress saved
@@ -50,6 +73,7 @@ class ResumeFile:
             self.job.run.resume(saved["run"])
         except Exception as error:  # noqa: BLE001 - a half-written or foreign file: start afresh
             self.path.replace(self.path.with_suffix(".unreadable"))
+            self.summary_path.unlink(missing_ok=True)
             LOG.warning("%s: could not resume (%s: %s); starting from step 0", self.path.name, type(error).__name__, error)
             return None
         return saved["task"]
@@ -70,7 +94,13 @@ class ResumeFile:
         state = {"run": self.job.run.state(), "task": task_progress, "code_version": code_version()}
         torch.save(state, partial)
         partial.replace(self.path)
+        position = self.job.run.position
+        summary = {"key": self.key, "step": position.step, "train_seconds": round(position.train_seconds, 1),
+                   "saved": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}  # fmt: skip
+        partial.write_text(json.dumps(summary))
+        partial.replace(self.summary_path)
         self.saved_at = time.monotonic()
 
     def remove(self) -> None:
         self.path.unlink(missing_ok=True)
+        self.summary_path.unlink(missing_ok=True)

@@ -36,6 +36,7 @@ from ..engine.trainer import ProgressEvent
 from ..methods import get_method
 from ..reporting import format_markdown
 from ..validators import VALIDATORS
+from .resuming import saved_step
 from .sweep import PRUNED, Trial, plan_trials, run_sweep
 from .tasks import Guards, TaskContext
 
@@ -324,8 +325,9 @@ class SearchSummary:
         return "\n".join(lines)
 
 
-def summarize(trials: list[SearchTrial], records: list[SweepRecord]) -> SearchSummary:
-    """The search's trials as a table (from their records), and its compute against the full grid's."""
+def summarize(trials: list[SearchTrial], records: list[SweepRecord], resume_dir: Path | None = None) -> SearchSummary:
+    """The search's trials as a table (from their records), and its compute against the full grid's;
+    a trial without a record whose training is saved in ``resume_dir`` says where it resumes."""
     by_key = {record.key: record for record in records if record.ok}
     halving, max_steps = trials[0].halving, trials[0].spec.total_steps
     columns = ["settings", "steps trained", "ended", f"{halving.promote_by} (last point)",
@@ -334,7 +336,9 @@ def summarize(trials: list[SearchTrial], records: list[SweepRecord]) -> SearchSu
     for trial in trials:
         record = by_key.get(trial.key)
         if record is None or not record.points:
-            rows.append([_settings_text(trial.settings), "—", "not run yet", "—", "—", "—"])
+            step = saved_step(resume_dir, trial.slug)
+            ended = "not run yet" if step is None else f"cut short: resumes at step {step:,}"
+            rows.append([_settings_text(trial.settings), "—", ended, "—", "—", "—"])
             continue
         last = record.points[-1]
         reached, ran = last.step, ran + 1

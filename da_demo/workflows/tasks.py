@@ -224,7 +224,9 @@ class TaskContext:
 
     def resume_file(self, task: Task, job: TrainingJob) -> ResumeFile | None:
         """Where ``task``'s training (``job``) is saved while it runs, if this context resumes tasks."""
-        return None if self.resume_dir is None else ResumeFile(Path(self.resume_dir) / f"{task.slug}.pt", job)
+        if self.resume_dir is None:
+            return None
+        return ResumeFile(Path(self.resume_dir) / f"{task.slug}.pt", job, task.key)
 
     def job(self, spec: RunSpec) -> TrainingJob:
         """A training job for ``spec`` on this context's data, device and start model."""
