@@ -172,3 +172,26 @@ def test_a_pretraining_seed_cut_short_resumes_and_saves_the_same_model(trial_con
     assert ours.metadata.steps == theirs.metadata.steps
     for name, value in theirs.classifier.state_dict().items():
         assert torch.equal(ours.classifier.state_dict()[name], value), name
+
+
+def test_a_task_that_fails_starts_afresh_but_one_whose_process_ends_resumes(trial_context, tmp_path, monkeypatch):
+    from da_demo.workflows import tasks
+
+    monkeypatch.setattr(resuming, "RESUME_EVERY", 0.0)
+    grid = {"steps": [24], "batch_size": [16], "coral_weight": [1.0], "entropy_weight": [0.0]}
+    (trial,) = plan_trials(["mnist-usps"], ["deepcoral"], grid_overrides=grid)
+    context = trial_context.portable()
+    context.resume_dir = tmp_path
+    read = tasks.GuardReader.at
+
+    def fails_at_16(self, event):
+        if event.step >= 16:
+            raise RuntimeError("out of memory")
+        return read(self, event)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(tasks.GuardReader, "at", fails_at_16)
+        record = tasks.run_task(trial, context)
+    assert record["status"] == "failed" and "out of memory" in record["error"]
+    assert resuming.saved_step(tmp_path, trial.slug) is None and (tmp_path / f"{trial.slug}.failed").is_file()
+    assert "resumed_at" not in tasks.run_task(trial, context)  # the next run starts from step 0

@@ -50,6 +50,18 @@ def saved_step(directory: Path | None, slug: str) -> int | None:
         return None
 
 
+def set_aside(directory: Path | None, slug: str) -> None:
+    """Keep the saved training of a task that failed from being resumed (its next run starts from
+    step 0: a state that led to a failure, e.g. saved by code that has changed since, is not trusted);
+    the file stays as ``<slug>.failed`` to look at."""
+    if directory is None:
+        return
+    saved = Path(directory) / f"{slug}.pt"
+    if saved.is_file():
+        saved.replace(saved.with_suffix(".failed"))
+    (Path(directory) / f"{slug}.json").unlink(missing_ok=True)
+
+
 class ResumeFile:
     """Where one task's training (``job``) is saved while it runs: ``path``, every ``every`` seconds
     (default ``RESUME_EVERY``); ``key`` names the task in the JSON beside it."""

@@ -3,8 +3,9 @@
 * ``Task``: a resolved ``RunSpec`` plus the names of the settings that tell tasks apart (its key);
   ``sweep.Trial`` and ``pretrain.PretrainTask`` add what they do with the trained run.
 * ``run_task``: the one runner every executor calls: the record's common fields, the time taken,
-  and a failure recorded (never raised) so the other tasks go on. ``failed_record`` is the same
-  record for a task whose worker died (local process or Ray), with the task's own pair and method.
+  and a failure recorded (never raised) so the other tasks go on (its saved training, if any, set
+  aside: a failed task starts afresh). ``failed_record`` is the same record for a task whose worker
+  died (local process or Ray), with the task's own pair and method (its saved training kept).
 * ``TaskContext``: what a process needs to run tasks: the pairs' data (loaded once per process) and
   the start models (built once, in the main process, by ``build_start_models``).
 * ``BestSnapshots``: the model at each validator's best evaluation point, kept while training.
@@ -33,7 +34,7 @@ from ..engine.evaluation import evaluate
 from ..engine.spec import RunSpec
 from ..engine.trainer import ProgressEvent
 from ..validators import class_entropy, classes_from_text, collapsed
-from .resuming import ResumeFile
+from .resuming import ResumeFile, set_aside
 from .selection import unreadable
 from .training import TrainingJob, code_version, find_start_model
 
@@ -116,6 +117,7 @@ def run_task(task: Task, context: TaskContext) -> dict[str, Any]:
         record.update(status="ok", **task.execute(context))
     except Exception as error:  # noqa: BLE001 - a failed task is recorded and the others go on
         record.update(status="failed", error=f"{type(error).__name__}: {error}")
+        set_aside(context.resume_dir, task.slug)  # tried again, it starts afresh
     record["wall_seconds"] = round(time.perf_counter() - started, 1)
     record["created"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     return finite(record)
