@@ -1,6 +1,7 @@
 """Long trials survive the end of their process: a run's state saved between two events resumes it
 exactly, and a sweep or search trial cut short goes on from its saved step (tiny generated pair)."""
 
+import contextlib
 import io
 
 import pytest
@@ -12,6 +13,24 @@ from da_demo.engine.spec import RunSpec
 from da_demo.workflows import resuming
 from da_demo.workflows.search import Halving, _OptunaJudge, _storage, plan_search, summarize
 from da_demo.workflows.sweep import plan_trials
+
+
+@contextlib.contextmanager
+def raising_at_step(monkeypatch, step: int, error: BaseException):
+    """While inside, a task's evaluation at ``step`` or later raises ``error``: a session that ends
+    (``KeyboardInterrupt``) or a run that fails, part-way through training."""
+    from da_demo.workflows import tasks
+
+    read = tasks.GuardReader.at
+
+    def raising(self, event):
+        if event.step >= step:
+            raise error
+        return read(self, event)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(tasks.GuardReader, "at", raising)
+        yield
 
 
 def _weights(run: Run) -> dict[str, torch.Tensor]:
@@ -142,7 +161,6 @@ def test_a_search_summary_says_where_a_cut_short_trial_resumes(trial_context, tm
 
 
 def test_a_pretraining_seed_cut_short_resumes_and_saves_the_same_model(trial_context, tmp_path, monkeypatch):
-    from da_demo.workflows import tasks
     from da_demo.workflows.pretrain import PretrainTask
 
     monkeypatch.setattr(resuming, "RESUME_EVERY", 0.0)
@@ -154,15 +172,7 @@ def test_a_pretraining_seed_cut_short_resumes_and_saves_the_same_model(trial_con
 
     context.resume_dir = tmp_path / "resume"
     task = PretrainTask(spec, ("steps",), "information_maximization", str(tmp_path / "cut.safetensors"))
-    read = tasks.GuardReader.at
-
-    def ends_at_16(self, event):
-        if event.step >= 16:
-            raise KeyboardInterrupt("the session ended")
-        return read(self, event)
-
-    with monkeypatch.context() as patch:
-        patch.setattr(tasks.GuardReader, "at", ends_at_16)
+    with raising_at_step(monkeypatch, 16, KeyboardInterrupt("the session ended")):
         with pytest.raises(KeyboardInterrupt):
             task._train(context)
     assert (context.resume_dir / f"{task.slug}.pt").is_file()
@@ -182,15 +192,7 @@ def test_a_task_that_fails_starts_afresh_but_one_whose_process_ends_resumes(tria
     (trial,) = plan_trials(["mnist-usps"], ["deepcoral"], grid_overrides=grid)
     context = trial_context.portable()
     context.resume_dir = tmp_path
-    read = tasks.GuardReader.at
-
-    def fails_at_16(self, event):
-        if event.step >= 16:
-            raise RuntimeError("out of memory")
-        return read(self, event)
-
-    with monkeypatch.context() as patch:
-        patch.setattr(tasks.GuardReader, "at", fails_at_16)
+    with raising_at_step(monkeypatch, 16, RuntimeError("out of memory")):
         record = tasks.run_task(trial, context)
     assert record["status"] == "failed" and "out of memory" in record["error"]
     assert resuming.saved_step(tmp_path, trial.slug) is None and (tmp_path / f"{trial.slug}.failed").is_file()
