@@ -345,6 +345,31 @@ def test_self_ensembling_can_send_each_domain_through_batch_norm_alone(tiny_pair
     assert sizes["teacher"] == ([16] if teacher_target_only else [16, 16] if separate else [32])
 
 
+@pytest.mark.parametrize("method", ["dann", "mcc", "deepcoral", "vada_dirtt"])
+def test_adapting_methods_can_send_each_domain_through_batch_norm_alone(tiny_pair, method):
+    """With ``separate_batches`` each domain's batch is normalised by its own statistics, and the
+    running statistics kept for predicting come from the target batch alone (two different source
+    batches leave them the same); by default one pass normalises both domains together."""
+    target = tiny_pair.target_train.images[:16]
+    sources = [
+        SourceBatch(tiny_pair.source_train.images[rows], tiny_pair.source_train.labels[rows])
+        for rows in (slice(0, 16), slice(16, 32))
+    ]
+    for separate in (False, True):
+        spec = RunSpec.resolve(tiny_pair.spec, method, {"steps": 1, "batch_size": 16, "separate_batches": separate})
+        statistics = []
+        for source in sources:
+            torch.manual_seed(0)
+            model = spec.method(build_classifier("lean", 1, 28), spec.hparams)
+            norm = next(module for module in model.classifier.modules() if isinstance(module, torch.nn.BatchNorm2d))
+            sizes = []
+            norm.register_forward_hook(lambda module, inputs, output, sizes=sizes: sizes.append(len(inputs[0])))
+            assert torch.isfinite(model.training_step(source, target, 0.0)["loss"])
+            statistics.append(norm.running_mean.clone())
+            assert sizes[: 2 if separate else 1] == ([16, 16] if separate else [32])  # VADA's VAT passes follow
+        assert torch.equal(statistics[0], statistics[1]) == separate
+
+
 def test_a_method_with_a_warm_start_setting_can_start_from_fresh_weights():
     for method in ("self_ensembling", "dann", "lmmd"):
         method_class = get_method(method)

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..losses import entropy_loss
-from ..models import DigitClassifier
+from ..models import DigitClassifier, forward_domains
 
 if TYPE_CHECKING:
     from ..data.images import LabeledImages, UnlabeledImages
@@ -53,6 +53,17 @@ def entropy_weight_setting(default: float) -> Any:
         10.0,
         label="Target entropy weight",
         help="pushes target predictions to be confident; 0 gives the plain method",
+    )
+
+
+def separate_batches_setting() -> Any:
+    """The switch between one forward pass over both domains' batches and one per domain
+    (``models.forward_domains``), declared the same way by every method that offers it."""
+    return setting(
+        False,
+        label="Source and target batches through batch norm separately",
+        help="each domain is normalised by its own batch's statistics, and those kept for predicting "
+        "are the target's (the self-ensembling and DIRT-T papers' code)",
     )
 
 
@@ -343,13 +354,15 @@ class AlignmentHyperparameters(Hyperparameters):
     #: (Morerio et al.'s minimal-entropy alignment); whether it helps a method on a pair is left to the
     #: sweep, whose grids try 0 and 0.1 (see checkpoints/selection.json for each pick)
     entropy_weight: float = entropy_weight_setting(0.1)
+    separate_batches: bool = separate_batches_setting()
 
 
 class FeatureAlignmentMethod(Method):
     """Source cross-entropy plus an alignment term between source and target features, minimised
     together by one Adam optimizer: ``L = CE(source) + alignment [+ w_H · H(target predictions)]``.
 
-    One forward pass covers both batches (source rows first). Subclasses implement ``alignment``,
+    One forward pass covers both batches (source rows first; one per domain with
+    ``separate_batches``). Subclasses implement ``alignment``,
     returning the weighted term to add and the metrics to report.
     """
 
@@ -366,7 +379,9 @@ class FeatureAlignmentMethod(Method):
         raise NotImplementedError
 
     def training_step(self, source: SourceBatch, target_images: torch.Tensor, progress: float) -> dict:
-        logits, features = self.classifier(torch.cat([source.images, target_images]))
+        logits, features = forward_domains(
+            self.classifier, source.images, target_images, self.hparams.separate_batches
+        )
         class_loss = F.cross_entropy(logits[: source.images.shape[0]].float(), source.labels)
         term, metrics = self.alignment(source, logits, features, progress)
         loss = class_loss + term

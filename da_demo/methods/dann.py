@@ -17,9 +17,17 @@ import torch
 import torch.nn.functional as F
 
 from ..losses import entropy_loss
-from ..models import domain_classifier, grl_lambda, reverse_gradient
+from ..models import domain_classifier, forward_domains, grl_lambda, reverse_gradient
 from . import register
-from .base import Hyperparameters, Method, SourceBatch, entropy_weight_setting, setting, warm_start_setting
+from .base import (
+    Hyperparameters,
+    Method,
+    SourceBatch,
+    entropy_weight_setting,
+    separate_batches_setting,
+    setting,
+    warm_start_setting,
+)
 
 
 @dataclass
@@ -39,6 +47,7 @@ class DANNHyperparameters(Hyperparameters):
         help="the reversed gradient's final scale; λ(p) grows from 0 to it",
     )
     entropy_weight: float = entropy_weight_setting(0.1)
+    separate_batches: bool = separate_batches_setting()
     warm_start: bool = warm_start_setting()
 
 
@@ -80,8 +89,8 @@ default when the label sets match; watch the domain-classifier accuracy fall tow
         concatenated source and target batch (source rows first)."""
         hp = self.hparams
         count = source.images.shape[0]
-        # one forward over both batches: half the kernel launches, and BN sees both domains
-        logits, features = self.classifier(torch.cat([source.images, target_images]))
+        # by default one forward over both batches: half the kernel launches, and BN sees both domains
+        logits, features = forward_domains(self.classifier, source.images, target_images, hp.separate_batches)
         class_loss = F.cross_entropy(logits[:count].float(), source.labels)
 
         grl_scale = grl_lambda(progress, hp.lambda_max)

@@ -21,7 +21,10 @@ Departures from the paper: inputs are instance-normalised only where the pair's 
 than a separate GAN step, and both phases share one run. The paper's code (RuiShu/dirt-t) otherwise
 sets: Adam 1e-3 with β1 0.5, batch 64, source VAT 1, domain and target weights 1e-2, KL β 1e-2,
 an EMA of 0.998 evaluated, a teacher refreshed every 5,000 DIRT-T steps, and a VAT radius of 3.5
-on 32×32 images in [-1, 1] (about 1.5 on our 28×28 images in [0, 1]: half the range, 28/32 the side).
+on 32×32 images in [-1, 1] (about 1.5 on our 28×28 images in [0, 1]: half the range, 28/32 the side),
+and it passes the source and target batches through the network one at a time, only the target pass
+updating batch norm's running statistics (our ``separate_batches``, off by default; it matters only
+for a backbone with batch norm, not for MNIST-M's group-normalised one).
 """
 
 from __future__ import annotations
@@ -33,9 +36,15 @@ import torch
 import torch.nn.functional as F
 
 from ..losses import entropy_loss
-from ..models import DigitClassifier, domain_classifier, frozen_batch_norm_statistics, reverse_gradient
+from ..models import (
+    DigitClassifier,
+    domain_classifier,
+    forward_domains,
+    frozen_batch_norm_statistics,
+    reverse_gradient,
+)
 from . import register
-from .base import Hyperparameters, Method, SourceBatch, setting
+from .base import Hyperparameters, Method, SourceBatch, separate_batches_setting, setting
 
 
 @dataclass
@@ -63,6 +72,7 @@ class VADADIRTTHyperparameters(Hyperparameters):
     beta1: float = setting(
         0.9, 0.0, 0.999, label="Adam β1", help="the momentum of Adam's first moment; the paper's code uses 0.5"
     )
+    separate_batches: bool = separate_batches_setting()
 
 
 def _kl(reference_logits: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
@@ -153,7 +163,7 @@ method has already brought the domains close; it reaches some of the best publis
     def _vada_step(self, source: SourceBatch, target_images: torch.Tensor) -> dict:
         hp = self.hparams
         count = source.images.shape[0]
-        logits, features = self.classifier(torch.cat([source.images, target_images]))
+        logits, features = forward_domains(self.classifier, source.images, target_images, hp.separate_batches)
         class_loss = F.cross_entropy(logits[:count].float(), source.labels)
         domain_logits = self.domain_head(reverse_gradient(features, 1.0)).float().squeeze(1)
         domains = torch.cat([torch.zeros(count), torch.ones(target_images.shape[0])]).to(domain_logits.device)

@@ -4,7 +4,7 @@ from .backbones import BACKBONES, DigitClassifier, build_classifier, lean_cnn, l
 from .grl import GradientReversal, grl_lambda, reverse_gradient
 from .heads import SeparableCritic, domain_classifier
 from .inference import accuracy, predict
-from .norm import frozen_batch_norm_statistics
+from .norm import forward_domains, frozen_batch_norm_statistics
 
 __all__ = [
     "BACKBONES",
@@ -14,6 +14,7 @@ __all__ = [
     "accuracy",
     "build_classifier",
     "domain_classifier",
+    "forward_domains",
     "frozen_batch_norm_statistics",
     "grl_lambda",
     "lean_cnn",

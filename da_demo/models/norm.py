@@ -1,10 +1,11 @@
-"""Batch-norm housekeeping for methods that run extra forward passes on perturbed images."""
+"""Batch-norm housekeeping: extra forward passes on perturbed images, and one pass per domain."""
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
 
+import torch
 from torch import nn
 
 
@@ -22,3 +23,20 @@ def frozen_batch_norm_statistics(module: nn.Module) -> Iterator[None]:
     finally:
         for layer, momentum in zip(layers, momenta):
             layer.momentum = momentum
+
+
+def forward_domains(
+    network: nn.Module, source_images: torch.Tensor, target_images: torch.Tensor, separate: bool = False
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(logits, features)`` of ``[source; target]`` (source rows first).
+
+    By default one pass over both batches, so batch norm normalises them with shared statistics.
+    ``separate``: one pass per domain, so each is normalised by its own batch's statistics (the
+    self-ensembling and DIRT-T papers' code); the source pass leaves the running statistics alone,
+    so those kept for predicting are the target's (as in AdaBN)."""
+    if not separate:
+        return network(torch.cat([source_images, target_images]))
+    with frozen_batch_norm_statistics(network):
+        source_logits, source_features = network(source_images)
+    target_logits, target_features = network(target_images)
+    return torch.cat([source_logits, target_logits]), torch.cat([source_features, target_features])
