@@ -1,6 +1,9 @@
 """Pretraining on a tiny generated pair: picks from a selection, three seeds, seed 0 shipped."""
 
+import shutil
+
 import pytest
+import torch
 
 from da_demo.artifacts.checkpoints import load_checkpoint
 from da_demo.artifacts.manifest import read_manifest, results_table
@@ -74,7 +77,7 @@ def run_tiny_pretrain(tmp_path, tiny_pair, monkeypatch):
     resumed = pretrain_module.pretrain(
         ["mnist-usps"], ["dann", "source_only", "deepcoral"], **{**arguments, "log": calls.append}
     )
-    return tmp_path / "out", entries, start_path, resumed, calls
+    return tmp_path / "out", entries, start_path, resumed, calls, arguments
 
 
 def test_pretrain_writes_checkpoints_and_a_manifest(tiny_pretrain):
@@ -117,6 +120,27 @@ def test_the_picked_settings_and_the_validators_step_are_used(tiny_pretrain):
 
 
 def test_an_interrupted_pretraining_resumes_without_training_a_finished_seed_again(tiny_pretrain):
-    _, entries, _, resumed, calls = tiny_pretrain
+    _, entries, _, resumed, calls, _ = tiny_pretrain
     assert "9 seeds already done, 0 to run" in calls[0]
     assert [entry.sha256 for entry in resumed] == [entry.sha256 for entry in entries]
+
+
+@pytest.mark.parametrize("same_step", [True, False])
+def test_more_seeds_of_a_shipped_pick_keep_its_shipped_seed_zero(tiny_pretrain, tmp_path, same_step):
+    """Seeds added later for a pick already shipped train only the new seeds: the shipped file is
+    seed 0 when it was shipped from the same pick (settings, step, validator); another pick's
+    seed 0 trains again."""
+    directory, entries, *_, arguments = tiny_pretrain
+    shipped = next(entry for entry in entries if entry.method == "deepcoral")
+    copy = shutil.copytree(directory, tmp_path / "out")
+    document = arguments["selection"].model_dump()
+    document["pairs"]["mnist-usps"]["methods"]["deepcoral"]["pick"]["step"] = shipped.steps + (0 if same_step else 1)
+    selection = SelectionFile.model_validate(document)
+    arguments = {**arguments, "directory": copy, "selection": selection, "progress_records": tmp_path / "p.jsonl"}
+    (entry,) = pretrain_module.pretrain(["mnist-usps"], ["deepcoral"], **arguments)
+    assert entry.seeds[0].origin == ("reused deepcoral.safetensors" if same_step else "trained")
+    assert [seed.origin for seed in entry.seeds[1:]] == ["trained", "trained"]
+    if same_step:
+        ours, theirs = (load_checkpoint(folder / entry.file).classifier.state_dict() for folder in (copy, directory))
+        assert all(torch.equal(value, theirs[name]) for name, value in ours.items())
+        assert [seed.target_acc for seed in entry.seeds] == [seed.target_acc for seed in shipped.seeds]

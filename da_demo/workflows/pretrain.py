@@ -4,7 +4,8 @@ For every pair and method: the settings the selection picked from the sweep (``s
 the method's defaults where there is no pick), trained with 3 seeds; in each seed's run the
 training step is the one its pair's validator scores best (the sweep's cadence of evaluation
 points). Seed 0 is shipped, chosen a priori; the manifest reports every seed and the mean ± std.
-Seed 0's model is the sweep's own when the sweep kept its snapshot, so it is not trained twice.
+Seed 0's model is the sweep's own when the sweep kept its snapshot, or the shipped file when that
+already is this pick's seed 0, so it is not trained twice.
 
 Every model starts from the same source-only model (seed 0, default settings, trained on the
 source training split), the one the sweep's trials started from; the shipped source-only model is
@@ -21,7 +22,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from ..artifacts.checkpoints import copy_half_precision, load_checkpoint
-from ..artifacts.manifest import seed_summary, update_manifest
+from ..artifacts.manifest import read_manifest, seed_summary, update_manifest
 from ..artifacts.records import check_writable
 from ..artifacts.schemas import (
     ManifestEntry,
@@ -184,8 +185,12 @@ def pretrain(
     progress_records = check_writable(progress_records or cache_dir() / "pretrain" / "records.jsonl")
     context = context or TaskContext(data_dir, device, precision, resume_dir=resume_directory())
 
+    shipped = {(entry.pair, entry.method): entry for entry in read_manifest(directory)}
+
     def reuse(task: PretrainTask, picked: SelectedPoint | None) -> str | None:
-        return _reuse(context, task, picked, records, snapshot_dir, log)
+        return _reuse(context, task, picked, records, snapshot_dir, log) or _shipped_seed(
+            directory, shipped.get((task.pair, task.method)), task, picked
+        )
 
     tasks = plan_pretraining(
         pairs,
@@ -253,8 +258,27 @@ def _reuse(
     snapshot = record.snapshots.get(task.validator) if record else None
     if snapshot and (Path(snapshot_dir) / snapshot.file).is_file():
         return str(Path(snapshot_dir) / snapshot.file)
-    log(f"{task.pair} {task.method}: no sweep snapshot of the pick, training seed 0 again")
+    log(f"{task.pair} {task.method}: no sweep snapshot of the pick")
     return None
+
+
+def _shipped_seed(
+    directory: Path, entry: ManifestEntry | None, task: PretrainTask, picked: SelectedPoint | None
+) -> str | None:
+    """The shipped file, as seed 0, when it is the very model seed 0 would be: shipped as seed 0 of
+    the same pick (settings, step and validator, on the same backbone) and still the file the
+    manifest measured. More seeds for a shipped pick then train only the new ones."""
+    if task.seed != 0 or entry is None or picked is None or entry.selection is None:
+        return None
+    path = Path(directory) / entry.file
+    same_pick = (
+        entry.seed == 0
+        and entry.backbone == task.spec.backbone
+        and entry.validator == task.validator
+        and entry.selection.settings == picked.settings
+        and entry.steps == picked.step
+    )
+    return str(path) if same_pick and path.is_file() and sha256(path) == entry.sha256 else None
 
 
 def _measure_stored(spec: RunSpec, path: Path, pair: DomainPair, check, device: str) -> dict[str, Any]:
