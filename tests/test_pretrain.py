@@ -6,13 +6,13 @@ import pytest
 import torch
 
 from da_demo.artifacts.checkpoints import load_checkpoint
-from da_demo.artifacts.manifest import read_manifest, results_table
-from da_demo.artifacts.schemas import SelectionFile
+from da_demo.artifacts.manifest import read_manifest, results_table, write_manifest
+from da_demo.artifacts.schemas import ManifestEntry, SeedResult, SelectionFile
 from da_demo.artifacts.store import sha256
 from da_demo.engine.spec import RunSpec
 from da_demo.workflows import pretrain as pretrain_module
 from da_demo.workflows.tasks import TaskContext
-from da_demo.workflows.training import TrainingJob
+from da_demo.workflows.training import TrainingJob, restore_start_model, start_model_path
 
 
 @pytest.fixture(scope="module")
@@ -144,3 +144,28 @@ def test_more_seeds_of_a_shipped_pick_keep_its_shipped_seed_zero(tiny_pretrain, 
         ours, theirs = (load_checkpoint(folder / entry.file).classifier.state_dict() for folder in (copy, directory))
         assert all(torch.equal(value, theirs[name]) for name, value in ours.items())
         assert [seed.target_acc for seed in entry.seeds] == [seed.target_acc for seed in shipped.seeds]
+
+
+@pytest.mark.parametrize("origin", ["the start model", "trained"])
+def test_a_shipped_start_model_is_what_every_session_starts_from(tiny_pair, tmp_path, monkeypatch, origin):
+    """A fresh machine restores the start model from the shipped file when the manifest says the
+    shipped model is that start model, instead of training one whose rounding differs; a shipped
+    model trained some other way is never used."""
+    monkeypatch.setenv("DA_DEMO_CACHE_DIR", str(tmp_path / "cache"))
+    spec = RunSpec.resolve(tiny_pair.spec, "source_only", {"steps": 4, "batch_size": 16})
+    job = TrainingJob(tiny_pair, spec, device="cpu", precision="fp32")
+    job.run_to_end()
+    shipped = job.save(tmp_path / "shipped" / "mnist-usps" / "source_only.safetensors", half_precision=True)
+    cached = start_model_path(tiny_pair, spec)
+    said = f"reused {cached.name}" if origin == "the start model" else origin
+    seed = SeedResult(seed=0, source_acc=0.9, target_acc=0.5, origin=said)
+    entry = ManifestEntry(
+        pair=tiny_pair.name, method="source_only", file="mnist-usps/source_only.safetensors",
+        sha256=sha256(shipped), source_acc=0.9, target_acc=0.5, seeds=[seed],
+    )  # fmt: skip
+    write_manifest(tmp_path / "shipped", [entry])
+    restored = restore_start_model(tiny_pair, spec, tmp_path / "shipped")
+    assert restored == (origin == "the start model") and cached.is_file() == restored
+    if restored:
+        context = TaskContext(device="cpu", precision="fp32", pairs={tiny_pair.name: tiny_pair})
+        assert context.start(spec).metadata.created == load_checkpoint(shipped).metadata.created

@@ -36,7 +36,7 @@ from ..engine.trainer import ProgressEvent
 from ..validators import class_entropy, classes_from_text, collapsed
 from .resuming import ResumeFile, set_aside
 from .selection import unreadable
-from .training import TrainingJob, code_version, find_start_model
+from .training import TrainingJob, code_version, find_start_model, restore_start_model
 
 #: evaluation points per trained run (the last one is the end of training)
 EVAL_POINTS = 6
@@ -211,9 +211,11 @@ class TaskContext:
 
     def start(self, spec: RunSpec, log: Callable[[str], None] = lambda line: None) -> Checkpoint:
         """The trained model of ``spec`` (a start spec: the method's defaults, seed 0) on the pair's
-        training split; never the shipped file, which may have seen the validation split."""
+        training split: the shipped file only where the manifest says it is that very model
+        (``restore_start_model``), else the cached or a newly trained one."""
         key = (spec.pair.name, spec.method.name)
         if key not in self.starts:
+            restore_start_model(self.pair(spec.pair.name), spec, log=log)
             self.starts[key] = find_start_model(
                 self.pair(spec.pair.name),
                 spec,

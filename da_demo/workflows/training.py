@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import shutil
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -27,8 +28,9 @@ from ..artifacts.checkpoints import (
     load_checkpoint,
     save_checkpoint,
 )
+from ..artifacts.manifest import read_manifest
 from ..artifacts.schemas import CheckpointMetadata
-from ..artifacts.store import ModelStore
+from ..artifacts.store import SHIPPED_DIRECTORY, ModelStore, sha256
 from ..data import cache_dir
 from ..data.pairs import DomainPair
 from ..engine.runs import Run
@@ -195,12 +197,7 @@ def find_start_model(
     if published is not None and published.checkpoint.metadata.backbone == backbone:
         log(f"starting from the {method} model of {published.origin}")
         return published.checkpoint
-    cached = (
-        cache_dir()
-        / "models"
-        / pair.name
-        / f"{method}-{backbone}-seed{spec.seed}-{pair.fingerprint}.safetensors"
-    )
+    cached = start_model_path(pair, spec)
     if cached.is_file():
         log(f"starting from the {method} model cached at {cached}")
         return load_checkpoint(cached, expect_pair=pair.name, expect_method=method)
@@ -214,3 +211,32 @@ def find_start_model(
     job.save(cached)
     log(f"trained the {method} model to start from; cached at {cached}")
     return load_checkpoint(cached)
+
+
+def start_model_path(pair: DomainPair, spec: RunSpec) -> Path:
+    """Where the trained model of ``spec`` (a start spec) is cached for ``pair``'s data."""
+    name = f"{spec.method.name}-{spec.backbone}-seed{spec.seed}-{pair.fingerprint}.safetensors"
+    return cache_dir() / "models" / pair.name / name
+
+
+def restore_start_model(
+    pair: DomainPair, spec: RunSpec, directory: Path = SHIPPED_DIRECTORY, log: Callable[[str], None] = _silent
+) -> bool:
+    """Cache the shipped model of ``spec`` as the start model when the manifest says it *is* that
+    model: seed 0 of the method, reused from a cached start model of this very name (training split
+    only, this data), and the file unchanged since. Every session and machine then starts its runs
+    from the model the shipped ones started from, as the app does, instead of one trained again
+    whose floating-point rounding, and so its weights, differ. Returns whether it did."""
+    cached = start_model_path(pair, spec)
+    entry = next(
+        (e for e in read_manifest(directory) if e.pair == pair.name and e.method == spec.method.name), None
+    )
+    if cached.is_file() or entry is None or not entry.seeds or entry.seeds[0].origin != f"reused {cached.name}":
+        return False
+    shipped = Path(directory) / entry.file
+    if entry.seed != 0 or not shipped.is_file() or sha256(shipped) != entry.sha256:
+        return False
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(shipped, cached)
+    log(f"the shipped {spec.method.name} model is the {pair.name} start model; cached at {cached}")
+    return True
