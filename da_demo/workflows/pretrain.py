@@ -36,7 +36,7 @@ from ..artifacts.schemas import (
     parse,
     read_lines,
 )
-from ..artifacts.store import checkpoint_file, sha256
+from ..artifacts.store import checkpoint_file, sha256, unchanged_file
 from ..data import cache_dir
 from ..data.pairs import DomainPair
 from ..engine.device import resolve_device
@@ -270,7 +270,6 @@ def _shipped_seed(
     manifest measured. More seeds for a shipped pick then train only the new ones."""
     if task.seed != 0 or entry is None or picked is None or entry.selection is None:
         return None
-    path = Path(directory) / entry.file
     same_pick = (
         entry.seed == 0
         and entry.backbone == task.spec.backbone
@@ -278,7 +277,8 @@ def _shipped_seed(
         and entry.selection.settings == picked.settings
         and entry.steps == picked.step
     )
-    return str(path) if same_pick and path.is_file() and sha256(path) == entry.sha256 else None
+    path = unchanged_file(directory, entry) if same_pick else None
+    return str(path) if path else None
 
 
 def _measure_stored(spec: RunSpec, path: Path, pair: DomainPair, check, device: str) -> dict[str, Any]:

@@ -30,7 +30,7 @@ from ..artifacts.checkpoints import (
 )
 from ..artifacts.manifest import read_manifest
 from ..artifacts.schemas import CheckpointMetadata
-from ..artifacts.store import SHIPPED_DIRECTORY, ModelStore, sha256
+from ..artifacts.store import SHIPPED_DIRECTORY, ModelStore, unchanged_file
 from ..data import cache_dir
 from ..data.pairs import DomainPair
 from ..engine.runs import Run
@@ -228,13 +228,15 @@ def restore_start_model(
     from the model the shipped ones started from, as the app does, instead of one trained again
     whose floating-point rounding, and so its weights, differ. Returns whether it did."""
     cached = start_model_path(pair, spec)
+    if cached.is_file():
+        return False
     entry = next(
         (e for e in read_manifest(directory) if e.pair == pair.name and e.method == spec.method.name), None
     )
-    if cached.is_file() or entry is None or not entry.seeds or entry.seeds[0].origin != f"reused {cached.name}":
+    if entry is None or entry.seed != 0 or not entry.seeds or entry.seeds[0].origin != f"reused {cached.name}":
         return False
-    shipped = Path(directory) / entry.file
-    if entry.seed != 0 or not shipped.is_file() or sha256(shipped) != entry.sha256:
+    shipped = unchanged_file(directory, entry)
+    if shipped is None:
         return False
     cached.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(shipped, cached)
