@@ -158,3 +158,18 @@ def test_noisy_mnist_train_and_test_noise_are_independent(data_dir):
     a, b = noise_train[inside], noise_test[inside]
     correlation = torch.corrcoef(torch.stack([a, b]))[0, 1].item()
     assert abs(correlation) < 0.02 and a.std() > 0.2 and b.std() > 0.2
+
+
+def test_two_writers_of_one_cache_file_never_rename_each_others_half_written_file(tmp_path):
+    """Two pretraining processes extracting MNIST into the same cache at once: each writes under its
+    own name, so neither finds its half-written file renamed away by the other."""
+    from da_demo.data import whole_file
+
+    target = tmp_path / "cache" / "train-images-idx3-ubyte"
+    with whole_file(target) as first:
+        first.write_bytes(b"first")
+        with whole_file(target) as second:
+            second.write_bytes(b"second")
+        assert target.read_bytes() == b"second"
+    assert target.read_bytes() == b"first"
+    assert list(target.parent.iterdir()) == [target]

@@ -17,6 +17,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
+from ..data import whole_file
 from ..models import DigitClassifier, build_classifier
 from .schemas import CheckpointMetadata, RecordsError, parse
 
@@ -93,15 +94,12 @@ def full_metadata(
 
 
 def _write_atomically(path: Path, tensors: dict[str, torch.Tensor], header: dict[str, str]) -> None:
-    """Write to ``<path>.partial`` then rename: a full disk or a read-only folder leaves no partial
-    file behind, and the error says which folder."""
-    partial = path.with_name(path.name + ".partial")
+    """Write whole or not at all (``data.whole_file``): a full disk or a read-only folder leaves no
+    partial file behind, and the error says which folder."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        save_file(tensors, partial, metadata=header)
-        partial.replace(path)
+        with whole_file(path) as partial:
+            save_file(tensors, partial, metadata=header)
     except (OSError, SafetensorError) as error:
-        partial.unlink(missing_ok=True)
         raise CheckpointError(
             f"Could not write {path.name} to {path.parent} (read-only or full?): {error}"
         ) from None

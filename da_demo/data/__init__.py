@@ -5,7 +5,7 @@ in ``images`` and ``pairs``, each domain's data builder in its own module (``mni
 """
 
 from .domains import DOMAINS, PAIRS, SOURCES, Domain, PairSpec, Reference, resolve_domain, resolve_pair
-from .locations import DataMissingError, cache_dir, data_dir
+from .locations import DataMissingError, cache_dir, data_dir, whole_file
 
 __all__ = [
     "DOMAINS",
@@ -19,4 +19,5 @@ __all__ = [
     "data_dir",
     "resolve_domain",
     "resolve_pair",
+    "whole_file",
 ]

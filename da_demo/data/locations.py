@@ -12,7 +12,9 @@ Two folders matter:
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -55,13 +57,10 @@ def cached_tensors(path: Path, build: Callable[[], dict[str, torch.Tensor]]) -> 
     if path.is_file():
         return load_file(path)
     tensors = {name: tensor.contiguous() for name, tensor in build().items()}
-    partial = path.with_suffix(".partial")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        save_file(tensors, partial)
-        partial.replace(path)
+        with whole_file(path) as partial:
+            save_file(tensors, partial)
     except (OSError, SafetensorError) as error:
-        partial.unlink(missing_ok=True)
         raise DataMissingError(
             f"Could not write {path.name} into the cache folder {path.parent} (read-only or full? set "
             f"{CACHE_DIR_ENV} to another folder): {error}"
@@ -77,3 +76,24 @@ LAYOUT_HELP = (
     f"Pass it with --data-dir or {DATA_DIR_ENV}; without one, the data is downloaded into "
     f"the cache ({CACHE_DIR_ENV}, default ~/.cache/da_demo)."
 )
+
+
+@contextmanager
+def whole_file(path: Path) -> Iterator[Path]:
+    """A file name to write ``path``'s content to, renamed over ``path`` once the block ends.
+
+    A reader sees the old file or the whole new one, never a half-written one; a failed write
+    leaves nothing behind. Each call gets its own name, so writers of the same file at once (worker
+    processes or threads building the same cache, two pretraining lanes) never rename each other's
+    half-written file.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, name = tempfile.mkstemp(dir=path.parent, prefix=f"{path.name}.", suffix=".partial")
+    os.close(handle)
+    partial = Path(name)
+    try:
+        yield partial
+        partial.replace(path)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise

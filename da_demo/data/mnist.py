@@ -10,7 +10,7 @@ import torch
 from torchvision.datasets import MNIST
 
 from .images import LabeledImages
-from .locations import CACHE_DIR_ENV, LAYOUT_HELP, DataMissingError, cache_dir, data_dir
+from .locations import CACHE_DIR_ENV, LAYOUT_HELP, DataMissingError, cache_dir, data_dir, whole_file
 
 RAW_FILES = (
     "train-images-idx3-ubyte",
@@ -69,13 +69,10 @@ def _gunzip_once(source: Path, target: Path) -> None:
     cache) leaves no partial file and says which folder."""
     if target.is_file() and target.stat().st_mtime >= source.stat().st_mtime:
         return
-    partial = target.with_suffix(".partial")
     try:
-        with gzip.open(source, "rb") as compressed, open(partial, "wb") as plain:
+        with whole_file(target) as partial, gzip.open(source, "rb") as compressed, open(partial, "wb") as plain:
             shutil.copyfileobj(compressed, plain)
-        partial.replace(target)
     except OSError as error:
-        partial.unlink(missing_ok=True)
         raise DataMissingError(
             f"Could not extract {source.name} into the cache folder {target.parent} "
             f"(read-only or full? set {CACHE_DIR_ENV} to another folder): {error}"

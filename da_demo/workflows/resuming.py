@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -26,7 +25,7 @@ from typing import Any
 
 import torch
 
-from ..data import cache_dir
+from ..data import cache_dir, whole_file
 from ..engine.trainer import ProgressEvent
 from .training import TrainingJob, code_version
 
@@ -101,16 +100,14 @@ class ResumeFile:
     def save(self, task_progress: dict[str, Any]) -> None:
         """Write the run's state and ``task_progress`` (atomically: a process killed while writing
         leaves the previous file)."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        partial = self.path.with_suffix(f".{os.getpid()}.partial")
         state = {"run": self.job.run.state(), "task": task_progress, "code_version": code_version()}
-        torch.save(state, partial)
-        partial.replace(self.path)
+        with whole_file(self.path) as partial:
+            torch.save(state, partial)
         position = self.job.run.position
         summary = {"key": self.key, "step": position.step, "train_seconds": round(position.train_seconds, 1),
                    "saved": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}  # fmt: skip
-        partial.write_text(json.dumps(summary))
-        partial.replace(self.summary_path)
+        with whole_file(self.summary_path) as partial:
+            partial.write_text(json.dumps(summary))
         self.saved_at = time.monotonic()
 
     def remove(self) -> None:
