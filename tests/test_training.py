@@ -405,3 +405,10 @@ def test_a_weight_average_is_what_the_run_evaluates_and_keeps(tiny_pair, weak_mo
     saved = load_checkpoint(job.save(tmp_path / "dann.safetensors"))
     for name, value in saved.classifier.state_dict().items():
         assert torch.equal(value, averaged.state_dict()[name])
+
+
+def test_vada_can_start_where_dann_ended():
+    """VADA is DANN plus the cluster terms: with ``dann_start`` its run begins from the DANN model."""
+    assert RunSpec.resolve("mnist-mnistm", "vada_dirtt").start.method.name == "source_only"
+    start = RunSpec.resolve("mnist-mnistm", "vada_dirtt", {"dann_start": True}).start
+    assert start.method.name == "dann" and start.pair.name == "mnist-mnistm" and start.seed == 0
