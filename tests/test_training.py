@@ -371,7 +371,7 @@ def test_adapting_methods_can_send_each_domain_through_batch_norm_alone(tiny_pai
 
 
 def test_a_method_with_a_warm_start_setting_can_start_from_fresh_weights():
-    for method in ("self_ensembling", "dann", "lmmd"):
+    for method in ("self_ensembling", "dann", "lmmd", "mcc"):
         method_class = get_method(method)
         assert method_class.warm_start_from(method_class.hyperparameters_class()) == "source_only"
         assert method_class.warm_start_from(method_class.hyperparameters_class(warm_start=False)) is None

@@ -19,6 +19,7 @@ from .base import (
     SourceBatch,
     entropy_weight_setting,
     setting,
+    warm_start_setting,
 )
 
 
@@ -34,6 +35,10 @@ class MCCHyperparameters(AlignmentHyperparameters):
     )
     #: the paper's loss has no entropy term of its own
     entropy_weight: float = entropy_weight_setting(0.0)
+    #: the paper fine-tunes ImageNet-trained networks; digits have no such start, so whether to begin
+    #: from the source-only model or from fresh weights (as self-ensembling's code does) is the
+    #: validators' choice
+    warm_start: bool = warm_start_setting()
 
 
 @register
