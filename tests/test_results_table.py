@@ -81,10 +81,28 @@ def test_the_goals_table_counts_the_protocols_own_goals():
             pair="mnist-usps", method=method, file=f"mnist-usps/{method}.safetensors", sha256="0" * 64,
             source_acc=0.99, target_acc=0.9, validator=validator,
             seeds=[SeedResult(seed=seed, source_acc=0.99, target_acc=0.9) for seed in range(seeds)],
-            selection=ManifestSelection(gap_points=gap) if validator else None,
+            selection=ManifestSelection(settings={}, gap_points=gap) if validator else None,
         )  # fmt: skip
 
     rows = goals_table([entry("source_only", 3, 0.0), entry("dann", 3, 1.0), entry("mmd", 1, 3.0, None)])
     assert "| all pairs | mean oracle gap ≤ 1.5 points (1 adapted rows with one) | 1.00 | ✓ |" in rows
     assert "| all pairs | every row a label-free pick (no † or ‡) | 2 of 3 | ✗ (1 to go) |" in rows
     assert "| all pairs | every step-trained row over 3 seeds | 2 of 3 | ✗ (1 to go) |" in rows
+
+
+def test_a_row_says_how_its_model_was_chosen():
+    from da_demo.artifacts.manifest import DEFAULT_SETTINGS, HANDWRITING_WAIVED, results_table, row_marks
+
+    def entry(method: str, selection: ManifestSelection | None):
+        return ManifestEntry(
+            pair="mnist-usps", method=method, file=f"mnist-usps/{method}.safetensors", sha256="0" * 64,
+            source_acc=0.99, target_acc=0.9, validator="information_maximization", selection=selection,
+        )  # fmt: skip
+
+    picked = entry("dann", ManifestSelection(settings={"lambda_max": 1.0}))
+    unpicked = entry("mmd", ManifestSelection(settings=None))  # swept, but every point collapsed
+    waived = entry("shot", ManifestSelection(settings={"lr": 1e-4}, handwriting_waived=True))
+    assert [row_marks(e) for e in (picked, unpicked, waived)] == ["", DEFAULT_SETTINGS, HANDWRITING_WAIVED]
+    table = results_table([picked, unpicked, waived])
+    assert "| 90.0 § |" in table and "| 90.0 ‡ |" in table
+    assert "§ No point of its sweep read drawn-style digits" in table and "‡ The method's default settings" in table

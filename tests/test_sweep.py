@@ -254,6 +254,24 @@ def test_the_handwriting_guard_keeps_a_pick_that_reads_drawn_digits_badly_from_b
     assert not selection.unreadable(None, 0.9) and not selection.unreadable(0.5, None)  # older records pass
 
 
+def test_when_no_point_reads_drawn_digits_the_pick_waives_that_guard_and_says_so():
+    records = fake_records()
+    for record in records:
+        record["reference_drawn_acc"] = 0.90
+        for point in record["points"]:
+            point["drawn_acc"] = 0.70  # every point of every trial reads plain handwriting badly
+    points = selection.points_of(typed(records), "mnist-usps", "dann")
+    assert selection.pick(points, "information_maximization") is None
+    selections, _ = selection.select(typed(records), ["mnist-usps"], ["dann"])
+    chosen = selections["mnist-usps", "dann"]
+    assert chosen.handwriting_waived and chosen.to_dict()["handwriting_waived"] is True
+    assert chosen.pick == selection.pick(points, chosen.validator, handwriting=False)
+    records[0]["points"][0]["drawn_acc"] = 0.88  # one point reads it: the guard holds again
+    selections, _ = selection.select(typed(records), ["mnist-usps"], ["dann"])
+    assert not selections["mnist-usps", "dann"].handwriting_waived
+    assert selections["mnist-usps", "dann"].pick.step == records[0]["points"][0]["step"]
+
+
 def test_selection_reads_only_the_trials_of_the_pairs_current_backbone():
     records = fake_records()
     for record in records:

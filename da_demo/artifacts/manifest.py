@@ -86,11 +86,16 @@ OLD_PROTOCOL = "†"
 #: marks a model with its method's default settings (no sweep of its pair has picked them yet); its
 #: training step was still chosen by a label-free validator
 DEFAULT_SETTINGS = "‡"
+#: marks a label-free pick made with the handwriting guard waived: no point of its sweep read
+#: drawn-style digits within the margin, so it is the best pick among those that did not collapse
+HANDWRITING_WAIVED = "§"
 PROTOCOL_NOTES = {
     OLD_PROTOCOL: "Trained before label-free selection: its settings, backbone and shipped seed were chosen by "
     "looking at target-test accuracy, so this figure is optimistic.",
-    DEFAULT_SETTINGS: "The method's default settings (its pair has not been swept yet); the step kept was "
-    "chosen by a label-free validator, without target labels.",
+    DEFAULT_SETTINGS: "The method's default settings (its pair has not been swept yet, or every point of its "
+    "sweep collapsed); the step kept was chosen by a label-free validator, without target labels.",
+    HANDWRITING_WAIVED: "No point of its sweep read drawn-style digits within 3 points of the source-only model: "
+    "this is its best label-free pick among the points that did not collapse.",
 }
 
 
@@ -99,15 +104,26 @@ def protocol_mark(entry: ManifestEntry) -> str:
     ``OLD_PROTOCOL``."""
     if entry.validator is None:
         return OLD_PROTOCOL
-    return "" if entry.selection else DEFAULT_SETTINGS
+    return "" if entry.selection and entry.selection.settings is not None else DEFAULT_SETTINGS
+
+
+def row_marks(entry: ManifestEntry) -> str:
+    """Every mark of a row: how it was chosen (``protocol_mark``), and ``HANDWRITING_WAIVED``."""
+    waived = entry.selection is not None and entry.selection.handwriting_waived
+    return protocol_mark(entry) + (HANDWRITING_WAIVED if waived else "")
+
+
+def notes_for(marks: set[str]) -> list[tuple[str, str]]:
+    """The ``(mark, note)`` of every mark that appears in one of ``marks`` (rows' ``row_marks``)."""
+    return [(mark, note) for mark, note in PROTOCOL_NOTES.items() if any(mark in row for row in marks)]
 
 
 def _ours(entry: ManifestEntry) -> str:
     mean, std = reported_target(entry)
     seeds = max(len(entry.seeds), 1)
     text = f"{100 * mean:.1f} ± {100 * std:.1f}" if seeds > 1 else _percent(mean)
-    if protocol_mark(entry):
-        text += f" {protocol_mark(entry)}"
+    if row_marks(entry):
+        text += f" {row_marks(entry)}"
     baseline = _baseline(entry)
     return text + (f" (1-NN without mapping: {baseline:.1f})" if baseline is not None else "")
 
@@ -137,8 +153,7 @@ def results_table(entries: list[ManifestEntry]) -> str:
                 f"{_percent(selection.oracle_target_acc if selection else None)} | {'—' if gap is None else f'{gap:.1f}'} | "
                 f"{published or '—'} |"
             )
-    marks = {protocol_mark(entry) for entry in entries}
-    notes = [f"{mark} {note}" for mark, note in PROTOCOL_NOTES.items() if mark in marks]
+    notes = [f"{mark} {note}" for mark, note in notes_for({row_marks(entry) for entry in entries})]
     if notes:
         lines.append("\n" + "\n\n".join(notes))
     return "\n".join(lines)

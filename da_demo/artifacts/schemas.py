@@ -189,6 +189,8 @@ class MethodSelection(Record):
     gap_points: float | None = None
     by_validator: dict[str, SelectedPoint | None] = Field(default_factory=dict)
     rho: dict[str, float | None] = Field(default_factory=dict)
+    #: no point read drawn digits well enough: the pick is the best of those that did not collapse
+    handwriting_waived: bool = False
 
 
 class PairSelection(Record):
@@ -234,6 +236,8 @@ class ManifestSelection(Record):
     oracle_settings: dict[str, Any] | None = None
     oracle_step: int | None = None
     gap_points: float | None = None
+    #: the pick passed the collapse guard only: no point of the sweep passed the handwriting guard
+    handwriting_waived: bool = False
 
 
 class ManifestEntry(Record):

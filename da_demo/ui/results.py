@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import gradio as gr
 
-from ..artifacts.manifest import PROTOCOL_NOTES, protocol_mark, reported_target
+from ..artifacts.manifest import notes_for, reported_target, row_marks
 from ..artifacts.schemas import ManifestEntry, RecordsError
 from ..data import PAIRS
 from ..data.shift import CUSTOM
@@ -88,7 +88,7 @@ def result_rows(entries: list[ManifestEntry], pair: str) -> list[dict]:
                 "drawn": entry.drawn_acc_mean if entry.drawn_acc_mean is not None else entry.drawn_acc,
                 "oracle": selection.oracle_target_acc if selection else None,
                 "gap": selection.gap_points if selection else None,
-                "mark": protocol_mark(entry),
+                "mark": row_marks(entry),
             }
         )
     return rows
@@ -112,11 +112,8 @@ def results_html(rows: list[dict]) -> str:
         f"<td>{html.escape(row['published_text'])}</td></tr>"
         for row in rows
     )
-    marks = {row["mark"] for row in rows}
     note = "".join(
-        f"<p class=da-caption>{mark} {html.escape(text)}</p>"
-        for mark, text in PROTOCOL_NOTES.items()
-        if mark in marks
+        f"<p class=da-caption>{mark} {html.escape(text)}</p>" for mark, text in notes_for({row["mark"] for row in rows})
     )
     return (
         '<div class="da-scroll"><table class="da-table da-results"><thead><tr><th>method</th><th>target %</th>'

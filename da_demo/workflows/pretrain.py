@@ -354,4 +354,5 @@ def _selection_summary(selected: MethodSelection | None) -> ManifestSelection | 
         oracle_settings=oracle.settings if oracle else None,
         oracle_step=oracle.step if oracle else None,
         gap_points=selected.gap_points,
+        handwriting_waived=selected.handwriting_waived,
     )
