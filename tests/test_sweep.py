@@ -266,6 +266,7 @@ def test_when_no_point_reads_drawn_digits_the_pick_waives_that_guard_and_says_so
     chosen = selections["mnist-usps", "dann"]
     assert chosen.handwriting_waived and chosen.to_dict()["handwriting_waived"] is True
     assert chosen.pick == selection.pick(points, chosen.validator, handwriting=False)
+    assert selection.guarded_pick(points, chosen.validator) == (chosen.pick, True)  # the Results tab's view
     records[0]["points"][0]["drawn_acc"] = 0.88  # one point reads it: the guard holds again
     selections, _ = selection.select(typed(records), ["mnist-usps"], ["dann"])
     assert not selections["mnist-usps", "dann"].handwriting_waived

@@ -35,11 +35,11 @@ def sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-
 def unchanged_file(directory: Path, entry: ManifestEntry) -> Path | None:
     """``entry``'s file in ``directory`` if it is still the file the manifest measured (same SHA-256)."""
     path = Path(directory) / entry.file
     return path if path.is_file() and sha256(path) == entry.sha256 else None
+
 
 @dataclass
 class Loaded:

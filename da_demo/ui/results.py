@@ -17,7 +17,7 @@ from ..methods import get_method
 from ..validators import SELECTION_VALIDATORS as VALIDATORS
 from ..validators import TITLES
 from ..viz.results import accuracy_chart, validator_scatter
-from ..workflows.selection import PROTOCOL, oracle, pick, points_of, read_selection, spearman
+from ..workflows.selection import PROTOCOL, guarded_pick, oracle, points_of, read_selection, spearman
 from ..workflows.sweep import read_sweep
 from .context import AppContext
 from .render import friendly, shift_study_picture
@@ -205,7 +205,7 @@ def build(context: AppContext) -> ResultsTab:
         points = points_of(records, pair, name)
         if not points:
             return None, NOT_SWEPT
-        chosen, best = pick(points, validator_name), oracle(points)
+        (chosen, waived), best = guarded_pick(points, validator_name), oracle(points)
         scored = [
             p for p in points if p.target_acc is not None and p.validators.get(validator_name) is not None
         ]
@@ -229,6 +229,12 @@ def build(context: AppContext) -> ResultsTab:
             f"{best.step}), a gap of {gap:.1f} points. These are the sweep's own measurements (on 1,000 "
             "test images before a run's last step), so they can differ a little from the table above, "
             "which measures the shipped files on the whole test set."
+            + (
+                " No model of this sweep read drawn digits within 3 points of the source-only model, so "
+                "this pick is the best of those whose predictions did not collapse (§ in the table)."
+                if waived
+                else ""
+            )
             if chosen and best
             else "The validator found no model it could score here."
         )

@@ -125,6 +125,17 @@ def pick(points: list[Point], validator: str, handwriting: bool = True) -> Point
     return max(candidates, key=lambda point: (_score(point, validator), -point.step))
 
 
+def guarded_pick(points: list[Point], validator: str) -> tuple[Point | None, bool]:
+    """``pick`` with both guards, and whether the handwriting guard was waived: where no point passes
+    it, a method still gets the validator's best point that has not collapsed (shipped, marked §, and
+    counted as missing the handwriting goal)."""
+    chosen = pick(points, validator)
+    if chosen is not None:
+        return chosen, False
+    fallback = pick(points, validator, handwriting=False)
+    return fallback, fallback is not None
+
+
 def oracle(points: list[Point]) -> Point | None:
     """The point with the best target-test accuracy. Uses target labels: reference only."""
     measured = [point for point in points if point.target_acc is not None]
@@ -231,10 +242,7 @@ def select(records: list[SweepRecord], pairs: list[str], methods: list[str]) -> 
             points = points_of(records, pair, method)
             if not points:
                 continue
-            chosen_point = pick(points, validator)
-            # a method whose every point fails the handwriting guard still ships its best label-free
-            # pick that has not collapsed, and says so
-            waived = chosen_point is None and (chosen_point := pick(points, validator, handwriting=False)) is not None
+            chosen_point, waived = guarded_pick(points, validator)
             selections[pair, method] = Selection(
                 pair,
                 method,
