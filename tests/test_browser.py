@@ -319,13 +319,14 @@ def test_learn_and_the_guided_lesson(page):
     page.click("#tab-lesson-button")
     page.click("#lesson_step_2")  # switches to MNIST → MNIST-M: step 3 must still set 600 steps
     expect(page.locator("#try_status")).to_contain_text("MNIST-M")
-    for step, method in ((3, "DANN"), (5, "MMD")):
+    # the short runs of steps 3 and 5, and step 8's strongest method with its label-free settings
+    for step, method, steps in ((3, "DANN", "600"), (5, "MMD", "600"), (8, "Self-ensembling", "2500")):
         page.click("#tab-lesson-button")
         page.click(f"#lesson_step_{step}")
         expect(page.locator("#tab-adapt-button")).to_have_attribute("aria-selected", "true")
         expect(page.locator("#adapt_method input")).to_have_value(re.compile(method))
         page.wait_for_timeout(2000)  # a late refresh after the pair change must not undo the preset
-        expect(page.locator("#adapt_steps input[type=number]")).to_have_value("600")
+        expect(page.locator("#adapt_steps input[type=number]")).to_have_value(steps)
 
 
 def test_on_a_phone_every_tab_is_reachable_and_nothing_is_wider_than_the_screen(phone):

@@ -148,7 +148,8 @@ def choose_run(number, session):
 
 def build(context: AppContext) -> AdaptTab:
     gr.Markdown(
-        f"Train a method on the chosen pair right here, starting from the shipped source-only model. "
+        "Train a method on the chosen pair right here, starting from the shipped source-only model (or "
+        "from fresh weights, where the method's picked settings say so). "
         f"Runs are capped at {MAX_STEPS} steps and {MAX_SECONDS} s; {TRAINING_SLOTS} runs train at a time "
         "across all visitors (in line, you see your place and what is training). Training is deterministic, "
         "so classmates who start the same method, settings and seed share one run and see the same curves. "
