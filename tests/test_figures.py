@@ -49,3 +49,16 @@ def test_results_show_the_manifests_seed_mean_and_spread(manifest):
             assert f"<b>{row['mean']:.1f}</b>" in page
             if entry.target_acc_mean is not None:
                 assert row["mean"] == pytest.approx(100 * entry.target_acc_mean, abs=0.01)
+
+
+def test_the_lessons_strongest_method_is_the_manifests_best_step_trained_one_on_usps(manifest):
+    from da_demo.artifacts.manifest import reported_target
+    from da_demo.methods import get_method
+    from da_demo.ui.lesson import STRONGEST
+
+    trained = {
+        method: reported_target(entry)[0]
+        for (pair, method), entry in manifest.items()
+        if pair == "mnist-usps" and get_method(method).trained_by_steps
+    }
+    assert max(trained, key=trained.get) == STRONGEST  # step 8 says it is the best without labels
