@@ -144,7 +144,7 @@ PAIRS: dict[str, PairSpec] = {
                 "dann": Reference(94.3, "lecture"),
                 "deepcoral": Reference(90.4, "lecture"),
                 "ot_sinkhorn": Reference(78.6, "OT blog", "LeNet features; 1-NN baseline 71.5"),
-                "deepjdot": Reference(95.7, "DeepJDOT paper"),
+                "deepjdot": Reference(95.7, "DeepJDOT paper", "USPS padded to 28 px, not resized"),
                 "ot_classreg": Reference(78.6, "OT blog", "LeNet features; 1-NN baseline 71.5"),
                 "shot": Reference(97.9, "SHOT paper", "LeNet, 3 seeds"),
                 "self_ensembling": Reference(98.3, "French et al."),
