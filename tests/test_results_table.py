@@ -67,10 +67,11 @@ def test_manifest_covers_every_pair_and_method_and_matches_the_files():
 
 
 def test_the_shipped_checkpoints_stay_small():
-    """39 models (13 methods x 3 pairs, float16) and the projection caches: about 17 MB, a third of it
-    the OT mappings' reference features (0.7-1.5 MB each). A Space clones all of it at every start."""
+    """42 models (14 methods x 3 pairs, float16) and the projection caches: about 21 MB, 43% of it
+    the OT mappings' reference features (1.2-2.8 MB each; the largest keeps the 5,000 source points its
+    plan was fitted on, moved and unmoved). A Space clones all of it at every start."""
     total = sum(path.stat().st_size for path in SHIPPED_DIRECTORY.rglob("*.safetensors"))
-    assert total < 20 * 2**20, f"{total / 2**20:.1f} MB of checkpoints"
+    assert total < 24 * 2**20, f"{total / 2**20:.1f} MB of checkpoints"
 
 
 def test_the_goals_table_counts_the_protocols_own_goals():
