@@ -1,13 +1,14 @@
 """Pretraining on a tiny generated pair: picks from a selection, three seeds, seed 0 shipped."""
 
 import shutil
+from types import SimpleNamespace
 
 import pytest
 import torch
 
 from da_demo.artifacts.checkpoints import load_checkpoint
 from da_demo.artifacts.manifest import read_manifest, results_table, write_manifest
-from da_demo.artifacts.schemas import ManifestEntry, SeedResult, SelectionFile
+from da_demo.artifacts.schemas import ManifestEntry, SeedResult, SelectedPoint, SelectionFile, SnapshotRef
 from da_demo.artifacts.store import sha256
 from da_demo.engine.spec import RunSpec
 from da_demo.workflows import pretrain as pretrain_module
@@ -169,3 +170,58 @@ def test_a_shipped_start_model_is_what_every_session_starts_from(tiny_pair, tmp_
     if restored:
         context = TaskContext(device="cpu", precision="fp32", pairs={tiny_pair.name: tiny_pair})
         assert context.start(spec).metadata.created == load_checkpoint(shipped).metadata.created
+
+
+def test_a_seed_the_guards_let_no_point_through_stops_at_the_picks_step(tiny_pretrain, tmp_path, monkeypatch):
+    """A pick that passed the handwriting guard sits just before the guard's edge, where another
+    seed can fall short: a seed with no point the guards let through ships at the pick's step. For
+    a pick that waived the guard it is the validator's best of all points, wherever the pick was."""
+
+    class RejectAll:
+        def __init__(self, context, job):
+            pass
+
+        def at(self, event):
+            return SimpleNamespace(reject=lambda event: True)
+
+    monkeypatch.setattr(pretrain_module, "GuardReader", RejectAll)
+    *_, arguments = tiny_pretrain
+
+    def shipped_step(pick_step: int, waived: bool) -> int:
+        document = arguments["selection"].model_dump()
+        document["pairs"]["mnist-usps"]["methods"]["deepcoral"]["pick"]["step"] = pick_step
+        document["pairs"]["mnist-usps"]["methods"]["deepcoral"]["handwriting_waived"] = waived
+        folder = tmp_path / f"{pick_step}-{waived}"
+        (entry,) = pretrain_module.pretrain(
+            ["mnist-usps"],
+            ["deepcoral"],
+            **{
+                **arguments,
+                "directory": folder,
+                "selection": SelectionFile.model_validate(document),
+                "progress_records": folder / "progress.jsonl",
+                "seeds": 1,
+            },
+        )
+        return entry.steps
+
+    assert shipped_step(2, waived=False) == 2 and shipped_step(4, waived=False) == 4
+    assert shipped_step(2, waived=True) == shipped_step(4, waived=True)
+
+
+def test_seed_zero_reuses_the_sweeps_snapshot_only_at_the_picks_step(tiny_pretrain, tmp_path):
+    """The sweep keeps each validator's best point whatever the guards say; where the guards moved
+    the pick to another step, that snapshot is not the pick, and seed 0 trains."""
+    *_, arguments = tiny_pretrain
+    context = arguments["context"]
+    spec = RunSpec.resolve("mnist-usps", "deepcoral", {"coral_weight": 100.0})
+    task = pretrain_module.PretrainTask(spec, ("coral_weight",), "information_maximization")
+    (tmp_path / "trial").mkdir()
+    (tmp_path / "trial" / "information_maximization.safetensors").write_bytes(b"model")
+    snapshot = SnapshotRef(step=6, file="trial/information_maximization.safetensors")
+    record = SimpleNamespace(key="x", ok=True, snapshots={"information_maximization": snapshot})
+    said = []
+    for step, expected in ((6, str(tmp_path / "trial" / "information_maximization.safetensors")), (4, None)):
+        picked = SelectedPoint(trial="x", step=step)
+        assert pretrain_module._reuse(context, task, picked, [record], tmp_path, said.append) == expected
+    assert said == ["mnist-usps deepcoral: no sweep snapshot of the pick (step 4)"]

@@ -68,6 +68,9 @@ class PretrainTask(Task):
     output: str = ""
     #: a model file to measure instead of training (a sweep snapshot, the start model)
     reuse: str | None = None
+    #: the pick's step (None when the pick waived the handwriting guard): where a seed stops if the
+    #: guards let none of its points through
+    pick_step: int | None = None
     prefix: ClassVar[str] = "pretrain"
 
     def key_extra(self) -> list[str]:
@@ -95,21 +98,26 @@ class PretrainTask(Task):
         job = context.job(self.spec)
         adapting = self.spec.start is not None
         # the selection's guards hold for every seed's step, not only seed 0's: the validator's best
-        # among the points they let through, or among all when they let none through
-        guarded, anyway = BestSnapshots([self.validator]), BestSnapshots([self.validator])
+        # among the points they let through; where they let none through, the pick's own step (its
+        # guarded pick sits just before the guard's edge, where another seed can fall short), or,
+        # for a pick that waived the handwriting guard, the validator's best among all
+        kept = {name: BestSnapshots([self.validator]) for name in ("guarded", "at_pick", "anyway")}
         guard = GuardReader(context, job) if adapting else None
         resume = context.resume_file(self, job)  # a long seed cut short goes on where it was saved
         if resume is not None and (saved := resume.load()) is not None:
-            guarded, anyway = saved["guarded"], saved["anyway"]
+            kept.update(saved)
         for event in job.events(
             eval_every=eval_every(self.spec), eval_samples=EVAL_SAMPLES, validate=adapting
         ):
-            anyway.offer(job, event)
+            kept["anyway"].offer(job, event)
+            if event.step == self.pick_step:
+                kept["at_pick"].offer(job, event)
             if guard is not None and event.target_acc is not None and not guard.at(event).reject(event):
-                guarded.offer(job, event)
+                kept["guarded"].offer(job, event)
             if resume is not None:
-                resume.offer(event, lambda: {"guarded": guarded, "anyway": anyway})
-        best = guarded if self.validator in guarded.best else anyway
+                resume.offer(event, lambda: kept)
+        found = [kept[name] for name in ("guarded", "at_pick") if self.validator in kept[name].best]
+        best = found[0] if found else kept["anyway"]
         if adapting and self.validator in best.best:
             best.save(self.validator, Path(self.output), job)
         else:
@@ -144,7 +152,10 @@ def plan_pretraining(
             for seed in range(seeds):
                 task = PretrainTask(replace(spec, seed=seed), named, validator)
                 task = replace(
-                    task, output=str(staging / f"{task.slug}.safetensors"), reuse=reuse(task, picked)
+                    task,
+                    output=str(staging / f"{task.slug}.safetensors"),
+                    reuse=reuse(task, picked),
+                    pick_step=picked.step if picked and not selected.handwriting_waived else None,
                 )
                 group.append(task)
             tasks[pair_name, method] = group
@@ -256,9 +267,11 @@ def _reuse(
         return None
     record = next((r for r in records if r.key == picked.trial and r.ok), None)
     snapshot = record.snapshots.get(task.validator) if record else None
-    if snapshot and (Path(snapshot_dir) / snapshot.file).is_file():
+    # the sweep keeps each validator's best point regardless of the guards: the pick's only where
+    # the guards did not move it
+    if snapshot and snapshot.step == picked.step and (Path(snapshot_dir) / snapshot.file).is_file():
         return str(Path(snapshot_dir) / snapshot.file)
-    log(f"{task.pair} {task.method}: no sweep snapshot of the pick")
+    log(f"{task.pair} {task.method}: no sweep snapshot of the pick (step {picked.step})")
     return None
 
 
