@@ -254,6 +254,38 @@ def test_the_handwriting_guard_keeps_a_pick_that_reads_drawn_digits_badly_from_b
     assert not selection.unreadable(None, 0.9) and not selection.unreadable(0.5, None)  # older records pass
 
 
+def test_the_results_tab_says_when_the_handwriting_guard_moved_the_pick_and_greys_what_it_kept_out():
+    from da_demo.ui.results import guard_note
+    from da_demo.viz.results import validator_scatter
+
+    records = fake_records()
+    best = max(records[0]["points"], key=lambda point: point["validators"]["information_maximization"])
+    for record in records:
+        record["reference_drawn_acc"] = 0.90
+        for point in record["points"]:
+            point["drawn_acc"] = 0.88
+    points = selection.points_of(typed(records), "mnist-usps", "dann")
+    chosen, waived = selection.guarded_pick(points, "information_maximization")
+    assert guard_note(points, chosen, "information_maximization", waived, "dann") == ""  # nothing moved it
+    best["drawn_acc"] = 0.80  # the validator's favourite no longer reads plain handwriting
+    points = selection.points_of(typed(records), "mnist-usps", "dann")
+    chosen, waived = selection.guarded_pick(points, "information_maximization")
+    note = guard_note(points, chosen, "information_maximization", waived, "dann")
+    assert f"at step {best['step']}" in note and "the handwriting guard kept it out" in note
+    figure = validator_scatter(
+        [point.validators["information_maximization"] for point in points],
+        [point.target_acc for point in points],
+        (chosen.validators["information_maximization"], chosen.target_acc),
+        None,
+        "information maximisation",
+        0.5,
+        "MNIST → USPS, DANN",
+        [point.unreadable for point in points],
+    )
+    labels = figure.axes[0].get_legend_handles_labels()[1]
+    assert "kept out by a guard" in labels and "label-free pick (highest score of the rest)" in labels
+
+
 def test_when_no_point_reads_drawn_digits_the_pick_waives_that_guard_and_says_so():
     records = fake_records()
     for record in records:

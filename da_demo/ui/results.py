@@ -17,7 +17,16 @@ from ..methods import get_method
 from ..validators import SELECTION_VALIDATORS as VALIDATORS
 from ..validators import TITLES
 from ..viz.results import accuracy_chart, validator_scatter
-from ..workflows.selection import PROTOCOL, guarded_pick, oracle, points_of, read_selection, spearman
+from ..workflows.selection import (
+    PROTOCOL,
+    Point,
+    guarded_pick,
+    oracle,
+    pick,
+    points_of,
+    read_selection,
+    spearman,
+)
 from ..workflows.sweep import read_sweep
 from .context import AppContext
 from .render import friendly, shift_study_picture
@@ -122,6 +131,21 @@ def results_html(rows: list[dict]) -> str:
     )
 
 
+def guard_note(points: list[Point], chosen: Point | None, validator: str, waived: bool, method: str) -> str:
+    """A sentence for a pick the handwriting guard moved: the validator's favourite of the points that
+    did not collapse reads drawn digits too poorly, so the pick is its best of the rest."""
+    favourite = None if waived or chosen is None else pick(points, validator, handwriting=False)
+    if favourite is None or (favourite.key, favourite.step) == (chosen.key, chosen.step):
+        return ""
+    reading = f", {100 * favourite.target_acc:.1f}% on the target test set" if favourite.target_acc is not None else ""
+    return (
+        f" The validator's favourite of the models that did not collapse ({settings_text(method, favourite.settings)} "
+        f"at step {favourite.step}{reading}) reads drawn digits more than 3 points worse than the source-only model, "
+        "so the handwriting guard kept it out (grey crosses: every model a guard kept out); the pick is the "
+        "validator's best of the rest."
+    )
+
+
 def build(context: AppContext) -> ResultsTab:
     store = context.zoo.store
     entries = store.manifest()
@@ -209,6 +233,7 @@ def build(context: AppContext) -> ResultsTab:
         scored = [
             p for p in points if p.target_acc is not None and p.validators.get(validator_name) is not None
         ]
+        kept_out = [p.collapsed or (p.unreadable and not waived) for p in scored]
         rho = spearman(points, validator_name)
         figure = validator_scatter(
             [p.validators[validator_name] for p in scored],
@@ -220,6 +245,7 @@ def build(context: AppContext) -> ResultsTab:
             TITLES[validator_name],
             rho,
             f"{PAIRS[pair].title}, {get_method(name).title}",
+            kept_out,
         )
         gap = 100 * (best.target_acc - chosen.target_acc) if chosen and best else None
         text = (
@@ -235,6 +261,7 @@ def build(context: AppContext) -> ResultsTab:
                 if waived
                 else ""
             )
+            + guard_note(points, chosen, validator_name, waived, name)
             if chosen and best
             else "The validator found no model it could score here."
         )

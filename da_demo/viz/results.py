@@ -76,12 +76,34 @@ def validator_scatter(
     validator: str,
     rho: float | None,
     title: str,
+    kept_out: list[bool] | None = None,
 ):
     """Each sweep point's validator score (x) against its target accuracy (y, %), the validator's pick
-    (★) and the oracle (○, uses target labels) marked."""
+    (★) and the oracle (○, uses target labels) marked; points the selection's guards kept out
+    (``kept_out``, one flag per point) drawn as grey crosses."""
     figure = Figure(figsize=(6.4, 4.4))
     axis = figure.subplots()
-    _scatter_with_picks(axis, scores, accuracies, pick, oracle, validator, "a trial at one step")
+    out = kept_out or [False] * len(scores)
+    if any(out):
+        axis.scatter(
+            [score for score, dropped in zip(scores, out) if dropped],
+            [100 * acc for acc, dropped in zip(accuracies, out) if dropped],
+            marker="x",
+            s=22,
+            color="#9ca3af",
+            label="kept out by a guard",
+        )
+    kept = [index for index, dropped in enumerate(out) if not dropped]
+    _scatter_with_picks(
+        axis,
+        [scores[index] for index in kept],
+        [accuracies[index] for index in kept],
+        pick,
+        oracle,
+        validator,
+        "a trial at one step",
+        "label-free pick (highest score of the rest)" if any(out) else "label-free pick (highest score)",
+    )
     axis.set_title(f"{title}\nSpearman ρ = {_rho(rho)}", fontsize=10)
     axis.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=2, fontsize=8, frameon=False)
     figure.tight_layout()
@@ -139,7 +161,9 @@ def _rho(rho: float | None) -> str:
     return "— (needs 3 runs)" if rho is None else f"{rho:+.2f}"
 
 
-def _scatter_with_picks(axis, scores, accuracies, pick, oracle, validator: str, what: str) -> None:
+def _scatter_with_picks(
+    axis, scores, accuracies, pick, oracle, validator: str, what: str, picked: str = "label-free pick (highest score)"
+) -> None:
     axis.scatter(scores, [100 * a for a in accuracies], s=22, alpha=0.7, color="#2563eb", label=what)
     if pick is not None:
         axis.scatter(
@@ -150,7 +174,7 @@ def _scatter_with_picks(axis, scores, accuracies, pick, oracle, validator: str, 
             color="#f59e0b",
             edgecolor="black",
             zorder=3,
-            label="label-free pick (highest score)",
+            label=picked,
         )
     if oracle is not None:
         axis.scatter(
