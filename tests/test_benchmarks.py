@@ -29,3 +29,21 @@ def test_a_visitor_process_that_dies_without_answering_is_one_clear_error():
     process.join()
     with pytest.raises(RuntimeError, match=r"the students' process ended without reporting \(exit code 3\)"):
         lesson_load._answer(answers, process, "the students' process", timeout=0.5)
+
+
+def test_the_papers_usps_is_padded_into_the_frame_and_their_pick_trains_on_it(data_dir, tiny_pair, tmp_path):
+    """USPS's real 16-px digits sit in the middle of a 28-px frame, their ink unchanged; a method's
+    pick trains to its step on a pair whose target is that (here the generated tiny pair)."""
+    import torch
+
+    from da_demo.benchmarks import padded_usps
+
+    pair = padded_usps.padded_pair(str(data_dir))
+    native = padded_usps.load_usps(False, str(data_dir), size=16)
+    assert pair.target_test.images.shape[1:] == (1, 28, 28) and len(pair.target_test) == len(native)
+    assert torch.equal(pair.target_test.images[:, :, 6:22, 6:22], native.images)
+    assert pair.target_test.images.sum() == native.images.sum()  # nothing but black around them
+    accuracy = padded_usps.measure(tiny_pair, "deepcoral", {"steps": 8, "batch_size": 16}, 4, "cpu")
+    assert 0.0 <= accuracy <= 1.0
+    rows = [{"method": "deepcoral", "step": 4, "target_acc": accuracy}]
+    assert "DeepCORAL" in padded_usps.table(rows) and "95.6 (SKADA-Bench)" in padded_usps.table(rows)
