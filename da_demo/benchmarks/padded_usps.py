@@ -9,8 +9,9 @@ Here each method's shipped label-free pick (settings and step from ``checkpoints
 chosen on our resized pair; seed 0; from the shipped source-only model, which saw MNIST only) is
 trained on the padded pair and measured on the whole padded USPS test set, beside the shipped
 model's figure on the resized pair: how much of a gap to a paper is the pair, and how much the
-method. Nothing is chosen here, with target labels or without. Each finished run is appended to the
-records file and skipped when the benchmark runs again.
+method. ``--defaults`` runs each method's default settings instead (its paper's recipe where it has
+one), to the end of their default length. Nothing is chosen here, with target labels or without.
+Each finished run is appended to the records file and skipped when the benchmark runs again.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ PUBLISHED = {
 }
 #: pixels added on each side of USPS's 16-px digits (16 + 2 · 6 = 28)
 PADDING = 6
+PICK, DEFAULTS = "label-free pick", "default settings"
 
 
 def pad(split: LabeledImages) -> LabeledImages:
@@ -87,19 +89,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--methods", nargs="+", default=list(PUBLISHED), choices=list(PUBLISHED))
     parser.add_argument("--records", type=Path, default=RECORDS)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--defaults", action="store_true", help="the methods' default settings, not the picks")
+    parser.add_argument("--steps", type=int, help="with --defaults: train this long (e.g. a paper's length)")
     parser.add_argument("--data-dir")
     args = parser.parse_args(argv)
+    if args.steps and not args.defaults:
+        parser.error("--steps goes with --defaults: a pick trains to its own step")
     records = check_writable(args.records)
     selection = read_selection()
     pair = padded_pair(args.data_dir)
+    recipe = DEFAULTS if args.defaults else PICK
     for method in args.methods:
-        chosen = selection.method(PAIR, method).pick
-        key = json.dumps([method, chosen.settings, chosen.step], sort_keys=True)
+        if args.defaults:
+            settings = {"steps": args.steps} if args.steps else {}
+            step = RunSpec.resolve(pair.spec, method, settings).total_steps
+        else:
+            chosen = selection.method(PAIR, method).pick
+            settings, step = chosen.settings, chosen.step
+        key = json.dumps([method, settings, step], sort_keys=True)
         if key in {row["key"] for row in _read(records)}:
             continue
         started = time.perf_counter()
-        accuracy = measure(pair, method, chosen.settings, chosen.step, args.device)
-        row = {"key": key, "method": method, "settings": chosen.settings, "step": chosen.step}
+        accuracy = measure(pair, method, settings, step, args.device)
+        row = {"key": key, "method": method, "recipe": recipe, "settings": settings, "step": step}
         append_record(records, {**row, "target_acc": accuracy, "seconds": round(time.perf_counter() - started)})
         print(f"{method}: {100 * accuracy:.1f}% on padded USPS ({time.perf_counter() - started:.0f} s)", flush=True)
     print(table(_read(records)))
@@ -107,21 +119,26 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def table(rows: list[dict]) -> str:
-    """The newest record of each method, beside its shipped model on the resized pair and the papers."""
+    """The newest record of each method and recipe, beside the method's shipped model on the resized
+    pair and the papers' padded numbers."""
     shipped = {entry.method: entry for entry in read_manifest(SHIPPED_DIRECTORY) if entry.pair == PAIR}
-    newest = {row["method"]: row for row in rows}
-    header = ["method", "step", "padded USPS %", "resized USPS % (shipped seed 0)", "published, padded USPS %"]
+    kind = lambda row: row.get("recipe", PICK)  # noqa: E731
+    # a method's newest pick; every length its default settings ran for
+    newest = {(row["method"], kind(row), None if kind(row) == PICK else row["step"]): row for row in rows}
+    order = lambda item: (list(PUBLISHED).index(item[0][0]), item[0][1] != PICK, item[1]["step"])  # noqa: E731
+    header = ["method", "settings", "step", "padded USPS %", "resized USPS % (shipped seed 0)", "published, padded %"]
     return format_markdown(
         header,
         [
             [
                 get_method(method).title,
+                recipe,
                 f"{row['step']:,}",
                 f"{100 * row['target_acc']:.1f}",
-                f"{100 * shipped[method].target_acc:.1f}" if method in shipped else "—",
+                f"{100 * shipped[method].target_acc:.1f}" if method in shipped and recipe == PICK else "—",
                 PUBLISHED[method],
             ]
-            for method, row in sorted(newest.items(), key=lambda item: list(PUBLISHED).index(item[0]))
+            for (method, recipe, _), row in sorted(newest.items(), key=order)
         ],
     )
 
