@@ -36,7 +36,7 @@ def test_the_papers_usps_is_padded_into_the_frame_and_their_pick_trains_on_it(da
     pick trains to its step on a pair whose target is that (here the generated tiny pair)."""
     import torch
 
-    from da_demo.benchmarks import padded_usps
+    from da_demo.workflows import padded_usps
 
     pair = padded_usps.padded_pair(str(data_dir))
     native = padded_usps.load_usps(False, str(data_dir), size=16)

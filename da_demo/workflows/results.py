@@ -13,6 +13,7 @@ from ..data import PAIRS, SOURCES
 from ..methods import get_method
 from ..validators import SELECTION_VALIDATORS as VALIDATORS
 from ..validators import TITLES
+from .padded_usps import read_records, table
 from .selection import PROTOCOL, read_selection
 from .shift_study import read_study, study_rows, study_table
 
@@ -49,6 +50,7 @@ def readme_blocks(
         "protocol": PROTOCOL,
         "sources": sources_list(),
         "shift-study": study_table(study_rows(read_study())),
+        "padded-usps": table(read_records()),
     }
 
 
