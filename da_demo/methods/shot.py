@@ -95,7 +95,11 @@ $$\mathcal{L} = \underbrace{\mathbb{E}_t\,H(p(x_t)) - H\big(\mathbb{E}_t\,p(x_t)
  + \beta\,\mathrm{CE}\big(p(x_t), \hat y_t\big), \qquad \hat y_t = \arg\min_k \cos\text{-dist}\big(f(x_t), c_k\big)$$
 
 **When to prefer it:** the source data cannot travel with the model; or as a strong, simple
-second stage after any source model.
+second stage after any source model. **Watch out:** with no source images to hold on to, the
+extractor can forget them. On MNIST → USPS, adapting to USPS's thick, frame-filling digits costs
+thin, ordinary handwriting: the models USPS likes best read drawn digits far worse than the
+source-only model, so the shipped one is an early, gently adapted point that still reads them
+(the Results tab shows the trade).
 """
 
     def __init__(self, classifier, hparams: SHOTHyperparameters) -> None:
