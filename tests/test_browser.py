@@ -193,7 +193,10 @@ def test_the_canvas_draws_again_after_its_trash_button(page):
     expect = playwright_api.expect
     page.click("#tab-try-button")
     draw_seven(page)
-    page.locator("#pad button[aria-label='Clear canvas']").click()
+    # the server sends the white page back (``blank_canvas``); strokes drawn before it arrives are
+    # painted over, so wait for its answer (under load it can take longer than any fixed pause)
+    with page.expect_response(lambda response: "gradio_api" in response.url and response.request.method == "POST"):
+        page.locator("#pad button[aria-label='Clear canvas']").click()
     page.wait_for_timeout(1500)
     draw_seven(page)  # an emptied Sketchpad used to have no tool selected: these strokes were lost
     page.click("#btn_predict_drawing")
