@@ -36,6 +36,7 @@ def test_the_papers_usps_is_padded_into_the_frame_and_their_pick_trains_on_it(da
     pick trains to its step on a pair whose target is that (here the generated tiny pair)."""
     import torch
 
+    from da_demo.artifacts.schemas import PaddedUSPSRecord
     from da_demo.workflows import padded_usps
 
     pair = padded_usps.padded_pair(str(data_dir))
@@ -45,5 +46,5 @@ def test_the_papers_usps_is_padded_into_the_frame_and_their_pick_trains_on_it(da
     assert pair.target_test.images.sum() == native.images.sum()  # nothing but black around them
     accuracy = padded_usps.measure(tiny_pair, "deepcoral", {"steps": 8, "batch_size": 16}, 4, "cpu")
     assert 0.0 <= accuracy <= 1.0
-    rows = [{"method": "deepcoral", "step": 4, "target_acc": accuracy}]
+    rows = [PaddedUSPSRecord(key="k", method="deepcoral", step=4, target_acc=accuracy)]
     assert "DeepCORAL" in padded_usps.table(rows) and "95.6 (SKADA-Bench)" in padded_usps.table(rows)

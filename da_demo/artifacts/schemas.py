@@ -167,6 +167,20 @@ class ShiftStudyRecord(TaskRecord):
     test_digits: int | None = None
 
 
+class PaddedUSPSRecord(Record):
+    """One run of the padded-USPS benchmark (``workflows.padded_usps``): a method's settings trained
+    on MNIST → USPS with USPS padded, as the papers load it, measured on the padded test set."""
+
+    key: str
+    method: str
+    #: "label-free pick" (the shipped pick's settings and step) or "default settings"
+    recipe: str = "label-free pick"
+    settings: dict[str, Any] = Field(default_factory=dict)
+    step: int
+    target_acc: float
+    seconds: float | None = None
+
+
 # --- selection -----------------------------------------------------------------------------------
 
 

@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
             chosen = selection.method(PAIR, method).pick
             settings, step = chosen.settings, chosen.step
         key = json.dumps([method, settings, step], sort_keys=True)
-        if key in {row["key"] for row in read_records(records)}:
+        if key in {row.key for row in read_records(records)}:
             continue
         started = time.perf_counter()
         accuracy = measure(pair, method, settings, step, args.device)

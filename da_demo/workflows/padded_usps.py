@@ -11,13 +11,13 @@ saw MNIST only) and measured on the whole padded USPS test set.
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from pathlib import Path
 
 import torch.nn.functional as F
 
 from ..artifacts.manifest import read_manifest
+from ..artifacts.schemas import PaddedUSPSRecord, read_lines
 from ..artifacts.store import SHIPPED_DIRECTORY
 from ..data.images import LabeledImages
 from ..data.pairs import DomainPair, load_pair
@@ -26,7 +26,6 @@ from ..engine.evaluation import evaluate
 from ..engine.spec import RunSpec
 from ..methods import get_method
 from ..reporting import format_markdown
-from .tasks import eval_every
 from .training import TrainingJob, find_start_model
 
 PAIR = "mnist-usps"
@@ -64,38 +63,36 @@ def measure(pair: DomainPair, method: str, settings: dict, step: int, device: st
         model = spec.method.inference_model(find_start_model(pair, spec, device=device))
     else:
         job = TrainingJob(pair, spec, device=device)
-        for event in job.events(eval_every=eval_every(spec), eval_samples=200):
+        for event in job.events():  # no evaluation on the way: only the model at ``step`` is measured
             if event.step >= step:
                 break
         model = job.run.method.evaluation_classifier()
     return evaluate(model, pair.target_test.images, pair.target_test.labels)
 
 
-def table(rows: list[dict]) -> str:
+def table(rows: list[PaddedUSPSRecord]) -> str:
     """The newest record of each method and recipe, beside the method's shipped model on the resized
     pair and the papers' padded numbers."""
     shipped = {entry.method: entry for entry in read_manifest(SHIPPED_DIRECTORY) if entry.pair == PAIR}
-    kind = lambda row: row.get("recipe", PICK)  # noqa: E731
     # a method's newest pick; every length its default settings ran for
-    newest = {(row["method"], kind(row), None if kind(row) == PICK else row["step"]): row for row in rows}
-    order = lambda item: (list(PUBLISHED).index(item[0][0]), item[0][1] != PICK, item[1]["step"])  # noqa: E731
+    newest = {(row.method, row.recipe, None if row.recipe == PICK else row.step): row for row in rows}
+    order = lambda item: (list(PUBLISHED).index(item[1].method), item[1].recipe != PICK, item[1].step)  # noqa: E731
     header = ["method", "settings", "step", "padded USPS %", "resized USPS % (shipped seed 0)", "published, padded %"]
     return format_markdown(
         header,
         [
             [
-                get_method(method).title,
-                recipe,
-                f"{row['step']:,}",
-                f"{100 * row['target_acc']:.1f}",
-                f"{100 * shipped[method].target_acc:.1f}" if method in shipped and recipe == PICK else "—",
-                PUBLISHED[method],
+                get_method(row.method).title,
+                row.recipe,
+                f"{row.step:,}",
+                f"{100 * row.target_acc:.1f}",
+                f"{100 * shipped[row.method].target_acc:.1f}" if row.method in shipped and row.recipe == PICK else "—",
+                PUBLISHED[row.method],
             ]
-            for (method, recipe, _), row in sorted(newest.items(), key=order)
+            for _, row in sorted(newest.items(), key=order)
         ],
     )
 
 
-def read_records(path: Path = RECORDS) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.is_file() else []
-
+def read_records(path: Path = RECORDS) -> list[PaddedUSPSRecord]:
+    return read_lines(path, PaddedUSPSRecord)
