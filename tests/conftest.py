@@ -103,7 +103,7 @@ def tiny_task_context(tiny_pair, **start_settings):
         device="cpu",
         precision="fp32",
         pairs={"mnist-usps": tiny_pair},
-        starts={("mnist-usps", "source_only"): start.checkpoint()},
+        starts={("mnist-usps", "source_only", "lean"): start.checkpoint()},
         share_data=True,
     )
 

@@ -2,7 +2,7 @@ import numpy as np
 import ot
 import torch
 
-from da_demo.losses import exact_plan, jdot_cost
+from da_demo.losses import exact_plan, jdot_cost, unbalanced_plan
 
 
 def test_exact_plan_marginals_equal_the_weights():
@@ -15,6 +15,19 @@ def test_exact_plan_marginals_equal_the_weights():
     uniform = exact_plan(cost)
     assert torch.allclose(uniform.sum(1), torch.full((7,), 1 / 7), atol=1e-6)
     assert (uniform >= 0).all()
+
+
+def test_an_unbalanced_plan_leaves_behind_mass_that_has_nowhere_cheap_to_go():
+    # two source classes in equal shares, the target all of the first: a balanced plan must send
+    # half the mass to the expensive pairs, an unbalanced one (JUMBOT) mostly keeps it back
+    cost = torch.tensor([[0.0, 0.0], [0.0, 0.0], [5.0, 5.0], [5.0, 5.0]])
+    balanced = exact_plan(cost)
+    assert torch.isclose(balanced[2:].sum(), torch.tensor(0.5))
+    plan = unbalanced_plan(cost, epsilon=0.1, marginal_penalty=1.0)
+    assert (plan >= 0).all() and plan[2:].sum() < 0.05 * plan[:2].sum()
+    # a heavy marginal penalty brings back the balanced plan's shares
+    strict = unbalanced_plan(cost, epsilon=0.1, marginal_penalty=100.0)
+    assert torch.allclose(strict.sum(1), torch.full((4,), 0.25), atol=0.02)
 
 
 def sinkhorn(reg_e=1e-2, max_iter=1000):
@@ -90,3 +103,17 @@ def test_deepjdot_with_relative_distances_is_blind_to_the_features_scale():
     assert np.isclose(transport(True, 10.0), transport(True, 1.0), rtol=1e-4)
     # relative to their first batch's mean, the distances of that batch average 1: the term is about α
     assert 0 < transport(True, 1.0) < method_class.hyperparameters_class().feature_weight
+
+
+def test_deepjdot_with_a_bounded_embedding_trains_a_sigmoid_variant_from_its_own_start_model():
+    from da_demo.engine.spec import RunSpec
+    from da_demo.models import build_classifier
+
+    spec = RunSpec.resolve("mnist-usps", "deepjdot", {"bounded_embedding": True, "unbalanced": True})
+    assert (spec.backbone, spec.start.backbone) == ("lean_sigmoid", "lean_sigmoid")
+    assert RunSpec.resolve("mnist-usps", "deepjdot").backbone == "lean"
+    # asked for the variant by name (as a stored model's metadata does), the name stays the same
+    named = RunSpec.resolve("mnist-usps", "deepjdot", {"bounded_embedding": True}, backbone="lean_sigmoid")
+    assert named.backbone == "lean_sigmoid"
+    _, features = build_classifier("lean_sigmoid", 1)(torch.randn(4, 1, 28, 28) * 5)
+    assert features.shape == (4, 128) and ((features > 0) & (features < 1)).all()

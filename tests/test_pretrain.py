@@ -36,7 +36,7 @@ def run_tiny_pretrain(tmp_path, tiny_pair, monkeypatch):
         device="cpu",
         precision="fp32",
         pairs={"mnist-usps": tiny_pair},
-        starts={("mnist-usps", "source_only"): load_checkpoint(start_path)},
+        starts={("mnist-usps", "source_only", "lean"): load_checkpoint(start_path)},
         checks={"mnist-usps": tiny_pair.source_test},
     )
     selection = {

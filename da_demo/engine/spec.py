@@ -58,7 +58,7 @@ class RunSpec:
                 known_settings(method_class, settings or {}) if only_known else dict(settings or {})
             )
         )
-        backbone = backbone or pair_spec.backbone
+        backbone = method_class.backbone_for(backbone or pair_spec.backbone, hparams)
         start_name = method_class.warm_start_from(hparams)
         start = cls.resolve(pair_spec, start_name, backbone=backbone) if start_name else None
         return cls(pair_spec, method_class, hparams, int(seed), backbone, start)

@@ -6,7 +6,7 @@ from .entropy import entropy_loss
 from .gan import cycle_consistency_loss, identity_loss, least_squares_gan_loss
 from .mmd import gaussian_kernels, lmmd_loss, mmd_loss
 from .mutual_information import confident_pseudo_labels, jsd_mi_bound
-from .ot import exact_plan, jdot_cost, jdot_plan_cost
+from .ot import exact_plan, jdot_cost, jdot_plan_cost, unbalanced_plan
 
 __all__ = [
     "class_confusion_loss",
@@ -24,4 +24,5 @@ __all__ = [
     "least_squares_gan_loss",
     "lmmd_loss",
     "mmd_loss",
+    "unbalanced_plan",
 ]

@@ -23,6 +23,23 @@ def exact_plan(
     return torch.as_tensor(plan, dtype=torch.float32, device=cost.device)
 
 
+def unbalanced_plan(cost: torch.Tensor, epsilon: float, marginal_penalty: float) -> torch.Tensor:
+    """Entropic **unbalanced** OT plan for a cost ``(n, m)`` between uniform weights (POT's
+    ``sinkhorn_knopp_unbalanced``): the marginals are only penalised (KL, weight ``marginal_penalty``
+    τ), not imposed, so a batch whose class proportions differ from the other's need not send mass
+    across classes (JUMBOT, Fatras et al., 2021). ``epsilon`` is the entropic regularisation ε.
+    Computed without gradient, like ``exact_plan``."""
+    n, m = cost.shape
+    plan = ot.unbalanced.sinkhorn_knopp_unbalanced(
+        np.full(n, 1.0 / n),
+        np.full(m, 1.0 / m),
+        cost.detach().double().cpu().numpy(),
+        epsilon,
+        marginal_penalty,
+    )
+    return torch.as_tensor(plan, dtype=torch.float32, device=cost.device)
+
+
 def jdot_cost(
     source_features: torch.Tensor,
     target_features: torch.Tensor,

@@ -267,6 +267,11 @@ class Method(nn.Module):
         that declare a ``warm_start`` setting (``warm_start_setting``) let it decide."""
         return "source_only" if getattr(hparams, "warm_start", True) else None
 
+    @classmethod
+    def backbone_for(cls, backbone: str, hparams: HyperparameterSet) -> str:
+        """The backbone these settings train on, given the pair's: itself, or a variant of it."""
+        return backbone
+
     def extra_state(self) -> dict[str, nn.Module]:
         """Networks besides the classifier that a checkpoint must keep (e.g. CycleGAN generators)."""
         return {}

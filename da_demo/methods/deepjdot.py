@@ -22,6 +22,16 @@ ours are unbounded ReLU features, whose distances start ~50× larger, so at the 
 way down is to shrink every feature. ``relative_distances`` measures distances in units of their
 mean on the run's first batch (fixed from then on; the authors' code leaves ``C0 /= scale`` as a
 comment), so α means what it means in the paper whatever the backbone's scale.
+
+Two ingredients of the authors' later code are settings a validator can choose:
+``bounded_embedding`` trains the pair's backbone with the reference code's **sigmoid** embedding
+(``models.bounded``: features in [0, 1], from a source-only model of the same network), and
+``unbalanced`` couples the batches with JUMBOT's **unbalanced** entropic plan (Fatras et al.,
+ICML 2021, the DeepJDOT authors' group: ε = 0.1, marginal penalty τ = 1, plan fitted on the same
+cross-entropy cost it lowers, α = λ_t = 0.1 in its digits code). A balanced plan must move every
+source sample's mass somewhere: where the target batch's class proportions differ from the
+source's (USPS has twice MNIST's share of zeros), some of it lands on the wrong class, and training
+longer moves target features further towards it; the unbalanced plan may leave that mass behind.
 """
 
 from __future__ import annotations
@@ -30,7 +40,8 @@ from dataclasses import dataclass
 
 import torch
 
-from ..losses import exact_plan, jdot_cost, jdot_plan_cost
+from ..losses import exact_plan, jdot_cost, jdot_plan_cost, unbalanced_plan
+from ..models import bounded
 from . import register
 from .base import AlignmentHyperparameters, FeatureAlignmentMethod, SourceBatch, setting
 
@@ -49,6 +60,20 @@ class DeepJDOTHyperparameters(AlignmentHyperparameters):
         label="Feature distances relative to the first batch's",
         help="α then weighs distances in units of their mean at the start, whatever the features' scale",
     )
+    bounded_embedding: bool = setting(
+        False,
+        label="Bounded (sigmoid) embedding",
+        help="the reference code's network: features squashed into [0, 1] by a sigmoid (trained from a "
+        "source-only model of the same network)",
+    )
+    unbalanced: bool = setting(
+        False,
+        label="Unbalanced plan (JUMBOT)",
+        help="marginals penalised rather than imposed, so mass need not cross classes when the batches' "
+        "class proportions differ",
+    )
+    plan_entropy: float = setting(0.1, 0.001, 10.0, label="Unbalanced plan's entropic regularisation ε")
+    marginal_penalty: float = setting(1.0, 0.01, 100.0, label="Unbalanced plan's marginal penalty τ")
 
 
 @register
@@ -59,6 +84,11 @@ class DeepJDOT(FeatureAlignmentMethod):
     hyperparameters_class = DeepJDOTHyperparameters
     alignment_parameter = "feature_weight"
     sweep_grid = {"feature_weight": (0.001, 0.01), "label_weight": (0.0001, 0.1)}
+
+    @classmethod
+    def backbone_for(cls, backbone: str, hparams: DeepJDOTHyperparameters) -> str:
+        return bounded(backbone) if hparams.bounded_embedding else backbone
+
     learn = r"""
 Optimal transport in the **joint** space of features and labels, learned end to end. For each pair
 of mini-batches an exact plan $\gamma$ couples source and target samples under the cost
@@ -69,7 +99,11 @@ $$C_{ij} = \alpha \lVert f(x_i^S) - f(x_j^T) \rVert^2 + \lambda_t\, \mathrm{CE}\
 as in the paper's code)
 
 and the network then lowers $\sum_{ij}\gamma_{ij} C_{ij}$: target features move towards the source
-samples they are coupled with, and take their labels. **When to prefer it:** you want OT's
+samples they are coupled with, and take their labels. Two options come from the authors' code: a
+**bounded embedding** (features squashed into [0, 1], the network their weights were set for) and an
+**unbalanced plan** (JUMBOT): when the target's classes are not in the source's proportions, a
+balanced plan must send some source mass to the wrong class; an unbalanced one may leave it.
+**When to prefer it:** you want OT's
 class-aware matching inside deep training rather than on frozen features.
 """
 
@@ -99,5 +133,10 @@ class-aware matching inside deep training rather than on frozen features.
             self.alpha(features[:count], features[count:]),
             hp.label_weight,
         )
-        transport = (exact_plan(jdot_plan_cost(*arguments)) * jdot_cost(*arguments)).sum()
+        cost = jdot_cost(*arguments)
+        if hp.unbalanced:  # JUMBOT fits the plan on the cost it lowers
+            plan = unbalanced_plan(cost.detach(), hp.plan_entropy, hp.marginal_penalty)
+        else:
+            plan = exact_plan(jdot_plan_cost(*arguments))
+        transport = (plan * cost).sum()
         return transport, {"transport_loss": transport.detach()}

@@ -1,6 +1,14 @@
 """Networks: digit classifiers returning ``(logits, features)``, heads, gradient reversal, CycleGAN nets."""
 
-from .backbones import BACKBONES, DigitClassifier, build_classifier, lean_cnn, lecture_cnn
+from .backbones import (
+    BACKBONES,
+    DigitClassifier,
+    base_backbone,
+    bounded,
+    build_classifier,
+    lean_cnn,
+    lecture_cnn,
+)
 from .grl import GradientReversal, grl_lambda, reverse_gradient
 from .heads import SeparableCritic, domain_classifier
 from .inference import accuracy, predict
@@ -12,6 +20,8 @@ __all__ = [
     "GradientReversal",
     "SeparableCritic",
     "accuracy",
+    "base_backbone",
+    "bounded",
     "build_classifier",
     "domain_classifier",
     "forward_domains",

@@ -16,6 +16,10 @@
   per-image standardisation of self-ensembling (French et al., 2018) and the input instance norm of
   VADA/DIRT-T (Shu et al., 2018). Brightness, contrast and a background's colour cast then never
   reach the network. Candidates of the same label-free backbone choice.
+* ``<backbone>_sigmoid`` (e.g. ``lean_sigmoid``): any of the above with a **bounded embedding**, its
+  128 features squashed by a sigmoid instead of a ReLU, as in DeepJDOT's and JUMBOT's reference code
+  (Damodaran et al., 2018; Fatras et al., 2021), whose distance weights are set for features in
+  [0, 1]. A method chooses it through a setting (``Method.backbone_for``), never a pair.
 """
 
 from __future__ import annotations
@@ -119,13 +123,43 @@ def wide_gn_cnn(**kw) -> DigitClassifier:
     return lean_cnn(width=32, norm="group", **kw)
 
 
-BACKBONES: dict[str, Callable[..., DigitClassifier]] = {
+def bounded_embedding(build: Callable[..., DigitClassifier]) -> Callable[..., DigitClassifier]:
+    """``build``'s classifier with its embedding's final ReLU replaced by a sigmoid (features in [0, 1])."""
+
+    def bounded(**kw) -> DigitClassifier:
+        classifier = build(**kw)
+        assert isinstance(classifier.extractor[-1], nn.ReLU), "the embedding should end in a ReLU"
+        classifier.extractor[-1] = nn.Sigmoid()
+        return classifier
+
+    return bounded
+
+
+#: the name suffix of a backbone's bounded-embedding variant
+BOUNDED = "_sigmoid"
+
+
+def bounded(backbone: str) -> str:
+    """The name of ``backbone``'s bounded-embedding variant (itself if it is one)."""
+    return backbone if backbone.endswith(BOUNDED) else backbone + BOUNDED
+
+
+def base_backbone(backbone: str) -> str:
+    """The backbone a variant is built on (``lean_sigmoid`` → ``lean``)."""
+    return backbone.removesuffix(BOUNDED)
+
+
+_BASES: dict[str, Callable[..., DigitClassifier]] = {
     "lecture": lecture_cnn,
     "lean": lean_cnn,
     "wide": wide_cnn,
     "wide_gn": wide_gn_cnn,
     "lean_in": standardised_input(lean_cnn),
     "wide_gn_in": standardised_input(wide_gn_cnn),
+}
+BACKBONES: dict[str, Callable[..., DigitClassifier]] = {
+    **_BASES,
+    **{bounded(name): bounded_embedding(build) for name, build in _BASES.items()},
 }
 
 

@@ -24,6 +24,7 @@ import numpy as np
 from ..artifacts.schemas import SelectionFile, SweepRecord, read_document
 from ..data import PAIRS
 from ..methods import get_method
+from ..models import base_backbone
 from ..reporting import format_markdown
 from ..validators import ENSEMBLE, TITLES, classes_from_text, collapsed, ensemble_agreement
 from ..validators import SELECTION_VALIDATORS as VALIDATORS
@@ -54,7 +55,7 @@ class Point:
 
 def points_of(records: list[SweepRecord], pair: str, method: str, seed: int | None = 0) -> list[Point]:
     """Every evaluation point of the successful trials of ``pair``/``method`` on the pair's backbone
-    (one seed, or all), with
+    or a variant of it that a setting chose (``Method.backbone_for``) (one seed, or all), with
     EnsV (agreement with the ensemble of these points) and the collapse guard from the points'
     predicted target classes, where the records kept them."""
     backbone = PAIRS[pair].backbone if pair in PAIRS else None
@@ -62,8 +63,8 @@ def points_of(records: list[SweepRecord], pair: str, method: str, seed: int | No
     for record in records:
         if not record.ok or (record.pair, record.method) != (pair, method):
             continue
-        if backbone and record.backbone and record.backbone != backbone:
-            continue  # trained on the backbone the pair had before
+        if backbone and record.backbone and base_backbone(record.backbone) != backbone:
+            continue  # trained on the backbone the pair had before (a method's variant of it counts)
         if seed is not None and record.seed != seed:
             continue
         found += [(record, point) for point in record.points]

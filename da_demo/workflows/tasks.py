@@ -33,6 +33,7 @@ from ..data.pairs import DomainPair, load_pair
 from ..engine.evaluation import evaluate
 from ..engine.spec import RunSpec
 from ..engine.trainer import ProgressEvent
+from ..models import base_backbone
 from ..validators import class_entropy, classes_from_text, collapsed
 from .resuming import ResumeFile, set_aside
 from .selection import unreadable
@@ -160,7 +161,7 @@ class TaskContext:
     precision: str = "auto"
     snapshot_dir: Path | None = None
     pairs: dict[str, DomainPair] = field(default_factory=dict)
-    starts: dict[tuple[str, str], Checkpoint] = field(default_factory=dict)
+    starts: dict[tuple[str, str, str], Checkpoint] = field(default_factory=dict)
     #: send the loaded pairs along to other processes (for data that cannot be loaded by name there)
     share_data: bool = False
     checks: dict[str, Any] = field(default_factory=dict)
@@ -182,12 +183,14 @@ class TaskContext:
         return self.checks[key]
 
     def reference_drawn_acc(self, spec: RunSpec) -> float | None:
-        """The pair's source-only model's accuracy on ``guard_digits`` (None for source-only itself)."""
+        """The pair's source-only model's accuracy on ``guard_digits`` (None for source-only itself), on the
+        backbone the run's is built on."""
         if spec.method.name == "source_only":
             return None
-        key = f"{spec.pair.name}/{spec.backbone}/reference"
+        reference = RunSpec.resolve(spec.pair, "source_only", backbone=base_backbone(spec.backbone))
+        key = f"{spec.pair.name}/{reference.backbone}/reference"
         if key not in self.checks:
-            model = self.start(RunSpec.resolve(spec.pair, "source_only", backbone=spec.backbone)).classifier
+            model = self.start(reference).classifier
             self.checks[key] = drawn_accuracy(model, self.guard_digits(spec.pair.name), self.pair(spec.pair.name))
         return self.checks[key]
 
@@ -213,7 +216,7 @@ class TaskContext:
         """The trained model of ``spec`` (a start spec: the method's defaults, seed 0) on the pair's
         training split: the shipped file only where the manifest says it is that very model
         (``restore_start_model``), else the cached or a newly trained one."""
-        key = (spec.pair.name, spec.method.name)
+        key = (spec.pair.name, spec.method.name, spec.backbone)
         if key not in self.starts:
             restore_start_model(self.pair(spec.pair.name), spec, log=log)
             self.starts[key] = find_start_model(
@@ -286,14 +289,14 @@ class GuardReader:
 def build_start_models(tasks: Iterable[Task], context: TaskContext, log: Callable[[str], None]) -> None:
     """Every start model the tasks need, and the pair's source-only model each non-source-only task
     compares drawn digits with, built once here (before the tasks go to other processes)."""
-    needed: dict[tuple[str, str], RunSpec] = {}
+    needed: dict[tuple[str, str, str], RunSpec] = {}
     for task in tasks:
         spec = task.spec
         if spec.start is not None:
-            needed.setdefault((spec.start.pair.name, spec.start.method.name), spec.start)
+            needed.setdefault((spec.start.pair.name, spec.start.method.name, spec.start.backbone), spec.start)
         if spec.method.name != "source_only":  # the handwriting guard's reference (``reference_drawn_acc``)
-            reference = RunSpec.resolve(spec.pair, "source_only", backbone=spec.backbone)
-            needed.setdefault((spec.pair.name, "source_only"), reference)
+            reference = RunSpec.resolve(spec.pair, "source_only", backbone=base_backbone(spec.backbone))
+            needed.setdefault((spec.pair.name, "source_only", reference.backbone), reference)
     for start in needed.values():
         context.start(start, log)
 
