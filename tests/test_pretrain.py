@@ -1,6 +1,7 @@
 """Pretraining on a tiny generated pair: picks from a selection, three seeds, seed 0 shipped."""
 
 import shutil
+from dataclasses import replace
 from types import SimpleNamespace
 
 import pytest
@@ -8,12 +9,19 @@ import torch
 
 from da_demo.artifacts.checkpoints import load_checkpoint
 from da_demo.artifacts.manifest import read_manifest, results_table, write_manifest
-from da_demo.artifacts.schemas import ManifestEntry, SeedResult, SelectedPoint, SelectionFile, SnapshotRef
-from da_demo.artifacts.store import sha256
+from da_demo.artifacts.schemas import (
+    ManifestEntry,
+    ManifestSelection,
+    SeedResult,
+    SelectedPoint,
+    SelectionFile,
+    SnapshotRef,
+)
+from da_demo.artifacts.store import ModelStore, sha256, start_model_file
 from da_demo.engine.spec import RunSpec
 from da_demo.workflows import pretrain as pretrain_module
 from da_demo.workflows.tasks import TaskContext
-from da_demo.workflows.training import TrainingJob, restore_start_model, start_model_path
+from da_demo.workflows.training import TrainingJob, find_start_model, restore_start_model, start_model_path
 
 
 @pytest.fixture(scope="module")
@@ -225,3 +233,32 @@ def test_seed_zero_reuses_the_sweeps_snapshot_only_at_the_picks_step(tiny_pretra
         picked = SelectedPoint(trial="x", step=step)
         assert pretrain_module._reuse(context, task, picked, [record], tmp_path, said.append) == expected
     assert said == ["mnist-usps deepcoral: no sweep snapshot of the pick (step 4)"]
+
+
+def test_a_model_on_a_variant_backbone_ships_beside_its_start_model_and_runs_start_from_it(tmp_path, tiny_pair):
+    settings = {"bounded_embedding": True, "unbalanced": True}
+    start_spec = RunSpec.resolve(tiny_pair.spec, "deepjdot", settings).start
+    job = TrainingJob(tiny_pair, replace(start_spec, hparams=replace(start_spec.hparams, steps=4)), device="cpu")
+    job.run_to_end()
+    start = load_checkpoint(job.save(tmp_path / "start.safetensors"))
+    assert start.metadata.backbone == "lean_sigmoid"
+    starts = {("mnist-usps", "source_only", "lean_sigmoid"): start}
+    context = TaskContext(device="cpu", precision="fp32", pairs={"mnist-usps": tiny_pair}, starts=starts)
+    directory = tmp_path / "shipped"
+    directory.mkdir()
+    (directory / "mnist-usps" / "start").mkdir(parents=True)
+    (directory / "mnist-usps" / "start" / "mcc-lean_sigmoid.safetensors").write_bytes(b"stale")
+    entry = ManifestEntry(
+        pair="mnist-usps", method="deepjdot", file="mnist-usps/deepjdot.safetensors", sha256="0" * 64,
+        backbone="lean_sigmoid", source_acc=0.9, target_acc=0.9, selection=ManifestSelection(settings=settings),
+    )  # fmt: skip
+    write_manifest(directory, [entry])
+    pretrain_module.ship_start_models(directory, context, log=lambda line: None)
+    shipped = directory / start_model_file("mnist-usps", "source_only", "lean_sigmoid")
+    assert shipped.read_bytes() == (tmp_path / "start.safetensors").read_bytes()
+    assert not (directory / "mnist-usps" / "start" / "mcc-lean_sigmoid.safetensors").exists()
+    # a visitor's run of those settings starts from the shipped start model, without training one
+    found = find_start_model(
+        tiny_pair, start_spec, store=ModelStore(directory=directory, use_hub=False), train_missing=False
+    )
+    assert found.metadata.created == start.metadata.created

@@ -27,6 +27,13 @@ def checkpoint_file(pair: str, method: str) -> str:
     return f"{pair}/{method}.safetensors"
 
 
+def start_model_file(pair: str, method: str, backbone: str) -> str:
+    """Where a shipped **start model** lies: the ``method`` model on ``backbone`` that shipped models
+    on a variant of the pair's backbone (DeepJDOT's bounded embedding) started from, so a visitor's
+    run of those settings starts from it too (``ModelStore.load_start``)."""
+    return f"{pair}/start/{method}-{backbone}.safetensors"
+
+
 def sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
@@ -100,6 +107,15 @@ class ModelStore:
         return Loaded(
             load_checkpoint(path, expect_pair=pair, expect_method=method), f"shipped {self.directory.name}/"
         )
+
+    def load_start(self, pair: str, method: str, backbone: str) -> Loaded | None:
+        """The shipped start model of ``method`` on ``backbone`` (``start_model_file``), or None.
+        Start models ship with the app's files only: the Hub repo is not asked for them."""
+        path = self.directory / start_model_file(pair, method, backbone)
+        if not path.is_file():
+            return None
+        checkpoint = load_checkpoint(path, expect_pair=pair, expect_method=method)
+        return Loaded(checkpoint, f"shipped {self.directory.name}/") if checkpoint.metadata.backbone == backbone else None
 
     def available(self, pair: str, method: str) -> bool:
         return (self.directory / checkpoint_file(pair, method)).is_file() or any(

@@ -182,9 +182,10 @@ def find_start_model(
     """The trained model of ``spec`` (the start of another run) to warm-start from.
 
     The published one (Hub repo when ``DA_DEMO_HUB_REPO`` is set, else the shipped file) when it has
-    this backbone; else one cached by an earlier call; else one trained now (after its own start
-    model, if it has one) and cached. ``show`` wraps the events of any training done here, e.g. in a
-    progress bar; ``log`` hears where the model came from.
+    this backbone, or the shipped start model of this backbone (``ModelStore.load_start``); else one
+    cached by an earlier call; else one trained now (after its own start model, if it has one) and
+    cached. ``show`` wraps the events of any training done here, e.g. in a progress bar; ``log``
+    hears where the model came from.
     """
     method, backbone = spec.method.name, spec.backbone
     store = store or ModelStore()
@@ -194,7 +195,9 @@ def find_start_model(
         published = None
     for note in store.notes:
         log(note)
-    if published is not None and published.checkpoint.metadata.backbone == backbone:
+    if published is None or published.checkpoint.metadata.backbone != backbone:
+        published = store.load_start(pair.spec.model_pair, method, backbone)
+    if published is not None:
         log(f"starting from the {method} model of {published.origin}")
         return published.checkpoint
     cached = start_model_path(pair, spec)
