@@ -8,6 +8,7 @@ import torch
 
 from da_demo.artifacts.checkpoints import load_checkpoint
 from da_demo.data.images import LabeledImages, UnlabeledImages
+from da_demo.engine.sampling import Draws
 from da_demo.engine.spec import RunSpec
 from da_demo.engine.trainer import EndReason, train
 from da_demo.methods import FittedMethod, HyperparameterSet, Method, SourceBatch, get_method, method_names
@@ -412,3 +413,16 @@ def test_vada_can_start_where_dann_ended():
     assert RunSpec.resolve("mnist-mnistm", "vada_dirtt").start.method.name == "source_only"
     start = RunSpec.resolve("mnist-mnistm", "vada_dirtt", {"dann_start": True}).start
     assert start.method.name == "dann" and start.pair.name == "mnist-mnistm" and start.seed == 0
+
+
+def test_balanced_source_batches_hold_every_class_equally_and_resume_where_they_stopped():
+    labels = torch.cat([torch.full((n,), digit) for digit, n in enumerate([300, 40, 25, 60, 33, 90, 51, 47, 38, 70])])
+    draws = Draws(len(labels), 100, 50, seed=0, source_labels=labels)
+    for _ in range(7):  # more batches than the rarest class has items: it is reshuffled and drawn again
+        batch = draws.source.next()
+        assert torch.equal(torch.bincount(labels[batch], minlength=10), torch.full((10,), 5))
+    saved = draws.state()
+    following = [draws.source.next() for _ in range(3)]
+    again = Draws(len(labels), 100, 50, seed=1, source_labels=labels)
+    again.restore(saved)
+    assert all(torch.equal(a, b) for a, b in zip(following, [again.source.next() for _ in range(3)], strict=True))

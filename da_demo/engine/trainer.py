@@ -26,6 +26,7 @@ from ..data.pairs import DomainPair
 from ..methods import FittedMethod, Method, SourceBatch
 from .device import autocast
 from .evaluation import evaluate
+from .sampling import Draws
 from .validation import ValidationSet, validator_scores
 
 
@@ -69,49 +70,6 @@ class ProgressEvent:
         return self.step / self.total_steps if self.total_steps else 1.0
 
 
-class _BatchSampler:
-    """Endless shuffled batches over ``count`` items, reshuffled each pass (seeded)."""
-
-    def __init__(self, count: int, batch_size: int, generator: torch.Generator) -> None:
-        if count < batch_size:
-            raise ValueError(f"batch size {batch_size} is larger than the {count} samples available")
-        self.count, self.batch_size, self.generator = count, batch_size, generator
-        self.order = torch.randperm(count, generator=generator)
-        self.position = 0
-
-    def next(self) -> torch.Tensor:
-        if self.position + self.batch_size > self.count:
-            self.order = torch.randperm(self.count, generator=self.generator)
-            self.position = 0
-        index = self.order[self.position : self.position + self.batch_size]
-        self.position += self.batch_size
-        return index
-
-    def state(self) -> dict[str, Any]:
-        return {"order": self.order.clone(), "position": self.position}
-
-    def restore(self, state: dict[str, Any]) -> None:
-        self.order, self.position = state["order"].clone(), state["position"]
-
-
-class _Draws:
-    """The run's random batch draws: one seeded generator (shared with source augmentation) and a
-    sampler per domain."""
-
-    def __init__(self, source_count: int, target_count: int, batch_size: int, seed: int) -> None:
-        self.generator = torch.Generator().manual_seed(seed)
-        self.source = _BatchSampler(source_count, batch_size, self.generator)
-        self.target = _BatchSampler(target_count, batch_size, self.generator)
-
-    def state(self) -> dict[str, Any]:
-        return {"generator": self.generator.get_state(), "source": self.source.state(), "target": self.target.state()}
-
-    def restore(self, state: dict[str, Any]) -> None:
-        self.generator.set_state(state["generator"])
-        self.source.restore(state["source"])
-        self.target.restore(state["target"])
-
-
 @dataclass
 class LoopPosition:
     """Where a step-trained loop stands: the steps done, the training seconds they took and the batch
@@ -121,7 +79,7 @@ class LoopPosition:
     step: int = 0
     train_seconds: float = 0.0
     draws: dict[str, Any] | None = None
-    _live: _Draws | None = field(default=None, repr=False, compare=False)
+    _live: Draws | None = field(default=None, repr=False, compare=False)
 
     def state(self) -> dict[str, Any]:
         draws = self._live.state() if self._live is not None else self.draws
@@ -320,9 +278,17 @@ def _steps(
     position: LoopPosition,
 ) -> Iterator[dict]:
     """A step-trained method as a stream of steps from ``position``: each ``next`` draws a source and
-    a target batch (the source one augmented with ``source_augment``), runs one ``training_step``
+    a target batch (the source one class-balanced with ``balanced_source``, augmented with
+    ``source_augment``), runs one ``training_step``
     and lets the method update its weight average."""
-    draws = _Draws(len(pair.source_train), len(pair.target_train), method.hparams.batch_size, seed)
+    balanced = getattr(method.hparams, "balanced_source", False)
+    draws = Draws(
+        len(pair.source_train),
+        len(pair.target_train),
+        method.hparams.batch_size,
+        seed,
+        pair.source_train.labels if balanced else None,
+    )
     if position.draws is not None:
         draws.restore(position.draws)
     position._live = draws
