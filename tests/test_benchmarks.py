@@ -48,3 +48,14 @@ def test_the_papers_usps_is_padded_into_the_frame_and_their_pick_trains_on_it(da
     assert 0.0 <= accuracy <= 1.0
     rows = [PaddedUSPSRecord(key="k", method="deepcoral", step=4, target_acc=accuracy)]
     assert "DeepCORAL" in padded_usps.table(rows) and "95.6 (SKADA-Bench)" in padded_usps.table(rows)
+
+
+def test_the_padded_benchmark_changes_settings_of_the_defaults_only(capsys):
+    from da_demo.benchmarks import padded_usps
+
+    with pytest.raises(SystemExit):
+        padded_usps.main(["--methods", "deepjdot", "--set", "bounded_embedding=true"])
+    assert "--steps and --set go with --defaults" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        padded_usps.main(["--defaults", "--set", "bounded_embedding"])
+    assert "--set expects NAME=VALUE" in capsys.readouterr().err

@@ -5,7 +5,8 @@ on our resized pair; seed 0; from the shipped source-only model) is trained on t
 measured on the whole padded USPS test set, beside the shipped model's figure on the resized pair
 and the papers' padded numbers: how much of a gap to a paper is the pair, and how much the method.
 ``--defaults`` runs each method's default settings instead (its paper's recipe where it has one),
-to their default length or ``--steps``. Nothing is chosen here, with target labels or without.
+to their default length or ``--steps``, with any ``--set NAME=VALUE`` changed (e.g. ``--set
+bounded_embedding=true``: the recipe's name then says so). Nothing is chosen here, with target labels or without.
 Each finished run is appended to ``checkpoints/padded-usps.jsonl`` and skipped when the benchmark
 runs again; ``python -m da_demo results --write-readme`` puts the table in the README.
 """
@@ -18,6 +19,7 @@ import time
 from pathlib import Path
 
 from ..artifacts.records import append_record, check_writable
+from ..cli.common import parse_overrides
 from ..engine.spec import RunSpec
 from ..workflows.padded_usps import (
     DEFAULTS,
@@ -44,18 +46,32 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--defaults", action="store_true", help="the methods' default settings, not the picks")
     parser.add_argument("--steps", type=int, help="with --defaults: train this long (e.g. a paper's length)")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="with --defaults: change one default setting (repeatable)",
+    )
     parser.add_argument("--data-dir")
     args = parser.parse_args(argv)
-    if args.steps and not args.defaults:
-        parser.error("--steps goes with --defaults: a pick trains to its own step")
+    if (args.steps or args.overrides) and not args.defaults:
+        parser.error("--steps and --set go with --defaults: a pick trains its own settings to its own step")
+    try:
+        overrides = parse_overrides(args.overrides, args.steps)
+    except ValueError as error:
+        parser.error(str(error))
     records = check_writable(args.records)
     selection = read_selection()
     pair = padded_pair(args.data_dir)
-    recipe = DEFAULTS if args.defaults else PICK
     for method in args.methods:
+        recipe = PICK
         if args.defaults:
-            settings = {"steps": args.steps} if args.steps else {}
-            step = RunSpec.resolve(pair.spec, method, settings).total_steps
+            spec = RunSpec.resolve(pair.spec, method, overrides)
+            settings, step = spec.typed(sorted(overrides)), spec.total_steps
+            changed = [f"{name}={json.dumps(value)}" for name, value in settings.items() if name != "steps"]
+            recipe = " + ".join([DEFAULTS, *changed])
         else:
             chosen = selection.method(PAIR, method).pick
             settings, step = chosen.settings, chosen.step
