@@ -76,7 +76,7 @@ def table(rows: list[PaddedUSPSRecord]) -> str:
     shipped = {entry.method: entry for entry in read_manifest(SHIPPED_DIRECTORY) if entry.pair == PAIR}
     # a method's newest pick; every length its default settings ran for
     newest = {(row.method, row.recipe, None if row.recipe == PICK else row.step): row for row in rows}
-    order = lambda item: (list(PUBLISHED).index(item[1].method), item[1].recipe != PICK, item[1].step)  # noqa: E731
+    order = lambda item: (list(PUBLISHED).index(item[1].method), item[1].recipe != PICK, item[1].recipe, item[1].step)  # noqa: E731
     header = ["method", "settings", "step", "padded USPS %", "resized USPS % (shipped seed 0)", "published, padded %"]
     return format_markdown(
         header,
