@@ -313,3 +313,12 @@ def test_selection_reads_only_the_trials_of_the_pairs_current_backbone():
     records[0]["backbone"] = "lecture"  # trained when the pair had another backbone
     points = selection.points_of(typed(records), "mnist-usps", "dann")
     assert len(points) == before - 4 and all(point.key != records[0]["key"] for point in points)
+
+
+def test_the_results_tab_reads_settings_in_words_and_switches_as_on_or_off():
+    from da_demo.ui.results import settings_text
+
+    assert settings_text("deepjdot", {"unbalanced": True, "feature_weight": 0.01, "balanced_source": False}) == (
+        "class-balanced source batches off, feature-distance weight α 0.01, unbalanced plan (JUMBOT) on"
+    )
+    assert settings_text("dann", {}) == "the default settings"

@@ -65,14 +65,17 @@ NOT_SWEPT = (
 
 
 def settings_text(method: str, settings: dict) -> str:
-    """Settings in words: ``{"lambda_max": 0.3}`` → ``gradient-reversal strength λ 0.3``."""
+    """Settings in words: ``{"lambda_max": 0.3}`` → ``gradient-reversal strength λ 0.3``; a switch
+    reads ``on`` or ``off`` (``{"unbalanced": True}`` → ``unbalanced plan (JUMBOT) on``)."""
     known = get_method(method).hyperparameters_class.settings()
-    parts = [
-        f"{known[name].label[0].lower() + known[name].label[1:] if name in known else name} {value:g}"
-        if isinstance(value, int | float) and not isinstance(value, bool)
-        else f"{known[name].label if name in known else name} {value}"
-        for name, value in sorted(settings.items())
-    ]
+
+    def words(name: str, value) -> str:
+        label = known[name].label[0].lower() + known[name].label[1:] if name in known else name
+        if isinstance(value, bool):
+            return f"{label} {'on' if value else 'off'}"
+        return f"{label} {value:g}" if isinstance(value, int | float) else f"{label} {value}"
+
+    parts = [words(name, value) for name, value in sorted(settings.items())]
     return ", ".join(parts) if parts else "the default settings"
 
 
