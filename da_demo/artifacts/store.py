@@ -115,7 +115,8 @@ class ModelStore:
         if not path.is_file():
             return None
         checkpoint = load_checkpoint(path, expect_pair=pair, expect_method=method)
-        return Loaded(checkpoint, f"shipped {self.directory.name}/") if checkpoint.metadata.backbone == backbone else None
+        origin = f"shipped {self.directory.name}/{start_model_file(pair, method, backbone)}"
+        return Loaded(checkpoint, origin) if checkpoint.metadata.backbone == backbone else None
 
     def available(self, pair: str, method: str) -> bool:
         return (self.directory / checkpoint_file(pair, method)).is_file() or any(

@@ -6,8 +6,8 @@ measured on the whole padded USPS test set, beside the shipped model's figure on
 and the papers' padded numbers: how much of a gap to a paper is the pair, and how much the method.
 ``--defaults`` runs each method's default settings instead (its paper's recipe where it has one),
 to their default length or ``--steps``, with any ``--set NAME=VALUE`` changed (e.g. ``--set
-bounded_embedding=true``: the recipe's name then says so). Nothing is chosen here, with target labels or without.
-Each finished run is appended to ``checkpoints/padded-usps.jsonl`` and skipped when the benchmark
+bounded_embedding=true``: the recipe's name then says so). Nothing is chosen here, with target
+labels or without. Each finished run is appended to ``checkpoints/padded-usps.jsonl`` and skipped when the benchmark
 runs again; ``python -m da_demo results --write-readme`` puts the table in the README.
 """
 
@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from ..artifacts.records import append_record, check_writable
-from ..cli.common import parse_overrides
+from ..cli.common import add_overrides_argument, parse_overrides
 from ..engine.spec import RunSpec
 from ..workflows.padded_usps import (
     DEFAULTS,
@@ -46,14 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--defaults", action="store_true", help="the methods' default settings, not the picks")
     parser.add_argument("--steps", type=int, help="with --defaults: train this long (e.g. a paper's length)")
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="with --defaults: change one default setting (repeatable)",
-    )
+    add_overrides_argument(parser, "with --defaults: change one default setting (repeatable)")
     parser.add_argument("--data-dir")
     args = parser.parse_args(argv)
     if (args.steps or args.overrides) and not args.defaults:

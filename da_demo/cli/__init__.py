@@ -13,7 +13,7 @@ import sys
 from ..data import PAIRS, DataMissingError
 from ..methods import available_names
 from . import maintenance, protocol, training
-from .common import CommandError, positive_int, positive_seconds
+from .common import CommandError, add_overrides_argument, positive_int, positive_seconds
 
 METHOD_NAMES = available_names()
 
@@ -35,13 +35,8 @@ def _parents() -> dict[str, argparse.ArgumentParser]:
     )
     settings = argparse.ArgumentParser(add_help=False)
     settings.add_argument("--steps", type=positive_int, help="training steps (default: the method's)")
-    settings.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="set a hyperparameter of every method that has it, e.g. --set lambda_max=0.5 (repeatable)",
+    add_overrides_argument(
+        settings, "set a hyperparameter of every method that has it, e.g. --set lambda_max=0.5 (repeatable)"
     )
     run = argparse.ArgumentParser(add_help=False, parents=[data, device, settings])
     run.add_argument(

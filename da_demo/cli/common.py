@@ -30,6 +30,11 @@ def positive_int(value: str) -> int:
     return number
 
 
+def add_overrides_argument(parser: argparse.ArgumentParser, help: str) -> None:
+    """The repeatable ``--set NAME=VALUE`` option (read with ``parse_overrides``)."""
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="NAME=VALUE", help=help)
+
+
 def parse_overrides(pairs: list[str], steps: int | None) -> dict[str, str]:
     """``["lambda_max=0.5", ...]`` → ``{"lambda_max": "0.5", ...}`` (types are checked by the method)."""
     values: dict[str, str] = {}

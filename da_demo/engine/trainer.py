@@ -279,8 +279,7 @@ def _steps(
 ) -> Iterator[dict]:
     """A step-trained method as a stream of steps from ``position``: each ``next`` draws a source and
     a target batch (the source one class-balanced with ``balanced_source``, augmented with
-    ``source_augment``), runs one ``training_step``
-    and lets the method update its weight average."""
+    ``source_augment``), runs one ``training_step`` and lets the method update its weight average."""
     balanced = getattr(method.hparams, "balanced_source", False)
     draws = Draws(
         len(pair.source_train),

@@ -13,9 +13,9 @@ Trained as the paper and its reference code train it: 500 source and 500 target 
 α = 0.001, λ_t = 0.0001, the source cross-entropy term at weight 1, Adam at 1e-4, no entropy term.
 Departures: fewer steps (``steps``, for a CPU budget; the reference code runs 15,000), source
 batches drawn at random rather than class-balanced unless ``balanced_source`` (MNIST's classes are
-near balanced anyway), and the source-only start model is ours. The reference code pads USPS's 16-px digits to 28 px rather
-than resizing them as we do (as SKADA-Bench does), a smaller shift than ours: its 95.7 on MNIST →
-USPS is not measured on the same images.
+near balanced anyway), and the source-only start model is ours. The reference code pads USPS's
+16-px digits to 28 px rather than resizing them as we do (as SKADA-Bench does), a smaller shift
+than ours: its 95.7 on MNIST → USPS is not measured on the same images.
 
 The reference's α was set for a 128-d **sigmoid** embedding, whose squared distances stay below 128;
 ours are unbounded ReLU features, whose distances start ~50× larger, so at the same α the cheapest
@@ -23,8 +23,8 @@ way down is to shrink every feature. ``relative_distances`` measures distances i
 mean on the run's first batch (fixed from then on; the authors' code leaves ``C0 /= scale`` as a
 comment), so α means what it means in the paper whatever the backbone's scale.
 
-Two ingredients of the authors' later code are settings a validator can choose:
-``bounded_embedding`` trains the pair's backbone with the reference code's **sigmoid** embedding
+Two more ingredients of the authors' code are settings a validator can choose (besides
+``balanced_source``): ``bounded_embedding`` trains the pair's backbone with the reference code's **sigmoid** embedding
 (``models.bounded``: features in [0, 1], from a source-only model of the same network), and
 ``unbalanced`` couples the batches with JUMBOT's **unbalanced** entropic plan (Fatras et al.,
 ICML 2021, the DeepJDOT authors' group: ε = 0.1, marginal penalty τ = 1, plan fitted on the same

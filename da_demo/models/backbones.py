@@ -126,13 +126,13 @@ def wide_gn_cnn(**kw) -> DigitClassifier:
 def bounded_embedding(build: Callable[..., DigitClassifier]) -> Callable[..., DigitClassifier]:
     """``build``'s classifier with its embedding's final ReLU replaced by a sigmoid (features in [0, 1])."""
 
-    def bounded(**kw) -> DigitClassifier:
+    def build_bounded(**kw) -> DigitClassifier:
         classifier = build(**kw)
         assert isinstance(classifier.extractor[-1], nn.ReLU), "the embedding should end in a ReLU"
         classifier.extractor[-1] = nn.Sigmoid()
         return classifier
 
-    return bounded
+    return build_bounded
 
 
 #: the name suffix of a backbone's bounded-embedding variant

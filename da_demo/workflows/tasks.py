@@ -183,11 +183,10 @@ class TaskContext:
         return self.checks[key]
 
     def reference_drawn_acc(self, spec: RunSpec) -> float | None:
-        """The pair's source-only model's accuracy on ``guard_digits`` (None for source-only itself), on the
-        backbone the run's is built on."""
+        """``handwriting_reference``'s accuracy on ``guard_digits`` (None for source-only itself)."""
         if spec.method.name == "source_only":
             return None
-        reference = RunSpec.resolve(spec.pair, "source_only", backbone=base_backbone(spec.backbone))
+        reference = handwriting_reference(spec)
         key = f"{spec.pair.name}/{reference.backbone}/reference"
         if key not in self.checks:
             model = self.start(reference).classifier
@@ -286,6 +285,12 @@ class GuardReader:
         return Guards(self.source_entropy, drawn, self.reference_drawn_acc)
 
 
+def handwriting_reference(spec: RunSpec) -> RunSpec:
+    """The source-only model the handwriting guard compares ``spec``'s drawn-digit reading with: the
+    pair's, on the backbone ``spec``'s is a variant of."""
+    return RunSpec.resolve(spec.pair, "source_only", backbone=base_backbone(spec.backbone))
+
+
 def build_start_models(tasks: Iterable[Task], context: TaskContext, log: Callable[[str], None]) -> None:
     """Every start model the tasks need, and the pair's source-only model each non-source-only task
     compares drawn digits with, built once here (before the tasks go to other processes)."""
@@ -295,7 +300,7 @@ def build_start_models(tasks: Iterable[Task], context: TaskContext, log: Callabl
         if spec.start is not None:
             needed.setdefault((spec.start.pair.name, spec.start.method.name, spec.start.backbone), spec.start)
         if spec.method.name != "source_only":  # the handwriting guard's reference (``reference_drawn_acc``)
-            reference = RunSpec.resolve(spec.pair, "source_only", backbone=base_backbone(spec.backbone))
+            reference = handwriting_reference(spec)
             needed.setdefault((spec.pair.name, "source_only", reference.backbone), reference)
     for start in needed.values():
         context.start(start, log)
