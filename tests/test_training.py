@@ -371,6 +371,21 @@ def test_adapting_methods_can_send_each_domain_through_batch_norm_alone(tiny_pai
         assert torch.equal(statistics[0], statistics[1]) == separate
 
 
+@pytest.mark.parametrize("keep", [False, True])
+def test_shot_can_adapt_its_weights_and_keep_the_sources_batch_norm_statistics(tiny_pair, keep):
+    """With ``keep_source_statistics`` SHOT's target batches change the weights but not the running
+    statistics the model predicts with; by default they move towards the target's (as in AdaBN)."""
+    spec = RunSpec.resolve(tiny_pair.spec, "shot", {"steps": 1, "batch_size": 16, "keep_source_statistics": keep})
+    model = spec.method(build_classifier("lean", 1, 28), spec.hparams)
+    norm = next(module for module in model.classifier.modules() if isinstance(module, torch.nn.BatchNorm2d))
+    before = norm.running_mean.clone()
+    weights = next(model.classifier.extractor.parameters()).detach().clone()
+    source = SourceBatch(tiny_pair.source_train.images[:16], tiny_pair.source_train.labels[:16])
+    assert torch.isfinite(model.training_step(source, tiny_pair.target_train.images[:16], 0.0)["loss"])
+    assert torch.equal(norm.running_mean, before) == keep
+    assert not torch.equal(next(model.classifier.extractor.parameters()), weights)
+
+
 def test_a_method_with_a_warm_start_setting_can_start_from_fresh_weights():
     for method in ("self_ensembling", "dann", "lmmd", "mcc"):
         method_class = get_method(method)

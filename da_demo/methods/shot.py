@@ -14,16 +14,20 @@ the most recent target images (``bank_size``), which costs one forward pass of t
 
 Departures from the paper: our source model has no bottleneck layer, weight-normalised head or
 label smoothing (the shared source-only model is the start of every method), and Adam replaces SGD.
+An option the paper does not have, ``keep_source_statistics``, leaves batch norm's running statistics
+at the source's, so that ordinary (MNIST-like) handwriting keeps being normalised as it was trained.
 """
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
 from ..losses import entropy_loss
+from ..models import frozen_batch_norm_statistics
 from . import register
 from .base import Hyperparameters, Method, SourceBatch, setting
 
@@ -50,6 +54,13 @@ class SHOTHyperparameters(Hyperparameters):
     )
     refresh_every: int = setting(100, 1, 10_000, label="Steps between pseudo-label refreshes")
     bank_size: int = setting(2048, 64, 20_000, label="Target images the centroids are computed on")
+    keep_source_statistics: bool = setting(
+        False,
+        label="Keep the source's batch-norm statistics",
+        help="adapt the weights only: target batches are normalised by their own statistics while "
+        "training but leave the running ones, so the model still predicts with the source's (ordinary "
+        "handwriting is read as before)",
+    )
 
 
 def _augmented(features: torch.Tensor) -> torch.Tensor:
@@ -129,7 +140,8 @@ source-only model, so the shipped one is an early, gently adapted point that sti
             self._refresh_centroids()
         self.steps_done += 1
 
-        logits, features = self.classifier(target_images)
+        with frozen_batch_norm_statistics(self.classifier) if hp.keep_source_statistics else nullcontext():
+            logits, features = self.classifier(target_images)
         probabilities = F.softmax(logits.float(), dim=1)
         entropy = entropy_loss(logits)
         mean_prediction = probabilities.mean(0)
