@@ -42,7 +42,8 @@ def _parents() -> dict[str, argparse.ArgumentParser]:
     run.add_argument(
         "--backbone",
         default=None,
-        help="lean, wide, wide_gn, lecture, or lean_in / wide_gn_in (instance-normalised input); default: the pair's",
+        help="lean, wide, wide_gn, lecture, or lean_in / wide_gn_in (instance-normalised input), each also as "
+        "NAME_sigmoid (bounded embedding: DeepJDOT's bounded_embedding setting picks it); default: the pair's",
     )
     run.add_argument("--seed", type=int, default=0)
     run.add_argument(
