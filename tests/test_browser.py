@@ -162,6 +162,16 @@ def draw_seven(page) -> None:
     page.mouse.up()
 
 
+def draw_one(page) -> None:
+    """One vertical stroke, drawn at once (no wait for a background)."""
+    box = page.locator("#pad canvas").first.bounding_box()
+    x, y, scale = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2, box["width"] / 280
+    page.mouse.move(x, y - 90 * scale)
+    page.mouse.down()
+    page.mouse.move(x, y + 90 * scale, steps=6)
+    page.mouse.up()
+
+
 def picture(path: Path, text: str | None = None, noise: bool = False) -> str:
     if noise:
         Image.fromarray(np.random.default_rng(0).integers(0, 256, (200, 200, 3), dtype=np.uint8)).save(path)
@@ -193,18 +203,18 @@ def test_the_canvas_draws_again_after_its_trash_button(page):
     expect = playwright_api.expect
     page.click("#tab-try-button")
     draw_seven(page)
-    # the server sends the white page back (``blank_canvas``); strokes drawn before it arrives are
-    # painted over, so wait for its answer (under load it can take longer than any fixed pause)
-    with page.expect_response(lambda response: "gradio_api" in response.url and response.request.method == "POST"):
-        page.locator("#pad button[aria-label='Clear canvas']").click()
-    page.wait_for_timeout(1500)
-    draw_seven(page)  # an emptied Sketchpad used to have no tool selected: these strokes were lost
+    # an emptied Sketchpad has no tool selected, so strokes did nothing; the browser now picks the brush
+    # again itself (no trip to the server, which could paint over strokes drawn before it answered)
+    page.locator("#pad button[aria-label='Clear canvas']").click()
+    page.wait_for_timeout(100)
+    draw_one(page)
     page.click("#btn_predict_drawing")
     # the previous test left the same words there: wait for this prediction to end (its progress
     # text goes), so the next test does not upload while it is still running
     page.wait_for_timeout(500)
     expect(page.locator("#try_status .progress-text")).to_have_count(0, timeout=60_000)
     expect(page.locator("#try_status")).to_contain_text("Predictions for your drawing")
+    expect(first_prediction(page)).to_have_text("1")  # the new strokes alone, on a white page
 
 
 def test_upload_replaces_the_drawing_and_noise_gets_a_notice(page, tmp_path):

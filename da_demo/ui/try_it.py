@@ -39,6 +39,10 @@ class TryItTab:
     outputs: list
 
 
+#: picks the Sketchpad's brush (the page's JavaScript, run in the visitor's browser)
+SELECT_BRUSH = """() => { setTimeout(() => document.querySelector("#pad button[aria-label='Brush']")?.click(), 0); }"""
+
+
 def blank_canvas() -> str:
     return image_file(np.full((280, 280, 3), 255, np.uint8))
 
@@ -215,8 +219,9 @@ def build(context: AppContext) -> TryItTab:
         from_drawing, [pad, context.pair, context.session], outputs, api_visibility="private"
     )
     # the canvas's trash button empties it, and an empty Sketchpad has no tool selected (strokes then
-    # do nothing): the white page comes back at once, so the brush is ready for the next digit
-    pad.clear(blank_canvas, None, pad, api_visibility="private", queue=False)
+    # do nothing): the browser picks the brush again at once, with no trip to the server, so strokes
+    # drawn right after the trash button count (an emptied canvas is transparent: read as white)
+    pad.clear(None, None, None, js=SELECT_BRUSH, api_visibility="private", queue=False)
     upload.upload(
         from_upload, [upload, context.pair, context.session], [*outputs, pad], api_visibility="private"
     )
