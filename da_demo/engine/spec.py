@@ -33,6 +33,9 @@ class RunSpec:
     backbone: str = ""
     #: the run whose trained model this one starts from (None: fresh weights)
     start: RunSpec | None = None
+    #: the backbone asked for (the pair's unless overridden); ``backbone`` is the variant of it that
+    #: the settings train on (``Method.backbone_for``: a bounded embedding, a standardised input)
+    base_backbone: str = ""
 
     @classmethod
     def resolve(
@@ -58,10 +61,11 @@ class RunSpec:
                 known_settings(method_class, settings or {}) if only_known else dict(settings or {})
             )
         )
-        backbone = method_class.backbone_for(backbone or pair_spec.backbone, hparams)
+        base_backbone = backbone or pair_spec.backbone
+        backbone = method_class.backbone_for(base_backbone, hparams)
         start_name = method_class.warm_start_from(hparams)
         start = cls.resolve(pair_spec, start_name, backbone=backbone) if start_name else None
-        return cls(pair_spec, method_class, hparams, int(seed), backbone, start)
+        return cls(pair_spec, method_class, hparams, int(seed), backbone, start, base_backbone)
 
     @property
     def total_steps(self) -> int:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..losses import class_confusion_loss
+from ..models import standardised
 from . import register
 from .base import (
     AlignmentHyperparameters,
@@ -39,6 +40,12 @@ class MCCHyperparameters(AlignmentHyperparameters):
     #: from the source-only model or from fresh weights (as self-ensembling's code does) is the
     #: validators' choice
     warm_start: bool = warm_start_setting()
+    standardised_input: bool = setting(
+        False,
+        label="Standardise each image",
+        help="every image, source and target, scaled to zero mean and unit variance before the first "
+        "layer (an instance-normalised input), as self-ensembling's code prepares digits",
+    )
 
 
 @register
@@ -63,6 +70,10 @@ Unlike plain entropy minimisation it looks at classes *pairwise* across the batc
 image into one class does not lower it for free. **When to prefer it:** a cheap, stable add-on with
 no extra network; among the best label-free results on MNIST → USPS in SKADA-Bench (2024).
 """
+
+    @classmethod
+    def backbone_for(cls, backbone: str, hparams: MCCHyperparameters) -> str:
+        return standardised(backbone) if hparams.standardised_input else backbone
 
     def alignment(self, source: SourceBatch, logits, features, progress: float):
         count = source.images.shape[0]

@@ -3,11 +3,12 @@
 from .backbones import (
     BACKBONES,
     DigitClassifier,
-    base_backbone,
+    backbone_variants,
     bounded,
     build_classifier,
     lean_cnn,
     lecture_cnn,
+    standardised,
 )
 from .grl import GradientReversal, grl_lambda, reverse_gradient
 from .heads import SeparableCritic, domain_classifier
@@ -20,7 +21,7 @@ __all__ = [
     "GradientReversal",
     "SeparableCritic",
     "accuracy",
-    "base_backbone",
+    "backbone_variants",
     "bounded",
     "build_classifier",
     "domain_classifier",
@@ -28,6 +29,7 @@ __all__ = [
     "frozen_batch_norm_statistics",
     "grl_lambda",
     "lean_cnn",
+    "standardised",
     "lecture_cnn",
     "predict",
     "reverse_gradient",

@@ -144,9 +144,24 @@ def bounded(backbone: str) -> str:
     return backbone if backbone.endswith(BOUNDED) else backbone + BOUNDED
 
 
-def base_backbone(backbone: str) -> str:
-    """The backbone a variant is built on (``lean_sigmoid`` → ``lean``)."""
-    return backbone.removesuffix(BOUNDED)
+#: the name suffix of a backbone whose input is standardised per image (instance-normalised)
+STANDARDISED = "_in"
+
+
+def standardised(backbone: str) -> str:
+    """The name of ``backbone``'s standardised-input variant (itself if its input already is)."""
+    if backbone.removesuffix(BOUNDED).endswith(STANDARDISED):
+        return backbone
+    bounded_too = backbone.endswith(BOUNDED)
+    name = backbone.removesuffix(BOUNDED) + STANDARDISED
+    return bounded(name) if bounded_too else name
+
+
+def backbone_variants(backbone: str) -> tuple[str, ...]:
+    """``backbone`` and the variants of it that a method's settings may train on instead
+    (``Method.backbone_for``): bounded embedding, standardised input, both."""
+    names = (backbone, bounded(backbone), standardised(backbone), bounded(standardised(backbone)))
+    return tuple(dict.fromkeys(names))
 
 
 _BASES: dict[str, Callable[..., DigitClassifier]] = {

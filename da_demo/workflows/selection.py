@@ -24,7 +24,7 @@ import numpy as np
 from ..artifacts.schemas import SelectionFile, SweepRecord, read_document
 from ..data import PAIRS
 from ..methods import get_method
-from ..models import base_backbone
+from ..models import backbone_variants
 from ..reporting import format_markdown
 from ..validators import ENSEMBLE, TITLES, classes_from_text, collapsed, ensemble_agreement
 from ..validators import SELECTION_VALIDATORS as VALIDATORS
@@ -63,7 +63,7 @@ def points_of(records: list[SweepRecord], pair: str, method: str, seed: int | No
     for record in records:
         if not record.ok or (record.pair, record.method) != (pair, method):
             continue
-        if backbone and record.backbone and base_backbone(record.backbone) != backbone:
+        if backbone and record.backbone and record.backbone not in backbone_variants(backbone):
             continue  # trained on the backbone the pair had before (a method's variant of it counts)
         if seed is not None and record.seed != seed:
             continue

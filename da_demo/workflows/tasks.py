@@ -33,7 +33,6 @@ from ..data.pairs import DomainPair, load_pair
 from ..engine.evaluation import evaluate
 from ..engine.spec import RunSpec
 from ..engine.trainer import ProgressEvent
-from ..models import base_backbone
 from ..validators import class_entropy, classes_from_text, collapsed
 from .resuming import ResumeFile, set_aside
 from .selection import unreadable
@@ -288,7 +287,7 @@ class GuardReader:
 def handwriting_reference(spec: RunSpec) -> RunSpec:
     """The source-only model the handwriting guard compares ``spec``'s drawn-digit reading with: the
     pair's, on the backbone ``spec``'s is a variant of."""
-    return RunSpec.resolve(spec.pair, "source_only", backbone=base_backbone(spec.backbone))
+    return RunSpec.resolve(spec.pair, "source_only", backbone=spec.base_backbone or spec.backbone)
 
 
 def build_start_models(tasks: Iterable[Task], context: TaskContext, log: Callable[[str], None]) -> None:
