@@ -20,6 +20,7 @@ from da_demo.artifacts.schemas import (
 from da_demo.artifacts.store import ModelStore, sha256, start_model_file
 from da_demo.engine.spec import RunSpec
 from da_demo.workflows import pretrain as pretrain_module
+from da_demo.workflows import start_models
 from da_demo.workflows.tasks import TaskContext
 from da_demo.workflows.training import TrainingJob, find_start_model, restore_start_model, start_model_path
 
@@ -253,10 +254,14 @@ def test_a_model_on_a_variant_backbone_ships_beside_its_start_model_and_runs_sta
         backbone="lean_sigmoid", source_acc=0.9, target_acc=0.9, selection=ManifestSelection(settings=settings),
     )  # fmt: skip
     write_manifest(directory, [entry])
-    pretrain_module.ship_start_models(directory, context, log=lambda line: None)
+    start_models.ship_start_models(directory, context, log=lambda line: None)
     shipped = directory / start_model_file("mnist-usps", "source_only", "lean_sigmoid")
     assert shipped.read_bytes() == (tmp_path / "start.safetensors").read_bytes()
     assert not (directory / "mnist-usps" / "start" / "mcc-lean_sigmoid.safetensors").exists()
+    # the model's entry names its start model and vouches for it (the Hub copy is checked against it)
+    (listed,) = read_manifest(directory)
+    named = shipped.relative_to(directory).as_posix()
+    assert (listed.start_model.file, listed.start_model.sha256) == (named, sha256(shipped))
     # a visitor's run of those settings starts from the shipped start model, without training one
     found = find_start_model(
         tiny_pair, start_spec, store=ModelStore(directory=directory, use_hub=False), train_missing=False

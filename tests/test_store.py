@@ -8,8 +8,8 @@ from huggingface_hub import constants
 
 from da_demo.artifacts.checkpoints import CheckpointError, save_checkpoint
 from da_demo.artifacts.manifest import read_manifest, write_manifest
-from da_demo.artifacts.schemas import ManifestEntry
-from da_demo.artifacts.store import ModelStore, checkpoint_file, sha256
+from da_demo.artifacts.schemas import ManifestEntry, StartModel
+from da_demo.artifacts.store import ModelStore, checkpoint_file, sha256, start_model_file
 from da_demo.models import build_classifier
 
 REPO_ID = "someone/da-demo-checkpoints"
@@ -129,3 +129,40 @@ def test_a_malformed_revision_is_refused_with_a_sentence(shipped, monkeypatch):
     store = ModelStore(hub_repo=REPO_ID, directory=shipped)
     assert store.load("mnist-usps", "dann").origin.startswith("shipped")
     assert any("40-character commit" in note for note in store.notes)
+
+
+def write_start_model(directory, seed):
+    """A start model on the bounded variant, and a DeepJDOT entry naming it (as pretraining ships them)."""
+    torch.manual_seed(seed)
+    name = start_model_file("mnist-usps", "source_only", "lean_sigmoid")
+    path = directory / name
+    save_checkpoint(
+        path,
+        build_classifier("lean_sigmoid", 1),
+        {"method": "source_only", "pair": "mnist-usps", "backbone": "lean_sigmoid", "seed": seed},
+    )
+    entries = read_manifest(directory)
+    entries.append(
+        ManifestEntry(
+            pair="mnist-usps", method="deepjdot", file=checkpoint_file("mnist-usps", "deepjdot"), sha256="0" * 64,
+            source_acc=0.99, target_acc=0.9, start_model=StartModel(file=name, sha256=sha256(path)),
+        )  # fmt: skip
+    )
+    write_manifest(directory, entries)
+
+
+def test_a_start_model_comes_from_the_hub_when_a_trusted_manifest_names_it(offline_hub, shipped):
+    write_start_model(shipped, seed=1)
+    write_model(offline_hub, seed=2)
+    write_start_model(offline_hub, seed=2)
+    loaded = ModelStore(hub_repo=REPO_ID, directory=shipped, revision=COMMIT).load_start(
+        "mnist-usps", "source_only", "lean_sigmoid"
+    )
+    assert loaded.origin == f"Hub repo {REPO_ID}" and loaded.checkpoint.metadata.seed == 2
+    # not pinned: the Hub's manifest proves nothing, the shipped one does not vouch for the Hub's file
+    store = ModelStore(hub_repo=REPO_ID, directory=shipped)
+    loaded = store.load_start("mnist-usps", "source_only", "lean_sigmoid")
+    assert loaded.origin.startswith("shipped") and loaded.checkpoint.metadata.seed == 1
+    assert any("SHA-256" in note for note in store.notes)
+    # nowhere at all: None (the caller trains one)
+    assert ModelStore(directory=shipped, use_hub=False).load_start("mnist-usps", "source_only", "lean") is None

@@ -254,6 +254,13 @@ class ManifestSelection(Record):
     handwriting_waived: bool = False
 
 
+class StartModel(Record):
+    """The shipped start model a visitor's run of an entry's settings starts from (``start_model_file``)."""
+
+    file: str
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
 class ManifestEntry(Record):
     """One shipped checkpoint, with what was measured from the stored file."""
 
@@ -286,6 +293,8 @@ class ManifestEntry(Record):
     drawn_acc_mean: float | None = None
     drawn_acc_std: float | None = None
     selection: ManifestSelection | None = None
+    #: where the model was trained on a variant of its pair's backbone: the start model shipped for it
+    start_model: StartModel | None = None
 
 
 Model = TypeVar("Model", bound=BaseModel)

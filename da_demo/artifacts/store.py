@@ -109,13 +109,22 @@ class ModelStore:
         )
 
     def load_start(self, pair: str, method: str, backbone: str) -> Loaded | None:
-        """The shipped start model of ``method`` on ``backbone`` (``start_model_file``), or None.
-        Start models ship with the app's files only: the Hub repo is not asked for them."""
-        path = self.directory / start_model_file(pair, method, backbone)
+        """The shipped start model of ``method`` on ``backbone`` (``start_model_file``), or None: from
+        the Hub repo when configured and a trusted manifest entry names it with its SHA-256, else the
+        file shipped with the app."""
+        name = start_model_file(pair, method, backbone)
+        if self.hub_repo and self.trusted_sha256(name) is not None:
+            try:
+                checkpoint = self._load_from_hub(name, pair, method)
+                if checkpoint.metadata.backbone == backbone:
+                    return Loaded(checkpoint, f"Hub repo {self.hub_repo}")
+            except (HubUnavailable, CheckpointError) as error:
+                self.notes.append(f"Hub copy not used ({error}); using the shipped file instead")
+        path = self.directory / name
         if not path.is_file():
             return None
         checkpoint = load_checkpoint(path, expect_pair=pair, expect_method=method)
-        origin = f"shipped {self.directory.name}/{start_model_file(pair, method, backbone)}"
+        origin = f"shipped {self.directory.name}/{name}"
         return Loaded(checkpoint, origin) if checkpoint.metadata.backbone == backbone else None
 
     def available(self, pair: str, method: str) -> bool:
@@ -145,7 +154,9 @@ class ModelStore:
     def trusted_sha256(self, name: str) -> str | None:
         """The SHA-256 a file must have: from the pinned Hub manifest, else from the shipped one."""
         for entries in (self._hub_entries() or [], read_manifest(self.directory)):
-            found = next((entry.sha256 for entry in entries if entry.file == name), None)
+            files = [(entry.file, entry.sha256) for entry in entries]
+            files += [(e.start_model.file, e.start_model.sha256) for e in entries if e.start_model is not None]
+            found = next((digest for file, digest in files if file == name), None)
             if found is not None:
                 return found
         return None

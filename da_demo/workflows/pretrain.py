@@ -36,7 +36,7 @@ from ..artifacts.schemas import (
     parse,
     read_lines,
 )
-from ..artifacts.store import checkpoint_file, sha256, start_model_file, unchanged_file
+from ..artifacts.store import checkpoint_file, sha256, unchanged_file
 from ..data import cache_dir
 from ..data.pairs import DomainPair
 from ..engine.device import resolve_device
@@ -44,6 +44,7 @@ from ..engine.evaluation import evaluate
 from ..engine.spec import RunSpec
 from ..methods import method_names
 from .resuming import resume_directory
+from .start_models import ship_start_models
 from .tasks import (
     EVAL_SAMPLES,
     BestSnapshots,
@@ -254,29 +255,6 @@ def _ship(
         new_entries.append(entry)
         update_manifest(directory, entry)
     return new_entries
-
-
-def ship_start_models(directory: Path, context: TaskContext, log: Callable[[str], None] = print) -> None:
-    """Beside the shipped models, the start model of each one trained on a variant of its pair's
-    backbone (``start_model_file``), so the app starts visitors' runs of its settings from the same
-    model without training one in their session; start models no shipped model needs are removed."""
-    needed: dict[str, RunSpec] = {}
-    for entry in read_manifest(directory):
-        if entry.selection is None or entry.selection.settings is None or entry.backbone is None:
-            continue
-        spec = RunSpec.resolve(entry.pair, entry.method, entry.selection.settings, backbone=entry.backbone)
-        if spec.start is not None and spec.start.backbone != spec.pair.backbone:
-            needed[start_model_file(entry.pair, spec.start.method.name, spec.start.backbone)] = spec.start
-    for name, start in needed.items():
-        cached, path = context.start(start, log).path, directory / name
-        if cached is not None and (not path.is_file() or sha256(path) != sha256(cached)):
-            path.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(cached, path)
-            log(f"shipped the start model {name}")
-    for stale in directory.glob("*/start/*.safetensors"):
-        if stale.relative_to(directory).as_posix() not in needed:
-            stale.unlink()
-            log(f"removed the start model {stale.relative_to(directory)}: no shipped model starts from it")
 
 
 def _reuse(
