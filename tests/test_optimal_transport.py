@@ -115,5 +115,7 @@ def test_deepjdot_with_a_bounded_embedding_trains_a_sigmoid_variant_from_its_own
     # asked for the variant by name (as a stored model's metadata does), the name stays the same
     named = RunSpec.resolve("mnist-usps", "deepjdot", {"bounded_embedding": True}, backbone="lean_sigmoid")
     assert named.backbone == "lean_sigmoid"
+    both = RunSpec.resolve("mnist-usps", "deepjdot", {"bounded_embedding": True, "standardised_input": True})
+    assert (both.backbone, both.start.backbone, both.base_backbone) == ("lean_in_sigmoid", "lean_in_sigmoid", "lean")
     _, features = build_classifier("lean_sigmoid", 1)(torch.randn(4, 1, 28, 28) * 5)
     assert features.shape == (4, 128) and ((features > 0) & (features < 1)).all()

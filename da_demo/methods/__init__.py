@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from .base import Method
 
 METHODS: dict[str, type[Method]] = {}
-_HELPERS = ("base",)  # modules of this package that define no method
+_HELPERS = ("base", "settings")  # modules of this package that define no method
 _DISCOVERED: list[bool] = []  # [True] once every method module has been imported
 _FROM_BASE = (
     "FittedMethod",

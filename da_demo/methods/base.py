@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterator
-from dataclasses import MISSING, asdict, dataclass, field, fields
+from dataclasses import MISSING, asdict, dataclass, fields
 from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 import torch
@@ -25,6 +25,7 @@ from torch import nn
 
 from ..losses import entropy_loss
 from ..models import DigitClassifier, forward_domains
+from .settings import entropy_weight_setting, separate_batches_setting, setting
 
 if TYPE_CHECKING:
     from ..data.images import LabeledImages, UnlabeledImages
@@ -35,46 +36,6 @@ class SourceBatch(NamedTuple):
 
     images: torch.Tensor
     labels: torch.Tensor
-
-
-def setting(
-    default: Any, low: float | None = None, high: float | None = None, *, label: str, help: str = ""
-) -> Any:
-    """A hyperparameter field that carries its own valid range and a plain-language label, so
-    validation, the command line and the app's controls all read the same numbers."""
-    return field(default=default, metadata={"low": low, "high": high, "label": label, "help": help})
-
-
-def entropy_weight_setting(default: float) -> Any:
-    """The target-entropy weight every method that has the term declares the same way."""
-    return setting(
-        default,
-        0.0,
-        10.0,
-        label="Target entropy weight",
-        help="pushes target predictions to be confident; 0 gives the plain method",
-    )
-
-
-def separate_batches_setting() -> Any:
-    """The switch between one forward pass over both domains' batches and one per domain
-    (``models.forward_domains``), declared the same way by every method that offers it."""
-    return setting(
-        False,
-        label="Source and target batches through batch norm separately",
-        help="each domain is normalised by its own batch's statistics, and those kept for predicting "
-        "are the target's (the self-ensembling and DIRT-T papers' code)",
-    )
-
-
-def warm_start_setting() -> Any:
-    """The switch between adapting a trained model (``warm_start_from``) and training from freshly
-    initialised weights, declared the same way by every method that offers it."""
-    return setting(
-        True,
-        label="Start from the source-only model",
-        help="off: start from freshly initialised weights, as some papers train",
-    )
 
 
 @dataclass(frozen=True)

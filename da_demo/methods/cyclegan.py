@@ -24,7 +24,8 @@ from torch import nn
 from ..losses import cycle_consistency_loss, identity_loss, least_squares_gan_loss
 from ..models.cyclegan import Generator, PatchDiscriminator
 from . import register
-from .base import Hyperparameters, Method, SourceBatch, setting
+from .base import Hyperparameters, Method, SourceBatch
+from .settings import setting
 
 
 @dataclass

@@ -19,15 +19,8 @@ import torch.nn.functional as F
 from ..losses import entropy_loss
 from ..models import domain_classifier, forward_domains, grl_lambda, reverse_gradient
 from . import register
-from .base import (
-    Hyperparameters,
-    Method,
-    SourceBatch,
-    entropy_weight_setting,
-    separate_batches_setting,
-    setting,
-    warm_start_setting,
-)
+from .base import Hyperparameters, Method, SourceBatch
+from .settings import entropy_weight_setting, separate_batches_setting, setting, warm_start_setting
 
 
 @dataclass

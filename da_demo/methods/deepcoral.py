@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 from ..losses import coral_loss
 from . import register
-from .base import AlignmentHyperparameters, FeatureAlignmentMethod, SourceBatch, setting
+from .base import AlignmentHyperparameters, FeatureAlignmentMethod, SourceBatch
+from .settings import setting
 
 
 @dataclass

@@ -41,9 +41,10 @@ from dataclasses import dataclass
 import torch
 
 from ..losses import exact_plan, jdot_cost, jdot_plan_cost, unbalanced_plan
-from ..models import bounded
+from ..models import bounded, standardised
 from . import register
-from .base import AlignmentHyperparameters, FeatureAlignmentMethod, SourceBatch, setting
+from .base import AlignmentHyperparameters, FeatureAlignmentMethod, SourceBatch
+from .settings import setting, standardised_input_setting
 
 
 @dataclass
@@ -79,6 +80,7 @@ class DeepJDOTHyperparameters(AlignmentHyperparameters):
     )
     plan_entropy: float = setting(0.1, 0.001, 10.0, label="Unbalanced plan's entropic regularisation ε")
     marginal_penalty: float = setting(1.0, 0.01, 100.0, label="Unbalanced plan's marginal penalty τ")
+    standardised_input: bool = standardised_input_setting()
 
 
 @register
@@ -92,6 +94,7 @@ class DeepJDOT(FeatureAlignmentMethod):
 
     @classmethod
     def backbone_for(cls, backbone: str, hparams: DeepJDOTHyperparameters) -> str:
+        backbone = standardised(backbone) if hparams.standardised_input else backbone
         return bounded(backbone) if hparams.bounded_embedding else backbone
 
     learn = r"""

@@ -19,7 +19,8 @@ import torch.nn.functional as F
 from ..losses import lmmd_loss
 from ..models import grl_lambda
 from . import register
-from .base import AlignmentHyperparameters, FeatureAlignmentMethod, SourceBatch, setting, warm_start_setting
+from .base import AlignmentHyperparameters, FeatureAlignmentMethod, SourceBatch
+from .settings import setting, warm_start_setting
 
 
 @dataclass

@@ -14,14 +14,8 @@ from dataclasses import dataclass
 from ..losses import class_confusion_loss
 from ..models import standardised
 from . import register
-from .base import (
-    AlignmentHyperparameters,
-    FeatureAlignmentMethod,
-    SourceBatch,
-    entropy_weight_setting,
-    setting,
-    warm_start_setting,
-)
+from .base import AlignmentHyperparameters, FeatureAlignmentMethod, SourceBatch
+from .settings import entropy_weight_setting, setting, standardised_input_setting, warm_start_setting
 
 
 @dataclass
@@ -40,13 +34,7 @@ class MCCHyperparameters(AlignmentHyperparameters):
     #: from the source-only model or from fresh weights (as self-ensembling's code does) is the
     #: validators' choice
     warm_start: bool = warm_start_setting()
-    standardised_input: bool = setting(
-        False,
-        label="Standardise each image",
-        help="every image, source and target, scaled to zero mean and unit variance before the first "
-        "layer (an instance-normalised input), as self-ensembling's code prepares digits",
-    )
-
+    standardised_input: bool = standardised_input_setting()
 
 @register
 class MCC(FeatureAlignmentMethod):

@@ -19,8 +19,9 @@ import torch
 from ..losses import confident_pseudo_labels, jsd_mi_bound
 from ..models import SeparableCritic
 from . import register
-from .base import SourceBatch, setting
+from .base import SourceBatch
 from .dann import DANN, DANNHyperparameters
+from .settings import setting
 
 
 @dataclass

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from ..losses import mmd_loss
 from ..models import grl_lambda
 from . import register
-from .base import AlignmentHyperparameters, FeatureAlignmentMethod, SourceBatch, setting
+from .base import AlignmentHyperparameters, FeatureAlignmentMethod, SourceBatch
+from .settings import setting
 
 
 @dataclass

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 import ot
 
 from . import register
-from .base import setting
 from .ot_sinkhorn import SinkhornMapping, SinkhornMappingHyperparameters
+from .settings import setting
 
 
 @dataclass

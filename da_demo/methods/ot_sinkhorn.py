@@ -23,7 +23,8 @@ from torch import nn
 
 from ..models import predict
 from . import register
-from .base import FittedMethod, HyperparameterSet, setting
+from .base import FittedMethod, HyperparameterSet
+from .settings import setting
 
 
 @dataclass

@@ -25,7 +25,8 @@ import torch.nn.functional as F
 
 from ..data.augment import augment_digits
 from . import register
-from .base import Hyperparameters, Method, SourceBatch, setting, warm_start_setting
+from .base import Hyperparameters, Method, SourceBatch
+from .settings import setting, warm_start_setting
 
 
 @dataclass

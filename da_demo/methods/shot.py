@@ -29,7 +29,8 @@ import torch.nn.functional as F
 from ..losses import entropy_loss
 from ..models import frozen_batch_norm_statistics
 from . import register
-from .base import Hyperparameters, Method, SourceBatch, setting
+from .base import Hyperparameters, Method, SourceBatch
+from .settings import setting
 
 
 @dataclass

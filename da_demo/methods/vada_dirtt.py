@@ -50,7 +50,8 @@ from ..models import (
     reverse_gradient,
 )
 from . import register
-from .base import Hyperparameters, Method, SourceBatch, separate_batches_setting, setting
+from .base import Hyperparameters, Method, SourceBatch
+from .settings import separate_batches_setting, setting
 
 
 @dataclass
