@@ -36,7 +36,9 @@ def test_the_papers_usps_is_padded_into_the_frame_and_their_pick_trains_on_it(da
     pick trains to its step on a pair whose target is that (here the generated tiny pair)."""
     import torch
 
+    from da_demo.artifacts.manifest import read_manifest
     from da_demo.artifacts.schemas import PaddedUSPSRecord
+    from da_demo.artifacts.store import SHIPPED_DIRECTORY
     from da_demo.workflows import padded_usps
 
     pair = padded_usps.padded_pair(str(data_dir))
@@ -46,8 +48,12 @@ def test_the_papers_usps_is_padded_into_the_frame_and_their_pick_trains_on_it(da
     assert pair.target_test.images.sum() == native.images.sum()  # nothing but black around them
     accuracy = padded_usps.measure(tiny_pair, "deepcoral", {"steps": 8, "batch_size": 16}, 4, "cpu")
     assert 0.0 <= accuracy <= 1.0
-    rows = [PaddedUSPSRecord(key="k", method="deepcoral", step=4, target_acc=accuracy)]
+    # the table shows the shipped pick's own settings; a record of an earlier pick is left out
+    (shipped,) = [e for e in read_manifest(SHIPPED_DIRECTORY) if (e.pair, e.method) == ("mnist-usps", "deepcoral")]
+    rows = [PaddedUSPSRecord(key="k", method="deepcoral", settings=shipped.selection.settings, step=4, target_acc=accuracy)]
     assert "DeepCORAL" in padded_usps.table(rows) and "95.6 (SKADA-Bench)" in padded_usps.table(rows)
+    stale = PaddedUSPSRecord(key="old", method="deepcoral", settings={"coral_weight": 0.5}, step=4, target_acc=0.123)
+    assert "12.3" not in padded_usps.table([stale]) and "DeepCORAL" not in padded_usps.table([stale])
 
 
 def test_the_padded_benchmark_changes_settings_of_the_defaults_only(capsys):

@@ -72,10 +72,13 @@ def measure(pair: DomainPair, method: str, settings: dict, step: int, device: st
 
 def table(rows: list[PaddedUSPSRecord]) -> str:
     """The newest record of each method and recipe, beside the method's shipped model on the resized
-    pair and the papers' padded numbers."""
+    pair and the papers' padded numbers. A pick's row is the shipped pick's own settings: a record of
+    an earlier pick is left out until the benchmark runs the new one."""
     shipped = {entry.method: entry for entry in read_manifest(SHIPPED_DIRECTORY) if entry.pair == PAIR}
+    picked = {method: entry.selection.settings for method, entry in shipped.items() if entry.selection}
+    current = [row for row in rows if row.recipe != PICK or row.settings == picked.get(row.method)]
     # a method's newest pick; every length its default settings ran for
-    newest = {(row.method, row.recipe, None if row.recipe == PICK else row.step): row for row in rows}
+    newest = {(row.method, row.recipe, None if row.recipe == PICK else row.step): row for row in current}
     order = lambda item: (list(PUBLISHED).index(item[1].method), item[1].recipe != PICK, item[1].recipe, item[1].step)  # noqa: E731
     header = ["method", "settings", "step", "padded USPS %", "resized USPS % (shipped seed 0)", "published, padded %"]
     return format_markdown(
