@@ -29,7 +29,7 @@ def checkpoint_file(pair: str, method: str) -> str:
 
 def start_model_file(pair: str, method: str, backbone: str) -> str:
     """Where a shipped **start model** lies: the ``method`` model on ``backbone`` that shipped models
-    on a variant of the pair's backbone (DeepJDOT's bounded embedding) started from, so a visitor's
+    on a variant of the pair's backbone (a bounded embedding, a standardised input) started from, so a visitor's
     run of those settings starts from it too (``ModelStore.load_start``)."""
     return f"{pair}/start/{method}-{backbone}.safetensors"
 

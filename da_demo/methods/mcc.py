@@ -36,6 +36,7 @@ class MCCHyperparameters(AlignmentHyperparameters):
     warm_start: bool = warm_start_setting()
     standardised_input: bool = standardised_input_setting()
 
+
 @register
 class MCC(FeatureAlignmentMethod):
     name = "mcc"

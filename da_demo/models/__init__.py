@@ -29,8 +29,8 @@ __all__ = [
     "frozen_batch_norm_statistics",
     "grl_lambda",
     "lean_cnn",
-    "standardised",
     "lecture_cnn",
     "predict",
     "reverse_gradient",
+    "standardised",
 ]

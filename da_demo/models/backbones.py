@@ -150,11 +150,10 @@ STANDARDISED = "_in"
 
 def standardised(backbone: str) -> str:
     """The name of ``backbone``'s standardised-input variant (itself if its input already is)."""
-    if backbone.removesuffix(BOUNDED).endswith(STANDARDISED):
+    base = backbone.removesuffix(BOUNDED)
+    if base.endswith(STANDARDISED):
         return backbone
-    bounded_too = backbone.endswith(BOUNDED)
-    name = backbone.removesuffix(BOUNDED) + STANDARDISED
-    return bounded(name) if bounded_too else name
+    return bounded(base + STANDARDISED) if base != backbone else base + STANDARDISED
 
 
 def backbone_variants(backbone: str) -> tuple[str, ...]:
