@@ -16,6 +16,7 @@ from da_demo.artifacts.schemas import (
     SelectedPoint,
     SelectionFile,
     SnapshotRef,
+    StartModel,
 )
 from da_demo.artifacts.store import ModelStore, sha256, start_model_file
 from da_demo.engine.spec import RunSpec
@@ -179,6 +180,27 @@ def test_a_shipped_start_model_is_what_every_session_starts_from(tiny_pair, tmp_
     if restored:
         context = TaskContext(device="cpu", precision="fp32", pairs={tiny_pair.name: tiny_pair})
         assert context.start(spec).metadata.created == load_checkpoint(shipped).metadata.created
+
+
+@pytest.mark.parametrize("vouched", [True, False])
+def test_a_shipped_start_model_on_a_backbone_variant_is_restored_too(tiny_pair, tmp_path, monkeypatch, vouched):
+    """A sweep on a fresh machine starts a backbone variant's runs (DeepJDOT's bounded embedding) from
+    the shipped start model a manifest entry names with its SHA-256, as the shipped model did; a file
+    no entry vouches for is never used."""
+    monkeypatch.setenv("DA_DEMO_CACHE_DIR", str(tmp_path / "cache"))
+    spec = RunSpec.resolve(tiny_pair.spec, "source_only", {"steps": 4, "batch_size": 16}, backbone="lean_in_sigmoid")
+    job = TrainingJob(tiny_pair, spec, device="cpu", precision="fp32")
+    job.run_to_end()
+    name = start_model_file(tiny_pair.name, "source_only", "lean_in_sigmoid")
+    shipped = job.save(tmp_path / "shipped" / name)
+    entry = ManifestEntry(
+        pair=tiny_pair.name, method="deepjdot", file="mnist-usps/deepjdot.safetensors", sha256="0" * 64,
+        source_acc=0.9, target_acc=0.5, start_model=StartModel(file=name, sha256=sha256(shipped) if vouched else "1" * 64),
+    )  # fmt: skip
+    write_manifest(tmp_path / "shipped", [entry])
+    assert restore_start_model(tiny_pair, spec, tmp_path / "shipped") == vouched
+    cached = start_model_path(tiny_pair, spec)
+    assert cached.is_file() == vouched and (not vouched or sha256(cached) == sha256(shipped))
 
 
 def test_a_seed_the_guards_let_no_point_through_stops_at_the_picks_step(tiny_pretrain, tmp_path, monkeypatch):

@@ -26,11 +26,12 @@ from ..artifacts.checkpoints import (
     CheckpointError,
     full_metadata,
     load_checkpoint,
+    read_metadata,
     save_checkpoint,
 )
 from ..artifacts.manifest import read_manifest
 from ..artifacts.schemas import CheckpointMetadata
-from ..artifacts.store import SHIPPED_DIRECTORY, ModelStore, unchanged_file
+from ..artifacts.store import SHIPPED_DIRECTORY, ModelStore, sha256, start_model_file, unchanged_file
 from ..data import cache_dir
 from ..data.pairs import DomainPair
 from ..engine.runs import Run
@@ -225,23 +226,43 @@ def start_model_path(pair: DomainPair, spec: RunSpec) -> Path:
 def restore_start_model(
     pair: DomainPair, spec: RunSpec, directory: Path = SHIPPED_DIRECTORY, log: Callable[[str], None] = _silent
 ) -> bool:
-    """Cache the shipped model of ``spec`` as the start model when the manifest says it *is* that
-    model: seed 0 of the method, reused from a cached start model of this very name (training split
-    only, this data), and the file unchanged since. Every session and machine then starts its runs
-    from the model the shipped ones started from, as the app does, instead of one trained again
+    """Cache the shipped model of ``spec`` as the start model when the shipped files say it *is* that
+    model: either the method's seed-0 model, reused from a cached start model of this very name
+    (training split only, this data), or a shipped start model on a backbone variant
+    (``start_model_file``) that a manifest entry vouches for by its SHA-256 and whose header names this
+    data and seed; in both cases the file unchanged since. Every session and machine then starts its
+    runs from the model the shipped ones started from, as the app does, instead of one trained again
     whose floating-point rounding, and so its weights, differ. Returns whether it did."""
     cached = start_model_path(pair, spec)
     if cached.is_file():
         return False
-    entry = next(
-        (e for e in read_manifest(directory) if e.pair == pair.name and e.method == spec.method.name), None
-    )
-    if entry is None or entry.seed != 0 or not entry.seeds or entry.seeds[0].origin != f"reused {cached.name}":
-        return False
-    shipped = unchanged_file(directory, entry)
+    shipped = _shipped_model(pair, spec, directory, cached) or _shipped_start(pair, spec, directory)
     if shipped is None:
         return False
     cached.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(shipped, cached)
-    log(f"the shipped {spec.method.name} model is the {pair.name} start model; cached at {cached}")
+    log(f"the shipped {shipped.relative_to(directory)} is the {pair.name} start model; cached at {cached}")
     return True
+
+
+def _shipped_model(pair: DomainPair, spec: RunSpec, directory: Path, cached: Path) -> Path | None:
+    """The shipped seed-0 model of ``spec``'s method, if its manifest entry says it was reused from ``cached``."""
+    entry = next(
+        (e for e in read_manifest(directory) if e.pair == pair.name and e.method == spec.method.name), None
+    )
+    if entry is None or entry.seed != 0 or not entry.seeds or entry.seeds[0].origin != f"reused {cached.name}":
+        return None
+    return unchanged_file(directory, entry)
+
+
+def _shipped_start(pair: DomainPair, spec: RunSpec, directory: Path) -> Path | None:
+    """The shipped start model of ``spec`` (a seed-0 start on a backbone variant), if a manifest entry
+    names it with its SHA-256 and its header says it was trained on this data."""
+    name = start_model_file(pair.name, spec.method.name, spec.backbone)
+    path = Path(directory) / name
+    vouched = {e.start_model.sha256 for e in read_manifest(directory) if e.start_model and e.start_model.file == name}
+    if spec.seed != 0 or not path.is_file() or sha256(path) not in vouched:
+        return None
+    header = read_metadata(path)
+    same = (header.data_fingerprint, header.backbone, header.seed) == (pair.fingerprint, spec.backbone, 0)
+    return path if same else None
