@@ -82,6 +82,18 @@ def information_maximization(target_logits: np.ndarray) -> float:
     return float(_entropy(probabilities.mean(axis=0)) - _entropy(probabilities).mean())
 
 
+def information_terms(scores: dict[str, float | None]) -> tuple[float, float] | None:
+    """The two terms of a model's information maximisation, from its recorded scores (IM and target
+    entropy, negated): ``(H(p̄), (1/N) Σ_i H(p_i))``, how evenly it spreads its predictions over the
+    classes and how unsure each one is (IM is the first minus the second). None when either score
+    is missing. Once predictions are near one-hot, IM is little more than the first: it then prefers
+    the model whose predicted classes are the most even, right or wrong."""
+    information, entropy = scores.get("information_maximization"), scores.get("target_entropy")
+    if information is None or entropy is None:
+        return None
+    return information - entropy, -entropy
+
+
 def soft_neighborhood_density(target_logits: np.ndarray, temperature: float = 0.05) -> float:
     """SND: with ``q_i = p_i / ‖p_i‖`` the L2-normalised softmax outputs and ``S_ij = q_i·q_j`` for
     ``j ≠ i``, each row's neighbour distribution is ``P_ij = softmax_j(S_ij / τ)`` and

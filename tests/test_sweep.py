@@ -322,3 +322,22 @@ def test_the_results_tab_reads_settings_in_words_and_switches_as_on_or_off():
         "class-balanced source batches off, feature-distance weight α 0.01, unbalanced plan (JUMBOT) on"
     )
     assert settings_text("dann", {}) == "the default settings"
+
+
+def test_the_results_tab_says_which_term_of_information_maximisation_won_its_pick():
+    """A pick that uses the classes more evenly but is less sure than the best model won on evenness;
+    one that is surer won on confidence; nothing is said when the pick is the best model."""
+    from da_demo.ui.results import information_note
+
+    def point(key, information, entropy, accuracy):
+        scores = {"information_maximization": information, "target_entropy": entropy}
+        return selection.Point(key, {}, 0, 100, scores, accuracy, 0.99)
+
+    best = point("best", 2.2528, -0.011, 0.97)  # evenness 2.2638, surer
+    even = point("even", 2.2587, -0.035, 0.89)  # evenness 2.2937, less sure
+    note = information_note(even, best, "information_maximization")
+    assert "2.2937" in note and "2.2638" in note and "won on evenness, though it is the less sure" in note
+    surer = point("surer", 2.2600, -0.002, 0.95)  # evenness 2.2620
+    assert "won on confidence" in information_note(surer, best, "information_maximization")
+    assert information_note(best, best, "information_maximization") == ""
+    assert information_note(even, best, "target_entropy") == ""

@@ -76,6 +76,23 @@ def test_information_maximization_is_highest_for_confident_balanced_predictions(
     assert v.information_maximization(unsure) == pytest.approx(0.0, abs=1e-9)
 
 
+def test_information_maximization_splits_into_evenness_and_unsureness():
+    """The two terms come back from the recorded scores alone, and on confident predictions IM
+    prefers the more even class histogram even when it is the wrong one: a target where zeros are
+    common, read right, scores below one whose zeros are misread as other digits."""
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(300, 10)) * 3
+    scores = {"information_maximization": v.information_maximization(logits), "target_entropy": v.target_entropy(logits)}
+    evenness, unsureness = v.information_terms(scores)
+    probabilities = v.softmax(logits)
+    assert evenness == pytest.approx(float(v._entropy(probabilities.mean(axis=0))))
+    assert unsureness == pytest.approx(float(v._entropy(probabilities).mean()))
+    assert v.information_terms({"information_maximization": 2.0}) is None
+    truth = np.where(np.arange(1000) < 300, 0, np.arange(1000) % 9 + 1)  # 30% zeros
+    misread = np.where((truth == 0) & (np.arange(1000) % 2 == 0), np.arange(1000) % 9 + 1, truth)
+    assert v.information_maximization(confident(misread)) > v.information_maximization(confident(truth))
+
+
 def test_snd_prefers_tight_clusters():
     rng = np.random.default_rng(0)
     labels = np.arange(300) % 10

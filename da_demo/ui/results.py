@@ -15,7 +15,7 @@ from ..data import PAIRS
 from ..data.shift import CUSTOM
 from ..methods import get_method
 from ..validators import SELECTION_VALIDATORS as VALIDATORS
-from ..validators import TITLES
+from ..validators import TITLES, information_terms
 from ..viz.results import accuracy_chart, validator_scatter
 from ..workflows.selection import (
     PROTOCOL,
@@ -149,6 +149,32 @@ def guard_note(points: list[Point], chosen: Point | None, validator: str, waived
     )
 
 
+def information_note(chosen: Point, best: Point, validator: str) -> str:
+    """Where information maximisation scores its pick above a better model: which of its two terms
+    (``information_terms``) made the difference."""
+    if validator != "information_maximization" or not (best.target_acc or 0) > (chosen.target_acc or 0):
+        return ""
+    terms, best_terms = information_terms(chosen.validators), information_terms(best.validators)
+    if terms is None or best_terms is None:
+        return ""
+    (even, unsure), (best_even, best_unsure) = terms, best_terms
+    more_even, surer = even - best_even, best_unsure - unsure
+    if more_even + surer < 0:  # a guard, not the score, kept the best model out
+        return ""
+    text = (
+        " Information maximisation is two terms: how evenly a model spreads its answers over the ten digits "
+        f"(the entropy of its mean prediction: the pick {even:.4f}, the best model {best_even:.4f}) minus how "
+        f"unsure each answer is (the mean entropy of its predictions: {unsure:.4f} against {best_unsure:.4f})."
+    )
+    if more_even > surer:
+        return text + (
+            f" The pick won on evenness{', though it is the less sure of the two' if surer < 0 else ''}: "
+            "the score takes every digit to be equally common in the target, so a model that reads some digits "
+            "of a common class as rarer ones can score above one that reads them right."
+        )
+    return text + " The pick won on confidence: its answers are surer, though fewer of them are right."
+
+
 def build(context: AppContext) -> ResultsTab:
     store = context.zoo.store
     entries = store.manifest()
@@ -265,6 +291,7 @@ def build(context: AppContext) -> ResultsTab:
                 else ""
             )
             + guard_note(points, chosen, validator_name, waived, name)
+            + information_note(chosen, best, validator_name)
             if chosen and best
             else "The validator found no model it could score here."
         )
