@@ -1,10 +1,13 @@
 """Beyond one machine: the sweep on Ray (a local instance with 2 CPUs, in CI too) gives the same
 records as the local executor; both executors that use other processes survive a worker killed
-mid-task; bad Ray input gets one sentence; and ZeroGPU is used only on a ZeroGPU Space."""
+mid-task, and a worker whose parent is killed ends too; bad Ray input gets one sentence; and ZeroGPU is
+used only on a ZeroGPU Space."""
 
 import os
 import signal
+import subprocess
 import sys
+import time
 import types
 
 import pytest
@@ -43,6 +46,42 @@ def assert_the_dead_task_failed_and_the_other_finished(records, trials):
     assert (by_key[dead.key]["pair"], by_key[dead.key]["method"]) == ("mnist-usps", "deepcoral")
     others = [record for key, record in by_key.items() if key != dead.key]
     assert [record["status"] for record in others] == ["ok"], [record.get("error") for record in others]
+
+
+def test_a_worker_whose_parent_is_killed_ends_rather_than_training_on(tmp_path):
+    """A sweep killed by its PID (not Ctrl-C, which reaches the workers too) leaves no worker running
+    its task for nobody: the worker notices its parent is gone and ends, mid-call."""
+    (tmp_path / "endless.py").write_text(
+        "import time\n\ndef forever(setup, stop):\n    while True:\n        time.sleep(0.05)\n    yield\n"
+    )
+    parent = subprocess.Popen(
+        [sys.executable, "-c", (
+            "import sys; sys.path.insert(0, sys.argv[1]); import endless\n"
+            "from da_demo.workflows.processes import WorkerProcess\n"
+            "worker = WorkerProcess()\n"
+            "calls = worker.call(endless.forever)\n"
+            "print(worker.process.pid, flush=True)\n"
+            "next(calls)\n"
+        ), str(tmp_path)],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    worker = int(parent.stdout.readline())
+    assert _running(worker)
+    os.kill(parent.pid, signal.SIGKILL)
+    parent.wait()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and _running(worker):
+        time.sleep(0.1)
+    assert not _running(worker)
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` is a live process (an ended one that nobody reaped, a zombie, is not)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(") ")[-1][0] != "Z"
+    except FileNotFoundError:
+        return False
 
 
 def test_the_process_executor_survives_a_killed_worker(trial_context, tmp_path):

@@ -6,7 +6,8 @@ A call is a module-level generator function ``function(setup, *args, stop=event)
 made once per process (the data it loads stays there between calls), each item it yields comes
 back as it is made, and ``stop`` is set by the parent to end it early. A process that dies
 mid-call (killed, out of memory) is noticed by the parent, which raises ``WorkerDied`` and can
-start another.
+start another; a worker whose parent is killed ends itself within a second, rather than training on
+for nobody.
 
     worker = WorkerProcess(setup=context)
     for item in worker.call(run_task, (task,)):
@@ -18,6 +19,8 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -37,9 +40,18 @@ class CallFailed(RuntimeError):
     """The call raised in the worker (the worker itself lives on); the message is the error's."""
 
 
-def _serve(connection, stop, setup, niceness: int, threads: int) -> None:
+def _end_with(parent: int) -> None:
+    """Ends this process once ``parent`` is no longer its parent (killed rather than shut down, so
+    it never said quit): an orphan would otherwise train on, unheard, until its call ends."""
+    while os.getppid() == parent:
+        time.sleep(POLL_SECONDS)
+    os._exit(1)
+
+
+def _serve(connection, stop, setup, niceness: int, threads: int, parent: int) -> None:
     """A worker's loop: one call at a time, each yielded item sent back as it comes; idle work
     (e.g. loading data) runs only while no call is waiting."""
+    threading.Thread(target=_end_with, args=(parent,), daemon=True, name="parent-watch").start()
     import torch
 
     torch.set_num_threads(threads)
@@ -86,7 +98,7 @@ class WorkerProcess:
         self.stop = context.Event()
         self.process = context.Process(
             target=_serve,
-            args=(child, self.stop, setup, niceness, threads),
+            args=(child, self.stop, setup, niceness, threads, os.getpid()),
             daemon=True,
             name="da-demo-worker",
         )
