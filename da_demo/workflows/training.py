@@ -30,7 +30,7 @@ from ..artifacts.checkpoints import (
     save_checkpoint,
 )
 from ..artifacts.manifest import read_manifest
-from ..artifacts.schemas import CheckpointMetadata
+from ..artifacts.schemas import CheckpointMetadata, ManifestEntry
 from ..artifacts.store import SHIPPED_DIRECTORY, ModelStore, sha256, start_model_file, unchanged_file
 from ..data import cache_dir
 from ..data.pairs import DomainPair
@@ -236,7 +236,8 @@ def restore_start_model(
     cached = start_model_path(pair, spec)
     if cached.is_file():
         return False
-    shipped = _shipped_model(pair, spec, directory, cached) or _shipped_start(pair, spec, directory)
+    entries = read_manifest(directory)
+    shipped = _shipped_model(entries, pair, spec, directory, cached) or _shipped_start(entries, pair, spec, directory)
     if shipped is None:
         return False
     cached.parent.mkdir(parents=True, exist_ok=True)
@@ -245,22 +246,22 @@ def restore_start_model(
     return True
 
 
-def _shipped_model(pair: DomainPair, spec: RunSpec, directory: Path, cached: Path) -> Path | None:
+def _shipped_model(
+    entries: list[ManifestEntry], pair: DomainPair, spec: RunSpec, directory: Path, cached: Path
+) -> Path | None:
     """The shipped seed-0 model of ``spec``'s method, if its manifest entry says it was reused from ``cached``."""
-    entry = next(
-        (e for e in read_manifest(directory) if e.pair == pair.name and e.method == spec.method.name), None
-    )
+    entry = next((e for e in entries if e.pair == pair.name and e.method == spec.method.name), None)
     if entry is None or entry.seed != 0 or not entry.seeds or entry.seeds[0].origin != f"reused {cached.name}":
         return None
     return unchanged_file(directory, entry)
 
 
-def _shipped_start(pair: DomainPair, spec: RunSpec, directory: Path) -> Path | None:
+def _shipped_start(entries: list[ManifestEntry], pair: DomainPair, spec: RunSpec, directory: Path) -> Path | None:
     """The shipped start model of ``spec`` (a seed-0 start on a backbone variant), if a manifest entry
     names it with its SHA-256 and its header says it was trained on this data."""
     name = start_model_file(pair.name, spec.method.name, spec.backbone)
     path = Path(directory) / name
-    vouched = {e.start_model.sha256 for e in read_manifest(directory) if e.start_model and e.start_model.file == name}
+    vouched = {e.start_model.sha256 for e in entries if e.start_model and e.start_model.file == name}
     if spec.seed != 0 or not path.is_file() or sha256(path) not in vouched:
         return None
     header = read_metadata(path)
