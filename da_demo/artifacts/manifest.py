@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ..data import PAIRS
 from ..methods import get_method, method_names
+from ..validators import HANDWRITING_MARGIN
 from .schemas import ManifestEntry, read_document
 
 MANIFEST_NAME = "manifest.json"
@@ -94,7 +95,8 @@ PROTOCOL_NOTES = {
     "looking at target-test accuracy, so this figure is optimistic.",
     DEFAULT_SETTINGS: "The method's default settings (its pair has not been swept yet, or every point of its "
     "sweep collapsed); the step kept was chosen by a label-free validator, without target labels.",
-    HANDWRITING_WAIVED: "No point of its sweep read drawn-style digits within 3 points of the source-only model: "
+    HANDWRITING_WAIVED: "No point of its sweep read drawn-style digits within "
+    f"{100 * HANDWRITING_MARGIN:g} points of the source-only model: "
     "this is its best label-free pick among the points that did not collapse.",
 }
 

@@ -14,8 +14,8 @@ from ..artifacts.schemas import ManifestEntry, RecordsError
 from ..data import PAIRS
 from ..data.shift import CUSTOM
 from ..methods import get_method
+from ..validators import HANDWRITING_MARGIN, TITLES, information_terms
 from ..validators import SELECTION_VALIDATORS as VALIDATORS
-from ..validators import TITLES, information_terms
 from ..viz.results import accuracy_chart, validator_scatter
 from ..workflows.selection import (
     PROTOCOL,
@@ -143,7 +143,8 @@ def guard_note(points: list[Point], chosen: Point | None, validator: str, waived
     reading = f", {100 * favourite.target_acc:.1f}% on the target test set" if favourite.target_acc is not None else ""
     return (
         f" The validator's favourite of the models that did not collapse ({settings_text(method, favourite.settings)} "
-        f"at step {favourite.step}{reading}) reads drawn digits more than 3 points worse than the source-only model, "
+        f"at step {favourite.step}{reading}) reads drawn digits more than {100 * HANDWRITING_MARGIN:g} points worse "
+        "than the source-only model, "
         "so the handwriting guard kept it out (grey crosses: every model a guard kept out); the pick is the "
         "validator's best of the rest."
     )
@@ -285,7 +286,8 @@ def build(context: AppContext) -> ResultsTab:
             "test images before a run's last step), so they can differ a little from the table above, "
             "which measures the shipped files on the whole test set."
             + (
-                " No model of this sweep read drawn digits within 3 points of the source-only model, so "
+                f" No model of this sweep read drawn digits within {100 * HANDWRITING_MARGIN:g} points of the "
+                "source-only model, so "
                 "this pick is the best of those whose predictions did not collapse (§ in the table)."
                 if waived
                 else ""

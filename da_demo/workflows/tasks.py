@@ -33,9 +33,8 @@ from ..data.pairs import DomainPair, load_pair
 from ..engine.evaluation import evaluate
 from ..engine.spec import RunSpec
 from ..engine.trainer import ProgressEvent
-from ..validators import class_entropy, classes_from_text, collapsed
+from ..validators import class_entropy, classes_from_text, collapsed, unreadable
 from .resuming import ResumeFile, set_aside
-from .selection import unreadable
 from .training import TrainingJob, code_version, find_start_model, restore_start_model
 
 #: evaluation points per trained run (the last one is the end of training)
