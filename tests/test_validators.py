@@ -46,6 +46,13 @@ def test_the_collapse_guard_catches_missing_classes_and_lopsided_histograms():
     assert v.collapsed(lopsided, reference)
 
 
+def test_the_handwriting_guard_stops_half_a_point_inside_the_three_point_goal():
+    assert v.HANDWRITING_MARGIN == pytest.approx(0.025)
+    assert not v.unreadable(0.880, 0.900)  # 2 points worse: read
+    assert v.unreadable(0.872, 0.900)  # 2.8 points worse: within the goal's 3, but at the guard's edge
+    assert not v.unreadable(None, 0.900) and not v.unreadable(0.5, None)  # records from before the guard
+
+
 def test_predicted_classes_round_trip_through_text():
     classes = np.array([0, 9, 3, 3, 7])
     assert v.classes_to_text(classes) == "09337"

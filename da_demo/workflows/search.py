@@ -16,8 +16,8 @@ spans machines, the journal must sit on a shared filesystem.)
 
 The promotion score is one of the validators an evaluation point carries (``validators.VALIDATORS``),
 behind the selection's two guards: a trial whose target predictions have collapsed, or that reads
-drawn-style digits more than 2.5 points worse than the source-only model, scores −∞ and is pruned at
-the next rung. No target label is read. Each trial ends in an ordinary sweep record (key prefixed
+drawn-style digits more than ``validators.HANDWRITING_MARGIN`` worse than the source-only model, scores −∞
+and is pruned at the next rung. No target label is read. Each trial ends in an ordinary sweep record (key prefixed
 ``search/``), so ``select`` and ``pretrain`` read a search's trials like any other; a pruned trial's
 record says ``ended_early: "pruned"`` and keeps the points it reached.
 """
