@@ -21,6 +21,10 @@ predicted target classes (recorded beside the scores):
 
 * ``ensemble_agreement``: EnsV (Hu, Luo, Liang and Foo, NeurIPS 2024): how often a candidate's target
   predictions agree with the ensemble of all candidates of the same method and pair.
+* ``prior_matched_im``: information maximisation with its class-balance term matched to a label-free
+  estimate of the target's class mix instead of the uniform one (``estimated_prior``: the histogram
+  of the majority vote of all the pair's candidates), for a target whose classes are not equally
+  common (USPS). Pre-registered in ``docs/preregistration-prior-matched-im.md``.
 * ``collapsed``: the collapse guard, not a score: a candidate whose target predictions use fewer
   classes than the source has, or whose class histogram's entropy is far below the source labels',
   is never picked, whatever a validator says.
@@ -42,8 +46,10 @@ VALIDATORS = (
 )
 #: scored from the sweep's candidates together (see ``ensemble_agreement``)
 ENSEMBLE = "ensemble_agreement"
+#: scored from a candidate's predicted classes and the pair's estimated target prior (``prior_matched_im``)
+PRIOR_MATCHED = "prior_matched_im"
 #: every validator the selection ranks points by
-SELECTION_VALIDATORS = (*VALIDATORS, ENSEMBLE)
+SELECTION_VALIDATORS = (*VALIDATORS, ENSEMBLE, PRIOR_MATCHED)
 #: a class histogram with less than this fraction of the source labels' entropy is a collapse
 COLLAPSE_ENTROPY_RATIO = 0.85
 #: how much worse than the pair's source-only model a pick may read drawn-style digits: half a point
@@ -58,6 +64,7 @@ TITLES = {
     "soft_neighborhood_density": "soft neighbourhood density (SND)",
     "deep_embedded_validation": "deep embedded validation (DEV, negated risk)",
     ENSEMBLE: "agreement with the ensemble (EnsV)",
+    PRIOR_MATCHED: "information maximisation, class mix matched to the estimated target prior",
 }
 
 
@@ -162,19 +169,45 @@ def deep_embedded_validation(
     return float(-risk)
 
 
+def majority_vote(predictions: np.ndarray, classes: int = 10) -> np.ndarray:
+    """``predictions (M, N)``: the predicted classes of ``M`` models on the same ``N`` images; the class
+    most of them predict for each image (ties to the lower class): shape ``(N,)``."""
+    predictions = np.asarray(predictions, np.int64)
+    votes = np.zeros((predictions.shape[1], classes), np.int64)
+    for row in predictions:
+        votes[np.arange(len(row)), row] += 1
+    return votes.argmax(axis=1)
+
+
 def ensemble_agreement(predictions: np.ndarray, classes: int = 10) -> np.ndarray:
     """EnsV: each candidate's agreement with the ensemble of all candidates.
 
     ``predictions (M, N)``: the predicted classes of ``M`` candidate models on the same ``N``
     unlabeled target images. The ensemble's class for image ``n`` is the one most candidates predict
-    (EnsV averages the candidates' probabilities; the sweep keeps classes only, so it is a vote, ties
-    to the lower class), and candidate ``m`` scores ``(1/N) Σ_n [pred_mn = ensemble_n]``: shape ``(M,)``.
+    (EnsV averages the candidates' probabilities; the sweep keeps classes only, so it is a vote,
+    ``majority_vote``), and candidate ``m`` scores ``(1/N) Σ_n [pred_mn = ensemble_n]``: shape ``(M,)``.
     """
     predictions = np.asarray(predictions, np.int64)
-    votes = np.zeros((predictions.shape[1], classes), np.int64)
-    for row in predictions:
-        votes[np.arange(len(row)), row] += 1
-    return (predictions == votes.argmax(axis=1)[None, :]).mean(axis=1)
+    return (predictions == majority_vote(predictions, classes)[None, :]).mean(axis=1)
+
+
+def estimated_prior(predictions: np.ndarray, classes: int = 10) -> np.ndarray:
+    """A label-free estimate of the target's class mix: the Laplace-smoothed histogram of the majority
+    vote of ``predictions (M, N)`` (``π̂_k = (n_k + 1) / (N + K)``): shape ``(K,)``, sums to 1."""
+    counts = np.bincount(majority_vote(predictions, classes), minlength=classes).astype(np.float64)
+    return (counts + 1) / (counts.sum() + classes)
+
+
+def prior_matched_im(predicted: np.ndarray, target_entropy_score: float, prior: np.ndarray) -> float:
+    """``−KL(h ‖ π̂) − (1/N) Σ_i H(p_i)``: information maximisation with its balance term
+    ``H(p̄) = log K − KL(p̄ ‖ uniform)`` replaced by how close the histogram ``h`` of the predicted
+    classes ``(N,)`` is to the estimated target prior ``π̂`` (``estimated_prior``), the constant dropped;
+    ``target_entropy_score`` is the recorded ``target_entropy`` (already negated). At most 0."""
+    counts = np.bincount(np.asarray(predicted, np.int64), minlength=len(prior)).astype(np.float64)
+    histogram = counts / counts.sum()
+    used = histogram > 0
+    divergence = float((histogram[used] * np.log(histogram[used] / np.asarray(prior)[used])).sum())
+    return -divergence + float(target_entropy_score)
 
 
 def class_entropy(classes_of: np.ndarray, classes: int = 10) -> float:

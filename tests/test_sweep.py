@@ -8,7 +8,7 @@ import pytest
 
 from da_demo.artifacts.records import RecordsError, append_record
 from da_demo.artifacts.schemas import SweepRecord, read_lines
-from da_demo.validators import VALIDATORS
+from da_demo.validators import PRIOR_MATCHED, SELECTION_VALIDATORS, VALIDATORS
 from da_demo.workflows import selection
 from da_demo.workflows.executors import LocalExecutor
 from da_demo.workflows.sweep import pending, plan_trials, read_sweep, run_sweep
@@ -341,3 +341,46 @@ def test_the_results_tab_says_which_term_of_information_maximisation_won_its_pic
     assert "won on confidence" in information_note(surer, best, "information_maximization")
     assert information_note(best, best, "information_maximization") == ""
     assert information_note(even, best, "target_entropy") == ""
+
+
+def test_the_prior_matched_im_is_scored_where_classes_were_kept_and_otherwise_the_next_validator_decides():
+    records = fake_records()
+    mix = "0" * 40 + "1" * 30 + "2" * 20 + "3" * 20 + "456789" * 15  # every class, 0 the most common
+    for record in records:
+        record["source_class_entropy"] = float(np.log(10))
+        if record["method"] == "dann":
+            for index, point in enumerate(record["points"]):
+                point["target_classes"] = mix if index % 4 else "0123456789" * 20  # 3 of 4 points
+    points = selection.points_of(typed(records), "mnist-usps", "dann")
+    scores = [point.validators[PRIOR_MATCHED] for point in points]
+    assert all(score is not None for score in scores)
+    matched = [s for p, s in zip(points, scores) if p.step != 10]  # the points predicting the vote's mix
+    entropy = [p.validators["target_entropy"] for p in points if p.step != 10]
+    assert matched == pytest.approx(entropy, abs=0.02)  # barely any divergence from the prior
+    means = dict.fromkeys(SELECTION_VALIDATORS, 0.0) | {PRIOR_MATCHED: 0.9, "information_maximization": 0.8}
+    assert selection.scoring_validator(points, means) == PRIOR_MATCHED
+    unscored = selection.points_of(typed(records), "mnist-usps", "mmd")  # its records kept no classes
+    assert selection.scoring_validator(unscored, means) == "information_maximization"
+
+
+def test_the_results_tab_shows_each_method_with_the_validator_that_decided_its_pick():
+    from da_demo.artifacts.schemas import SelectionFile
+    from da_demo.ui.results import deciding_validator
+
+    selection = SelectionFile.model_validate(
+        {
+            "pairs": {
+                "mnist-usps": {
+                    "validator": PRIOR_MATCHED,
+                    "methods": {
+                        "dann": {"validator": PRIOR_MATCHED},
+                        "mmd": {"validator": "information_maximization"},  # its records kept no classes
+                    },
+                }
+            }
+        }
+    )
+    assert deciding_validator(selection, "mnist-usps", "dann") == PRIOR_MATCHED
+    assert deciding_validator(selection, "mnist-usps", "mmd") == "information_maximization"
+    assert deciding_validator(selection, "mnist-usps", "lmmd") == PRIOR_MATCHED  # not selected: the pair's
+    assert deciding_validator(selection, "mnist-noisy", "dann") == "source_accuracy"  # nothing selected

@@ -158,3 +158,22 @@ def test_validators_are_recorded_during_training_on_unlabeled_target_images(tiny
         assert set(event.validators) == set(v.VALIDATORS)
         assert all(np.isfinite(score) for score in event.validators.values())
     assert all(not event.validators for event in events if event.target_acc is None)
+
+
+def test_the_estimated_prior_is_the_smoothed_histogram_of_the_candidates_vote():
+    truth = np.array([0] * 60 + [1] * 30 + [2] * 10)
+    wrong = np.where(np.arange(100) % 10 == 0, 3, truth)  # one candidate errs on every tenth image
+    prior = v.estimated_prior(np.stack([truth, truth, wrong]), classes=4)
+    assert prior.sum() == pytest.approx(1.0)
+    assert prior.tolist() == pytest.approx([61 / 104, 31 / 104, 11 / 104, 1 / 104])  # the vote, +1 each
+
+
+def test_the_prior_matched_im_prefers_the_class_mix_of_the_prior_over_an_even_one():
+    prior = np.array([0.4, 0.3, 0.2, 0.1])
+    matching = np.repeat(np.arange(4), [40, 30, 20, 10])
+    even = np.repeat(np.arange(4), 25)
+    assert v.prior_matched_im(matching, -0.2, prior) == pytest.approx(-0.2)  # no divergence left
+    assert v.prior_matched_im(even, -0.2, prior) < v.prior_matched_im(matching, -0.2, prior)
+    assert v.prior_matched_im(matching, -0.5, prior) < v.prior_matched_im(matching, -0.2, prior)  # less sure
+    # plain IM would rank them the other way: the even mix has the higher class entropy
+    assert v.class_entropy(even, 4) > v.class_entropy(matching, 4)

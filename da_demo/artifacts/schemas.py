@@ -210,6 +210,8 @@ class MethodSelection(Record):
 class PairSelection(Record):
     validator: str
     mean_rho_other_pairs: dict[str, float | None] = Field(default_factory=dict)
+    #: the pair's estimated target class mix (``validators.estimated_prior``), read by ``prior_matched_im``
+    target_prior: list[float] | None = None
     methods: dict[str, MethodSelection] = Field(default_factory=dict)
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import gradio as gr
 
 from ..artifacts.manifest import notes_for, reported_target, row_marks
-from ..artifacts.schemas import ManifestEntry, RecordsError
+from ..artifacts.schemas import ManifestEntry, RecordsError, SelectionFile
 from ..data import PAIRS
 from ..data.shift import CUSTOM
 from ..methods import get_method
@@ -176,6 +176,15 @@ def information_note(chosen: Point, best: Point, validator: str) -> str:
     return text + " The pick won on confidence: its answers are surer, though fewer of them are right."
 
 
+def deciding_validator(selection: SelectionFile, pair: str, method: str | None) -> str:
+    """The validator that decided ``method``'s pick on ``pair``: its pair's, or the next that could score
+    its sweep (``selection.scoring_validator``); source accuracy where nothing was selected."""
+    chosen = selection.method(pair, method) if method else None
+    if chosen is not None:
+        return chosen.validator
+    return selection.pairs[pair].validator if pair in selection.pairs else "source_accuracy"
+
+
 def build(context: AppContext) -> ResultsTab:
     store = context.zoo.store
     entries = store.manifest()
@@ -228,16 +237,13 @@ def build(context: AppContext) -> ResultsTab:
             {record.method for record in records if record.pair == pair},
             key=lambda name: get_method(name).order,
         )
-        chosen = selection.pairs[pair].validator if pair in selection.pairs else "source_accuracy"
-        menu = gr.update(
-            choices=[(get_method(name).title, name) for name in methods],
-            value="dann" if "dann" in methods else (methods[0] if methods else None),
-        )
+        shown = "dann" if "dann" in methods else (methods[0] if methods else None)
+        menu = gr.update(choices=[(get_method(name).title, name) for name in methods], value=shown)
         return (
             gr.update(value=figure, visible=True),
             results_html(rows) if rows else "No measured results yet.",
             menu,
-            gr.update(value=chosen),
+            gr.update(value=deciding_validator(selection, pair, shown)),
             study_image(pair),
             gr.update(visible=True),
         )
@@ -299,12 +305,18 @@ def build(context: AppContext) -> ResultsTab:
         )
         return figure, text
 
+    def follow_method(pair, name):
+        """The validator that decided the chosen method's pick, shown first."""
+        return gr.update(value=deciding_validator(selection, pair, name))
+
     outputs = [chart, table, method, validator, study, selection_box]
     context.pair.change(show, context.pair, outputs, api_visibility="private").then(
         show_selection, [context.pair, method, validator], [scatter, verdict], api_visibility="private"
     )
-    for trigger in (method.input, validator.input):
-        trigger(
-            show_selection, [context.pair, method, validator], [scatter, verdict], api_visibility="private"
-        )
+    method.input(follow_method, [context.pair, method], validator, api_visibility="private").then(
+        show_selection, [context.pair, method, validator], [scatter, verdict], api_visibility="private"
+    )
+    validator.input(
+        show_selection, [context.pair, method, validator], [scatter, verdict], api_visibility="private"
+    )
     return ResultsTab(show, outputs, show_selection, [context.pair, method, validator], [scatter, verdict])

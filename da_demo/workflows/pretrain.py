@@ -21,6 +21,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
+import numpy as np
+
 from ..artifacts.checkpoints import copy_half_precision, load_checkpoint
 from ..artifacts.manifest import read_manifest, seed_summary, update_manifest
 from ..artifacts.records import check_writable
@@ -42,7 +44,9 @@ from ..data.pairs import DomainPair
 from ..engine.device import resolve_device
 from ..engine.evaluation import evaluate
 from ..engine.spec import RunSpec
+from ..engine.trainer import ProgressEvent
 from ..methods import method_names
+from ..validators import PRIOR_MATCHED, classes_from_text, prior_matched_im
 from .resuming import resume_directory
 from .start_models import ship_start_models
 from .tasks import (
@@ -72,6 +76,8 @@ class PretrainTask(Task):
     #: the pick's step (None when the pick waived the handwriting guard): where a seed stops if the
     #: guards let none of its points through
     pick_step: int | None = None
+    #: the pair's estimated target class mix, for a validator that reads it (``prior_matched_im``)
+    prior: tuple[float, ...] | None = None
     prefix: ClassVar[str] = "pretrain"
 
     def key_extra(self) -> list[str]:
@@ -110,6 +116,7 @@ class PretrainTask(Task):
         for event in job.events(
             eval_every=eval_every(self.spec), eval_samples=EVAL_SAMPLES, validate=adapting
         ):
+            event = self._scored(event)
             kept["anyway"].offer(job, event)
             if event.step == self.pick_step:
                 kept["at_pick"].offer(job, event)
@@ -127,6 +134,18 @@ class PretrainTask(Task):
             resume.remove()
 
 
+    def _scored(self, event: ProgressEvent) -> ProgressEvent:
+        """``event`` with the prior-matched IM among its scores, where this seed's validator is that one
+        (it needs the pair's estimated prior, which a single run cannot know)."""
+        if self.validator != PRIOR_MATCHED or not event.target_classes or self.prior is None:
+            return event
+        entropy = event.validators.get("target_entropy")
+        if entropy is None:
+            return event
+        score = prior_matched_im(classes_from_text(event.target_classes), entropy, np.asarray(self.prior))
+        return replace(event, validators={**event.validators, PRIOR_MATCHED: score})
+
+
 def plan_pretraining(
     pairs: list[str],
     methods: list[str],
@@ -142,9 +161,11 @@ def plan_pretraining(
     tasks: dict[tuple[str, str], list[PretrainTask]] = {}
     for pair_name in pairs:
         chosen = selection.pairs.get(pair_name)
-        validator = chosen.validator if chosen else FALLBACK_VALIDATOR
+        prior = tuple(chosen.target_prior) if chosen and chosen.target_prior else None
         for method in methods:
             selected = selection.method(pair_name, method)
+            # the method's own: its pair's, or the next that scores its points (``selection.scoring_validator``)
+            validator = selected.validator if selected else chosen.validator if chosen else FALLBACK_VALIDATOR
             picked = selected.pick if selected else None
             settings = {**(picked.settings if picked else {}), **(overrides or {})}
             spec = RunSpec.resolve(pair_name, method, settings, only_known=True)
@@ -157,6 +178,7 @@ def plan_pretraining(
                     output=str(staging / f"{task.slug}.safetensors"),
                     reuse=reuse(task, picked),
                     pick_step=picked.step if picked and not selected.handwriting_waived else None,
+                    prior=prior,
                 )
                 group.append(task)
             tasks[pair_name, method] = group
@@ -269,11 +291,13 @@ def _reuse(
     if not (picked and records and snapshot_dir):
         return None
     record = next((r for r in records if r.key == picked.trial and r.ok), None)
-    snapshot = record.snapshots.get(task.validator) if record else None
-    # the sweep keeps each validator's best point regardless of the guards: the pick's only where
-    # the guards did not move it
-    if snapshot and snapshot.step == picked.step and (Path(snapshot_dir) / snapshot.file).is_file():
-        return str(Path(snapshot_dir) / snapshot.file)
+    # the sweep keeps each validator's best point regardless of the guards: the pick's only where the
+    # guards did not move it; any validator's snapshot at the picked step is the picked model (same
+    # trial, same step), the pick's own validator's first
+    snapshots = sorted((record.snapshots if record else {}).items(), key=lambda item: item[0] != task.validator)
+    for _, snapshot in snapshots:
+        if snapshot.step == picked.step and (Path(snapshot_dir) / snapshot.file).is_file():
+            return str(Path(snapshot_dir) / snapshot.file)
     log(f"{task.pair} {task.method}: no sweep snapshot of the pick (step {picked.step})")
     return None
 

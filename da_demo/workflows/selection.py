@@ -29,10 +29,13 @@ from ..reporting import format_markdown
 from ..validators import (
     ENSEMBLE,
     HANDWRITING_MARGIN,
+    PRIOR_MATCHED,
     TITLES,
     classes_from_text,
     collapsed,
     ensemble_agreement,
+    estimated_prior,
+    prior_matched_im,
     unreadable,
 )
 from ..validators import SELECTION_VALIDATORS as VALIDATORS
@@ -58,11 +61,31 @@ class Point:
     unreadable: bool = False
 
 
+def target_prior(records: list[SweepRecord], pair: str) -> np.ndarray | None:
+    """The pair's estimated target class mix (``validators.estimated_prior``): the vote of every
+    seed-0 evaluation point of every method on ``pair`` whose record kept its predicted target classes,
+    but those the collapse guard rejects. None where no point kept them."""
+    predicted = []
+    for record in records:
+        if not record.ok or record.pair != pair or record.seed != 0:
+            continue
+        reference = record.source_class_entropy or math.log(10)
+        for point in record.points:
+            if point.target_classes:
+                classes = classes_from_text(point.target_classes)
+                if not collapsed(classes, reference):
+                    predicted.append(classes)
+    if not predicted or len({len(classes) for classes in predicted}) != 1:
+        return None
+    return estimated_prior(np.stack(predicted))
+
+
 def points_of(records: list[SweepRecord], pair: str, method: str, seed: int | None = 0) -> list[Point]:
     """Every evaluation point of the successful trials of ``pair``/``method`` on the pair's backbone
     or a variant of it that a setting chose (``Method.backbone_for``) (one seed, or all), with
-    EnsV (agreement with the ensemble of these points) and the collapse guard from the points'
-    predicted target classes, where the records kept them."""
+    EnsV (agreement with the ensemble of these points), the prior-matched IM (against the pair's
+    ``target_prior``) and the collapse guard from the points' predicted target classes, where the
+    records kept them."""
     backbone = PAIRS[pair].backbone if pair in PAIRS else None
     found = []
     for record in records:
@@ -87,13 +110,19 @@ def points_of(records: list[SweepRecord], pair: str, method: str, seed: int | No
         index: collapsed(classes, found[index][0].source_class_entropy or math.log(10))
         for index, classes in predicted
     }
+    prior = target_prior(records, pair) if predicted else None
+    matched = {
+        index: prior_matched_im(classes, found[index][1].validators["target_entropy"], prior)
+        for index, classes in predicted
+        if prior is not None and found[index][1].validators.get("target_entropy") is not None
+    }
     return [
         Point(
             record.key,
             record.settings,
             record.seed,
             point.step,
-            {**point.validators, ENSEMBLE: agreement.get(index)},
+            {**point.validators, ENSEMBLE: agreement.get(index), PRIOR_MATCHED: matched.get(index)},
             point.target_acc,
             point.source_acc,
             guard.get(index, False),
@@ -236,11 +265,12 @@ def select(records: list[SweepRecord], pairs: list[str], methods: list[str]) -> 
     chosen = {pair: choose_validator(rhos, pair) for pair in pairs}
     selections = {}
     for pair in pairs:
-        validator, _ = chosen[pair]
+        _, means = chosen[pair]
         for method in methods:
             points = points_of(records, pair, method)
             if not points:
                 continue
+            validator = scoring_validator(points, means)
             chosen_point, waived = guarded_pick(points, validator)
             selections[pair, method] = Selection(
                 pair,
@@ -254,9 +284,18 @@ def select(records: list[SweepRecord], pairs: list[str], methods: list[str]) -> 
     return selections, {
         "rho": rhos,
         "validator": {
-            pair: {"chosen": name, "mean_rho_other_pairs": means} for pair, (name, means) in chosen.items()
+            pair: {"chosen": name, "mean_rho_other_pairs": means, "target_prior": target_prior(records, pair)}
+            for pair, (name, means) in chosen.items()
         },
     }
+
+
+def scoring_validator(points: list[Point], means: dict[str, float]) -> str:
+    """The pair's validator (the highest leave-one-pair-out mean ρ) where it scores any of a method's
+    ``points``; else the next in that order that does (a validator read from the points' predicted
+    target classes has no score where the sweep's older records did not keep them)."""
+    ranked = sorted(VALIDATORS, key=lambda name: (means[name], name == "source_accuracy"), reverse=True)
+    return next((name for name in ranked if any(_score(p, name) > -math.inf for p in points)), ranked[0])
 
 
 def _percent(value: float | None) -> str:
@@ -325,9 +364,11 @@ def write_selection(
     and step), beside the oracle, every validator's pick and the ρ table; pretraining reads it."""
     document: dict[str, Any] = {"protocol": PROTOCOL, "pairs": {}}
     for pair, entry in correlations["validator"].items():
+        prior = entry.get("target_prior")
         document["pairs"][pair] = {
             "validator": entry["chosen"],
             "mean_rho_other_pairs": entry["mean_rho_other_pairs"],
+            "target_prior": None if prior is None else [round(float(share), 6) for share in prior],
             "methods": {},
         }
     for (pair, method), chosen in selections.items():
