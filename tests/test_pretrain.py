@@ -4,6 +4,7 @@ import shutil
 from dataclasses import replace
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 import torch
 
@@ -20,6 +21,8 @@ from da_demo.artifacts.schemas import (
 )
 from da_demo.artifacts.store import ModelStore, sha256, start_model_file
 from da_demo.engine.spec import RunSpec
+from da_demo.engine.trainer import ProgressEvent
+from da_demo.validators import PRIOR_MATCHED, classes_to_text
 from da_demo.workflows import pretrain as pretrain_module
 from da_demo.workflows import start_models
 from da_demo.workflows.tasks import TaskContext
@@ -289,3 +292,50 @@ def test_a_model_on_a_variant_backbone_ships_beside_its_start_model_and_runs_sta
         tiny_pair, start_spec, store=ModelStore(directory=directory, use_hub=False), train_missing=False
     )
     assert found.metadata.created == start.metadata.created
+
+
+def test_a_pick_at_another_validators_snapshot_step_reuses_that_file(tiny_pretrain, tmp_path):
+    """The same trial at the same step is the same model, whichever validator's best it was kept as."""
+    *_, arguments = tiny_pretrain
+    spec = RunSpec.resolve("mnist-usps", "deepcoral", {"coral_weight": 100.0})
+    task = pretrain_module.PretrainTask(spec, ("coral_weight",), PRIOR_MATCHED)
+    (tmp_path / "trial").mkdir()
+    (tmp_path / "trial" / "target_entropy.safetensors").write_bytes(b"model")
+    snapshots = {"target_entropy": SnapshotRef(step=6, file="trial/target_entropy.safetensors")}
+    record = SimpleNamespace(key="x", ok=True, snapshots=snapshots)
+    picked = SelectedPoint(trial="x", step=6)
+    found = pretrain_module._reuse(arguments["context"], task, picked, [record], tmp_path, print)
+    assert found == str(tmp_path / "trial" / "target_entropy.safetensors")
+
+
+def test_each_seeds_step_is_scored_by_the_methods_own_validator_with_the_pairs_prior(tmp_path):
+    prior = [0.3] + [0.7 / 9] * 9
+    selection = SelectionFile.model_validate(
+        {
+            "pairs": {
+                "mnist-usps": {
+                    "validator": PRIOR_MATCHED,
+                    "target_prior": prior,
+                    "methods": {
+                        "dann": {"validator": PRIOR_MATCHED},
+                        "mmd": {"validator": "information_maximization"},  # not scored by the pair's
+                    },
+                }
+            }
+        }
+    )
+    tasks = pretrain_module.plan_pretraining(
+        ["mnist-usps"], ["dann", "mmd"], seeds=1, selection=selection, overrides={}, staging=tmp_path,
+        reuse=lambda task, picked: None,
+    )  # fmt: skip
+    (dann,), (mmd,) = tasks["mnist-usps", "dann"], tasks["mnist-usps", "mmd"]
+    assert (dann.validator, mmd.validator) == (PRIOR_MATCHED, "information_maximization")
+    assert dann.prior == pytest.approx(tuple(prior))
+    lopsided = classes_to_text(np.repeat(np.arange(10), [30] + [7] * 9)[:93])
+    even = classes_to_text(np.arange(90) % 10)
+    scores = {}
+    for name, classes in (("lopsided", lopsided), ("even", even)):
+        event = ProgressEvent(1, 2, 0.0, 0.0, 0.0, validators={"target_entropy": -0.1}, target_classes=classes)
+        scores[name] = dann._scored(event).validators[PRIOR_MATCHED]
+        assert PRIOR_MATCHED not in mmd._scored(event).validators
+    assert scores["lopsided"] > scores["even"]  # the class mix of the prior wins

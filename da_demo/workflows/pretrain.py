@@ -133,7 +133,6 @@ class PretrainTask(Task):
         if resume is not None:
             resume.remove()
 
-
     def _scored(self, event: ProgressEvent) -> ProgressEvent:
         """``event`` with the prior-matched IM among its scores, where this seed's validator is that one
         (it needs the pair's estimated prior, which a single run cannot know)."""

@@ -31,11 +31,24 @@ def validators_table(selection: SelectionFile) -> str:
             cells = ["—" if rho.get(name) is None else f"{rho[name]:+.2f}" for name in VALIDATORS]
             lines.append(f"| {PAIRS[pair].title} | {get_method(method).title} | " + " | ".join(cells) + " |")
     deciding = "; ".join(
-        f"{PAIRS[pair].title}: {TITLES[chosen.validator]}" for pair, chosen in selection.pairs.items()
+        f"{PAIRS[pair].title}: {TITLES[chosen.validator]}{_otherwise(chosen)}" for pair, chosen in selection.pairs.items()
     )
     return (
         "\n".join(lines)
         + f"\n\nThe validator that decided each pair (best mean ρ on the other two): {deciding}."
+    )
+
+
+def _otherwise(chosen) -> str:
+    """The methods of a pair its validator could not score (their records kept no predicted classes),
+    with the validator that decided them instead: "" where there are none."""
+    others: dict[str, list[str]] = {}
+    for method, entry in chosen.methods.items():
+        if entry.validator != chosen.validator:
+            others.setdefault(entry.validator, []).append(get_method(method).title)
+    return "".join(
+        f" ({TITLES[name]} for {', '.join(titles)}, whose sweep records kept no predicted classes)"
+        for name, titles in others.items()
     )
 
 
