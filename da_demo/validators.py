@@ -64,7 +64,7 @@ TITLES = {
     "soft_neighborhood_density": "soft neighbourhood density (SND)",
     "deep_embedded_validation": "deep embedded validation (DEV, negated risk)",
     ENSEMBLE: "agreement with the ensemble (EnsV)",
-    PRIOR_MATCHED: "information maximisation, class mix matched to the estimated target prior",
+    PRIOR_MATCHED: "prior-matched information maximisation",
 }
 
 

@@ -322,6 +322,7 @@ def test_the_results_tab_reads_settings_in_words_and_switches_as_on_or_off():
         "class-balanced source batches off, feature-distance weight α 0.01, unbalanced plan (JUMBOT) on"
     )
     assert settings_text("dann", {}) == "the default settings"
+    assert settings_text("mmd", {"mmd_weight": 1.0}) == "MMD weight 1"  # an acronym keeps its capitals
 
 
 def test_the_results_tab_says_which_term_of_information_maximisation_won_its_pick():

@@ -70,7 +70,9 @@ def settings_text(method: str, settings: dict) -> str:
     known = get_method(method).hyperparameters_class.settings()
 
     def words(name: str, value) -> str:
-        label = known[name].label[0].lower() + known[name].label[1:] if name in known else name
+        label = known[name].label if name in known else name
+        if not label[1:2].isupper():  # "MMD weight" stays as it is; "Target entropy weight" does not
+            label = label[0].lower() + label[1:]
         if isinstance(value, bool):
             return f"{label} {'on' if value else 'off'}"
         return f"{label} {value:g}" if isinstance(value, int | float) else f"{label} {value}"
