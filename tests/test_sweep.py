@@ -366,8 +366,6 @@ def test_the_prior_matched_im_is_scored_where_classes_were_kept_and_otherwise_th
 
 def test_the_results_tab_shows_each_method_with_the_validator_that_decided_its_pick():
     from da_demo.artifacts.schemas import SelectionFile
-    from da_demo.ui.results import deciding_validator
-
     selection = SelectionFile.model_validate(
         {
             "pairs": {
@@ -381,7 +379,7 @@ def test_the_results_tab_shows_each_method_with_the_validator_that_decided_its_p
             }
         }
     )
-    assert deciding_validator(selection, "mnist-usps", "dann") == PRIOR_MATCHED
-    assert deciding_validator(selection, "mnist-usps", "mmd") == "information_maximization"
-    assert deciding_validator(selection, "mnist-usps", "lmmd") == PRIOR_MATCHED  # not selected: the pair's
-    assert deciding_validator(selection, "mnist-noisy", "dann") == "source_accuracy"  # nothing selected
+    assert selection.validator_for("mnist-usps", "dann") == PRIOR_MATCHED
+    assert selection.validator_for("mnist-usps", "mmd") == "information_maximization"
+    assert selection.validator_for("mnist-usps", "lmmd") == PRIOR_MATCHED  # not selected: the pair's
+    assert selection.validator_for("mnist-noisy", "dann") == "source_accuracy"  # nothing selected

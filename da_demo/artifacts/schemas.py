@@ -215,6 +215,10 @@ class PairSelection(Record):
     methods: dict[str, MethodSelection] = Field(default_factory=dict)
 
 
+#: the validator where nothing was selected: source accuracy needs no target data
+FALLBACK_VALIDATOR = "source_accuracy"
+
+
 class SelectionFile(Record):
     """``checkpoints/selection.json``: per pair, the validator used and each method's pick."""
 
@@ -224,6 +228,15 @@ class SelectionFile(Record):
     def method(self, pair: str, method: str) -> MethodSelection | None:
         chosen = self.pairs.get(pair)
         return chosen.methods.get(method) if chosen else None
+
+    def validator_for(self, pair: str, method: str | None) -> str:
+        """The validator that decided ``method``'s pick on ``pair``: its pair's, or the next that could
+        score its sweep (``selection.scoring_validator``); the pair's for a method not selected, and
+        ``FALLBACK_VALIDATOR`` where the pair has no selection."""
+        chosen = self.method(pair, method) if method else None
+        if chosen is not None:
+            return chosen.validator
+        return self.pairs[pair].validator if pair in self.pairs else FALLBACK_VALIDATOR
 
     def picked_settings(self, pair: str, method: str) -> dict[str, Any]:
         """The settings picked for ``method`` on ``pair`` ({} without a pick)."""

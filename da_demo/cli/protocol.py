@@ -226,7 +226,8 @@ def search_command(args: argparse.Namespace) -> int:
 
 def select_command(args: argparse.Namespace) -> int:
     from ..methods import method_names
-    from ..workflows.selection import select, selection_tables, write_selection
+    from ..workflows.results import selection_tables
+    from ..workflows.selection import select, write_selection
     from ..workflows.sweep import DEFAULT_RECORDS, read_sweep
 
     records = read_sweep(Path(args.records) if args.records else DEFAULT_RECORDS)

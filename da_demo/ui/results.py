@@ -8,9 +8,10 @@ import html
 from dataclasses import dataclass
 
 import gradio as gr
+import numpy as np
 
 from ..artifacts.manifest import notes_for, reported_target, row_marks
-from ..artifacts.schemas import ManifestEntry, RecordsError, SelectionFile
+from ..artifacts.schemas import ManifestEntry, RecordsError
 from ..data import PAIRS
 from ..data.shift import CUSTOM
 from ..methods import get_method
@@ -178,15 +179,6 @@ def information_note(chosen: Point, best: Point, validator: str) -> str:
     return text + " The pick won on confidence: its answers are surer, though fewer of them are right."
 
 
-def deciding_validator(selection: SelectionFile, pair: str, method: str | None) -> str:
-    """The validator that decided ``method``'s pick on ``pair``: its pair's, or the next that could score
-    its sweep (``selection.scoring_validator``); source accuracy where nothing was selected."""
-    chosen = selection.method(pair, method) if method else None
-    if chosen is not None:
-        return chosen.validator
-    return selection.pairs[pair].validator if pair in selection.pairs else "source_accuracy"
-
-
 def build(context: AppContext) -> ResultsTab:
     store = context.zoo.store
     entries = store.manifest()
@@ -245,7 +237,7 @@ def build(context: AppContext) -> ResultsTab:
             gr.update(value=figure, visible=True),
             results_html(rows) if rows else "No measured results yet.",
             menu,
-            gr.update(value=deciding_validator(selection, pair, shown)),
+            gr.update(value=selection.validator_for(pair, shown)),
             study_image(pair),
             gr.update(visible=True),
         )
@@ -264,7 +256,8 @@ def build(context: AppContext) -> ResultsTab:
             )
         if not name or not validator_name:
             return None, NOT_SWEPT
-        points = points_of(records, pair, name)
+        prior = selection.pairs[pair].target_prior if pair in selection.pairs else None
+        points = points_of(records, pair, name, prior=None if prior is None else np.asarray(prior))
         if not points:
             return None, NOT_SWEPT
         (chosen, waived), best = guarded_pick(points, validator_name), oracle(points)
@@ -309,7 +302,7 @@ def build(context: AppContext) -> ResultsTab:
 
     def follow_method(pair, name):
         """The validator that decided the chosen method's pick, shown first."""
-        return gr.update(value=deciding_validator(selection, pair, name))
+        return gr.update(value=selection.validator_for(pair, name))
 
     outputs = [chart, table, method, validator, study, selection_box]
     context.pair.change(show, context.pair, outputs, api_visibility="private").then(

@@ -27,6 +27,7 @@ from ..artifacts.checkpoints import copy_half_precision, load_checkpoint
 from ..artifacts.manifest import read_manifest, seed_summary, update_manifest
 from ..artifacts.records import check_writable
 from ..artifacts.schemas import (
+    FALLBACK_VALIDATOR,
     ManifestEntry,
     ManifestSelection,
     MethodSelection,
@@ -60,8 +61,6 @@ from .tasks import (
     eval_every,
     run_recorded,
 )
-
-FALLBACK_VALIDATOR = "source_accuracy"
 
 
 @dataclass(frozen=True)
@@ -163,8 +162,7 @@ def plan_pretraining(
         prior = tuple(chosen.target_prior) if chosen and chosen.target_prior else None
         for method in methods:
             selected = selection.method(pair_name, method)
-            # the method's own: its pair's, or the next that scores its points (``selection.scoring_validator``)
-            validator = selected.validator if selected else chosen.validator if chosen else FALLBACK_VALIDATOR
+            validator = selection.validator_for(pair_name, method)
             picked = selected.pick if selected else None
             settings = {**(picked.settings if picked else {}), **(overrides or {})}
             spec = RunSpec.resolve(pair_name, method, settings, only_known=True)

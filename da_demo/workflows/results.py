@@ -1,20 +1,21 @@
 """The results as the README and the app show them, generated from the manifest and the selection
 file, never typed by hand (``python -m da_demo results --write-readme``; a test fails when the
-README and these disagree)."""
+README and these disagree); and the selection's tables as ``python -m da_demo select`` prints them."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from ..artifacts.manifest import goals_table, read_manifest, replace_block, results_table
-from ..artifacts.schemas import SelectionFile
+from ..artifacts.schemas import PairSelection, SelectionFile
 from ..artifacts.store import SHIPPED_DIRECTORY
 from ..data import PAIRS, SOURCES
 from ..methods import get_method
+from ..reporting import format_markdown
 from ..validators import SELECTION_VALIDATORS as VALIDATORS
 from ..validators import TITLES
 from .padded_usps import read_records, table
-from .selection import PROTOCOL, read_selection
+from .selection import PROTOCOL, Selection, read_selection
 from .shift_study import read_study, study_rows, study_table
 
 
@@ -39,7 +40,7 @@ def validators_table(selection: SelectionFile) -> str:
     )
 
 
-def _otherwise(chosen) -> str:
+def _otherwise(chosen: PairSelection) -> str:
     """The methods of a pair its validator could not score (their records kept no predicted classes),
     with the validator that decided them instead: "" where there are none."""
     others: dict[str, list[str]] = {}
@@ -80,3 +81,62 @@ def updated_readme(readme: str, blocks: dict[str, str] | None = None) -> str:
 
 def goals(directory: Path = SHIPPED_DIRECTORY) -> str:
     return goals_table(read_manifest(directory))
+
+
+def _percent(value: float | None) -> str:
+    return "—" if value is None else f"{100 * value:.1f}"
+
+
+def selection_tables(selections: dict[tuple[str, str], Selection], correlations: dict) -> str:
+    """Markdown: the label-free pick beside the oracle per pair and method; every validator's pick;
+    and each validator's Spearman ρ with target accuracy."""
+    rows = []
+    for (pair, method), chosen in selections.items():
+        p, o = chosen.pick, chosen.oracle
+        rows.append(
+            [
+                PAIRS[pair].title,
+                get_method(method).title,
+                chosen.validator,
+                f"{p.settings} @ {p.step}" if p else "—",
+                _percent(p.target_acc if p else None),
+                _percent(o.target_acc if o else None),
+                "—" if chosen.gap is None else f"{chosen.gap:.1f}",
+            ]
+        )
+    picks = format_markdown(
+        [
+            "pair",
+            "method",
+            "validator (leave-one-pair-out)",
+            "label-free pick (settings @ step)",
+            "its target %",
+            "oracle target % (uses target labels)",
+            "gap",
+        ],
+        rows,
+    )
+    every = []
+    for (pair, method), chosen in selections.items():
+        every.append(
+            [PAIRS[pair].title, get_method(method).title]
+            + [_percent(point.target_acc if point else None) for point in chosen.by_validator.values()]
+        )
+    by_validator = format_markdown(["pair", "method"] + [f"pick by {name}" for name in VALIDATORS], every)
+    rho_rows = [
+        [PAIRS[pair].title, get_method(method).title]
+        + ["—" if scores[name] is None else f"{scores[name]:+.2f}" for name in VALIDATORS]
+        for (pair, method), scores in correlations["rho"].items()
+        if any(v is not None for v in scores.values())
+    ]
+    rho = format_markdown(["pair", "method"] + [f"ρ {name}" for name in VALIDATORS], rho_rows)
+    chosen_rows = [
+        [PAIRS[pair].title, entry["chosen"]]
+        + [f"{entry['mean_rho_other_pairs'][name]:+.2f}" for name in VALIDATORS]
+        for pair, entry in correlations["validator"].items()
+    ]
+    chosen = format_markdown(
+        ["pair", "validator used"] + [f"mean ρ on other pairs: {name}" for name in VALIDATORS], chosen_rows
+    )
+    legend = "; ".join(f"{name} = {TITLES[name]}" for name in VALIDATORS)
+    return "\n\n".join([picks, chosen, by_validator, rho, legend])

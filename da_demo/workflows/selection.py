@@ -23,14 +23,11 @@ import numpy as np
 
 from ..artifacts.schemas import SelectionFile, SweepRecord, read_document
 from ..data import PAIRS
-from ..methods import get_method
 from ..models import backbone_variants
-from ..reporting import format_markdown
 from ..validators import (
     ENSEMBLE,
     HANDWRITING_MARGIN,
     PRIOR_MATCHED,
-    TITLES,
     classes_from_text,
     collapsed,
     ensemble_agreement,
@@ -80,12 +77,14 @@ def target_prior(records: list[SweepRecord], pair: str) -> np.ndarray | None:
     return estimated_prior(np.stack(predicted))
 
 
-def points_of(records: list[SweepRecord], pair: str, method: str, seed: int | None = 0) -> list[Point]:
+def points_of(
+    records: list[SweepRecord], pair: str, method: str, seed: int | None = 0, prior: np.ndarray | None = None
+) -> list[Point]:
     """Every evaluation point of the successful trials of ``pair``/``method`` on the pair's backbone
     or a variant of it that a setting chose (``Method.backbone_for``) (one seed, or all), with
     EnsV (agreement with the ensemble of these points), the prior-matched IM (against the pair's
-    ``target_prior``) and the collapse guard from the points' predicted target classes, where the
-    records kept them."""
+    ``target_prior``, computed here unless the caller has it: ``prior``) and the collapse guard from the
+    points' predicted target classes, where the records kept them."""
     backbone = PAIRS[pair].backbone if pair in PAIRS else None
     found = []
     for record in records:
@@ -110,7 +109,8 @@ def points_of(records: list[SweepRecord], pair: str, method: str, seed: int | No
         index: collapsed(classes, found[index][0].source_class_entropy or math.log(10))
         for index, classes in predicted
     }
-    prior = target_prior(records, pair) if predicted else None
+    if prior is None and predicted:
+        prior = target_prior(records, pair)
     matched = {
         index: prior_matched_im(classes, found[index][1].validators["target_entropy"], prior)
         for index, classes in predicted
@@ -186,16 +186,17 @@ def spearman(points: list[Point], validator: str) -> float | None:
 
 
 def correlations(
-    records: list[SweepRecord], pairs: list[str], methods: list[str]
+    records: list[SweepRecord], pairs: list[str], methods: list[str], priors: dict[str, np.ndarray | None] | None = None
 ) -> dict[tuple[str, str], dict[str, float | None]]:
-    """ρ of every validator with target accuracy, per (pair, method), over all points of all trials."""
-    return {
-        (pair, method): {
-            validator: spearman(points_of(records, pair, method), validator) for validator in VALIDATORS
-        }
-        for pair in pairs
-        for method in methods
-    }
+    """ρ of every validator with target accuracy, per (pair, method), over all points of all trials
+    (``priors``: each pair's ``target_prior``, where the caller has them)."""
+    priors = priors if priors is not None else {pair: target_prior(records, pair) for pair in pairs}
+    rhos = {}
+    for pair in pairs:
+        for method in methods:
+            points = points_of(records, pair, method, prior=priors[pair])
+            rhos[pair, method] = {validator: spearman(points, validator) for validator in VALIDATORS}
+    return rhos
 
 
 def choose_validator(
@@ -211,8 +212,13 @@ def choose_validator(
             if other != pair and scores.get(validator) is not None
         ]
         means[validator] = statistics.fmean(values) if values else -math.inf
-    best = max(VALIDATORS, key=lambda validator: (means[validator], validator == "source_accuracy"))
-    return best, means
+    return ranked(means)[0], means
+
+
+def ranked(means: dict[str, float]) -> list[str]:
+    """The validators from the highest leave-one-pair-out mean ρ down; source accuracy first on ties
+    (it needs no target data)."""
+    return sorted(VALIDATORS, key=lambda name: (means[name], name == "source_accuracy"), reverse=True)
 
 
 @dataclass
@@ -261,13 +267,14 @@ class Selection:
 def select(records: list[SweepRecord], pairs: list[str], methods: list[str]) -> tuple[dict, dict]:
     """Every (pair, method)'s label-free pick by its pair's leave-one-pair-out validator, every
     validator's own pick and the oracle; and the ρ table. Returns ``(selections, correlations)``."""
-    rhos = correlations(records, pairs, methods)
+    priors = {pair: target_prior(records, pair) for pair in pairs}
+    rhos = correlations(records, pairs, methods, priors)
     chosen = {pair: choose_validator(rhos, pair) for pair in pairs}
     selections = {}
     for pair in pairs:
         _, means = chosen[pair]
         for method in methods:
-            points = points_of(records, pair, method)
+            points = points_of(records, pair, method, prior=priors[pair])
             if not points:
                 continue
             validator = scoring_validator(points, means)
@@ -284,7 +291,7 @@ def select(records: list[SweepRecord], pairs: list[str], methods: list[str]) -> 
     return selections, {
         "rho": rhos,
         "validator": {
-            pair: {"chosen": name, "mean_rho_other_pairs": means, "target_prior": target_prior(records, pair)}
+            pair: {"chosen": name, "mean_rho_other_pairs": means, "target_prior": priors[pair]}
             for pair, (name, means) in chosen.items()
         },
     }
@@ -294,67 +301,8 @@ def scoring_validator(points: list[Point], means: dict[str, float]) -> str:
     """The pair's validator (the highest leave-one-pair-out mean ρ) where it scores any of a method's
     ``points``; else the next in that order that does (a validator read from the points' predicted
     target classes has no score where the sweep's older records did not keep them)."""
-    ranked = sorted(VALIDATORS, key=lambda name: (means[name], name == "source_accuracy"), reverse=True)
-    return next((name for name in ranked if any(_score(p, name) > -math.inf for p in points)), ranked[0])
-
-
-def _percent(value: float | None) -> str:
-    return "—" if value is None else f"{100 * value:.1f}"
-
-
-def selection_tables(selections: dict[tuple[str, str], Selection], correlations: dict) -> str:
-    """Markdown: the label-free pick beside the oracle per pair and method; every validator's pick;
-    and each validator's Spearman ρ with target accuracy."""
-    rows = []
-    for (pair, method), chosen in selections.items():
-        p, o = chosen.pick, chosen.oracle
-        rows.append(
-            [
-                PAIRS[pair].title,
-                get_method(method).title,
-                chosen.validator,
-                f"{p.settings} @ {p.step}" if p else "—",
-                _percent(p.target_acc if p else None),
-                _percent(o.target_acc if o else None),
-                "—" if chosen.gap is None else f"{chosen.gap:.1f}",
-            ]
-        )
-    picks = format_markdown(
-        [
-            "pair",
-            "method",
-            "validator (leave-one-pair-out)",
-            "label-free pick (settings @ step)",
-            "its target %",
-            "oracle target % (uses target labels)",
-            "gap",
-        ],
-        rows,
-    )
-    every = []
-    for (pair, method), chosen in selections.items():
-        every.append(
-            [PAIRS[pair].title, get_method(method).title]
-            + [_percent(point.target_acc if point else None) for point in chosen.by_validator.values()]
-        )
-    by_validator = format_markdown(["pair", "method"] + [f"pick by {name}" for name in VALIDATORS], every)
-    rho_rows = [
-        [PAIRS[pair].title, get_method(method).title]
-        + ["—" if scores[name] is None else f"{scores[name]:+.2f}" for name in VALIDATORS]
-        for (pair, method), scores in correlations["rho"].items()
-        if any(v is not None for v in scores.values())
-    ]
-    rho = format_markdown(["pair", "method"] + [f"ρ {name}" for name in VALIDATORS], rho_rows)
-    chosen_rows = [
-        [PAIRS[pair].title, entry["chosen"]]
-        + [f"{entry['mean_rho_other_pairs'][name]:+.2f}" for name in VALIDATORS]
-        for pair, entry in correlations["validator"].items()
-    ]
-    chosen = format_markdown(
-        ["pair", "validator used"] + [f"mean ρ on other pairs: {name}" for name in VALIDATORS], chosen_rows
-    )
-    legend = "; ".join(f"{name} = {TITLES[name]}" for name in VALIDATORS)
-    return "\n\n".join([picks, chosen, by_validator, rho, legend])
+    order = ranked(means)
+    return next((name for name in order if any(_score(p, name) > -math.inf for p in points)), order[0])
 
 
 def write_selection(
@@ -368,7 +316,8 @@ def write_selection(
         document["pairs"][pair] = {
             "validator": entry["chosen"],
             "mean_rho_other_pairs": entry["mean_rho_other_pairs"],
-            "target_prior": None if prior is None else [round(float(share), 6) for share in prior],
+            # full precision: the Results tab scores the sweep's points with it and must find the same picks
+            "target_prior": None if prior is None else [float(share) for share in prior],
             "methods": {},
         }
     for (pair, method), chosen in selections.items():
