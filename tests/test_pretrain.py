@@ -160,6 +160,24 @@ def test_more_seeds_of_a_shipped_pick_keep_its_shipped_seed_zero(tiny_pretrain, 
         assert [seed.target_acc for seed in entry.seeds] == [seed.target_acc for seed in shipped.seeds]
 
 
+def test_retrain_trains_seed_zero_again_where_the_shipped_file_is_that_seed(tiny_pretrain, tmp_path):
+    """After a change to a method's code, ``retrain`` trains every seed with it: the shipped file is
+    not reused as seed 0 (nor is a finished seed that was a reused file), a trained seed is kept."""
+    directory, entries, *_, arguments = tiny_pretrain
+    copy = shutil.copytree(directory, tmp_path / "out")
+    progress = tmp_path / "p.jsonl"
+    arguments = {**arguments, "directory": copy, "progress_records": progress}
+    (reused,) = pretrain_module.pretrain(["mnist-usps"], ["deepcoral"], **arguments)
+    assert reused.seeds[0].origin == "reused deepcoral.safetensors"
+    said = []
+    (entry,) = pretrain_module.pretrain(
+        ["mnist-usps"], ["deepcoral"], **{**arguments, "retrain": True, "log": said.append}
+    )
+    assert "2 seeds already done, 1 to run" in said[0]
+    assert [seed.origin for seed in entry.seeds] == ["trained", "trained", "trained"]
+    assert entry.seeds[1:] == reused.seeds[1:]
+
+
 @pytest.mark.parametrize("origin", ["the start model", "trained"])
 def test_a_shipped_start_model_is_what_every_session_starts_from(tiny_pair, tmp_path, monkeypatch, origin):
     """A fresh machine restores the start model from the shipped file when the manifest says the

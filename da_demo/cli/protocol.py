@@ -75,6 +75,12 @@ def add_commands(commands, parents: dict[str, argparse.ArgumentParser], methods:
     pretrain.add_argument(
         "--snapshots", default=None, help="the sweep's --snapshots folder, to reuse its seed-0 picks"
     )
+    pretrain.add_argument(
+        "--retrain",
+        action="store_true",
+        help="train seed 0 too, reusing neither a sweep snapshot nor the shipped file (after a change "
+        "to a method's code, so that every seed is the current code's)",
+    )
     pretrain.set_defaults(run=pretrain_command)
 
     results = commands.add_parser("results", help="print the results table generated from the manifest")
@@ -267,6 +273,7 @@ def pretrain_command(args: argparse.Namespace) -> int:
         records=read_sweep(Path(args.records) if args.records else DEFAULT_RECORDS),
         snapshot_dir=Path(args.snapshots) if args.snapshots else None,
         overrides=parse_overrides(args.overrides, args.steps),
+        retrain=args.retrain,
         executor=make_executor(args),
         log=log_line,
     )

@@ -195,6 +195,7 @@ def pretrain(
     records: list[SweepRecord] | None = None,
     snapshot_dir: Path | None = None,
     overrides: dict[str, str] | None = None,
+    retrain: bool = False,
     executor=None,
     progress_records: Path | None = None,
     context: TaskContext | None = None,
@@ -205,8 +206,10 @@ def pretrain(
     Every seed is a ``PretrainTask`` run by ``executor`` (one after another here by default; Ray, for
     a cluster); each finished seed is appended to ``progress_records`` (default: in the cache), so an
     interrupted pretraining resumes without training a finished seed again. ``overrides`` (e.g.
-    ``{"steps": "50"}``) go to every method that has that setting, over the picks. Returns the new
-    manifest entries; entries of pairs and methods not retrained are kept."""
+    ``{"steps": "50"}``) go to every method that has that setting, over the picks. ``retrain``: seed 0
+    trains too, reusing neither the sweep's snapshot nor the shipped file (after a change to a
+    method's code, so that every seed is the current code's). Returns the new manifest entries;
+    entries of pairs and methods not retrained are kept."""
     from .executors import LocalExecutor
 
     directory = Path(directory)
@@ -219,6 +222,8 @@ def pretrain(
     shipped = {(entry.pair, entry.method): entry for entry in read_manifest(directory)}
 
     def reuse(task: PretrainTask, picked: SelectedPoint | None) -> str | None:
+        if retrain:
+            return _start_model(context, task, log)
         return _reuse(context, task, picked, records, snapshot_dir, log) or _shipped_seed(
             directory, shipped.get((task.pair, task.method)), task, picked
         )
@@ -235,7 +240,7 @@ def pretrain(
     done = {
         record.key: record
         for record in read_lines(progress_records, PretrainRecord)
-        if record.ok and Path(record.output).is_file()
+        if record.ok and Path(record.output).is_file() and not (retrain and record.origin != "trained")
     }
     todo = [task for group in tasks.values() for task in group if task.key not in done]
     log(f"pretraining: {len(done)} seeds already done, {len(todo)} to run on {executor.name}")
@@ -283,8 +288,8 @@ def _reuse(
     starts from it), or the sweep's snapshot of the picked trial at the validator's best step."""
     if task.seed != 0:
         return None
-    if task.spec.start is None and task.method == "source_only":
-        return str(context.start(task.spec, log).path)
+    if (start := _start_model(context, task, log)) is not None:
+        return start
     if not (picked and records and snapshot_dir):
         return None
     record = next((r for r in records if r.key == picked.trial and r.ok), None)
@@ -296,6 +301,13 @@ def _reuse(
         if snapshot.step == picked.step and (Path(snapshot_dir) / snapshot.file).is_file():
             return str(Path(snapshot_dir) / snapshot.file)
     log(f"{task.pair} {task.method}: no sweep snapshot of the pick (step {picked.step})")
+    return None
+
+
+def _start_model(context: TaskContext, task: PretrainTask, log) -> str | None:
+    """Source-only's seed 0 is the start model every seed-0 model starts from: never trained twice."""
+    if task.seed == 0 and task.spec.start is None and task.method == "source_only":
+        return str(context.start(task.spec, log).path)
     return None
 
 
