@@ -207,9 +207,8 @@ def pretrain(
     a cluster); each finished seed is appended to ``progress_records`` (default: in the cache), so an
     interrupted pretraining resumes without training a finished seed again. ``overrides`` (e.g.
     ``{"steps": "50"}``) go to every method that has that setting, over the picks. ``retrain``: seed 0
-    trains too, reusing neither the sweep's snapshot nor the shipped file (after a change to a
-    method's code, so that every seed is the current code's). Returns the new manifest entries;
-    entries of pairs and methods not retrained are kept."""
+    trains too, reusing no sweep snapshot nor shipped file (after a fix to a method's code). Returns
+    the new manifest entries; entries of pairs and methods not retrained are kept."""
     from .executors import LocalExecutor
 
     directory = Path(directory)
@@ -222,8 +221,8 @@ def pretrain(
     shipped = {(entry.pair, entry.method): entry for entry in read_manifest(directory)}
 
     def reuse(task: PretrainTask, picked: SelectedPoint | None) -> str | None:
-        if retrain:
-            return _start_model(context, task, log)
+        if retrain:  # only the start model, which source-only's seed 0 is
+            return _reuse(context, task, None, None, None, log)
         return _reuse(context, task, picked, records, snapshot_dir, log) or _shipped_seed(
             directory, shipped.get((task.pair, task.method)), task, picked
         )
@@ -288,8 +287,8 @@ def _reuse(
     starts from it), or the sweep's snapshot of the picked trial at the validator's best step."""
     if task.seed != 0:
         return None
-    if (start := _start_model(context, task, log)) is not None:
-        return start
+    if task.spec.start is None and task.method == "source_only":
+        return str(context.start(task.spec, log).path)
     if not (picked and records and snapshot_dir):
         return None
     record = next((r for r in records if r.key == picked.trial and r.ok), None)
@@ -301,13 +300,6 @@ def _reuse(
         if snapshot.step == picked.step and (Path(snapshot_dir) / snapshot.file).is_file():
             return str(Path(snapshot_dir) / snapshot.file)
     log(f"{task.pair} {task.method}: no sweep snapshot of the pick (step {picked.step})")
-    return None
-
-
-def _start_model(context: TaskContext, task: PretrainTask, log) -> str | None:
-    """Source-only's seed 0 is the start model every seed-0 model starts from: never trained twice."""
-    if task.seed == 0 and task.spec.start is None and task.method == "source_only":
-        return str(context.start(task.spec, log).path)
     return None
 
 
