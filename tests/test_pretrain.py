@@ -1,5 +1,6 @@
 """Pretraining on a tiny generated pair: picks from a selection, three seeds, seed 0 shipped."""
 
+import json
 import shutil
 from dataclasses import replace
 from types import SimpleNamespace
@@ -162,20 +163,25 @@ def test_more_seeds_of_a_shipped_pick_keep_its_shipped_seed_zero(tiny_pretrain, 
 
 def test_retrain_trains_seed_zero_again_where_the_shipped_file_is_that_seed(tiny_pretrain, tmp_path):
     """After a change to a method's code, ``retrain`` trains every seed with it: the shipped file is
-    not reused as seed 0 (nor is a finished seed that was a reused file), a trained seed is kept."""
+    not reused as seed 0, nor is a finished seed that was a reused file or that another code version
+    trained; a seed this code trained is kept (an interrupted retrain resumes)."""
     directory, entries, *_, arguments = tiny_pretrain
     copy = shutil.copytree(directory, tmp_path / "out")
     progress = tmp_path / "p.jsonl"
     arguments = {**arguments, "directory": copy, "progress_records": progress}
     (reused,) = pretrain_module.pretrain(["mnist-usps"], ["deepcoral"], **arguments)
     assert reused.seeds[0].origin == "reused deepcoral.safetensors"
+    lines = progress.read_text().splitlines()
+    older = json.loads(lines[-1])
+    assert older["seed"] == 2
+    progress.write_text("\n".join(lines[:-1] + [json.dumps({**older, "code_version": "0.0.1+older"})]) + "\n")
     said = []
     (entry,) = pretrain_module.pretrain(
         ["mnist-usps"], ["deepcoral"], **{**arguments, "retrain": True, "log": said.append}
     )
-    assert "2 seeds already done, 1 to run" in said[0]
+    assert "1 seeds already done, 2 to run" in said[0]
     assert [seed.origin for seed in entry.seeds] == ["trained", "trained", "trained"]
-    assert entry.seeds[1:] == reused.seeds[1:]
+    assert entry.seeds[1] == reused.seeds[1]
 
 
 @pytest.mark.parametrize("origin", ["the start model", "trained"])

@@ -78,8 +78,8 @@ def add_commands(commands, parents: dict[str, argparse.ArgumentParser], methods:
     pretrain.add_argument(
         "--retrain",
         action="store_true",
-        help="train seed 0 too, reusing neither a sweep snapshot nor the shipped file (after a change "
-        "to a method's code, so that every seed is the current code's)",
+        help="train every seed with this code, seed 0 too, reusing neither a sweep snapshot nor the "
+        "shipped file nor a seed another code version trained (after a fix to a method's code)",
     )
     pretrain.set_defaults(run=pretrain_command)
 

@@ -5,12 +5,11 @@ the method's defaults where there is no pick), trained with 3 seeds; in each see
 training step is the one its pair's validator scores best (the sweep's cadence of evaluation
 points). Seed 0 is shipped, chosen a priori; the manifest reports every seed and the mean ± std.
 Seed 0's model is the sweep's own when the sweep kept its snapshot, or the shipped file when that
-already is this pick's seed 0, so it is not trained twice.
+already is this pick's seed 0, so it is not trained twice (``--retrain`` trains it anyway).
 
-Every model starts from the same source-only model (seed 0, default settings, trained on the
-source training split), the one the sweep's trials started from; the shipped source-only model is
-that very model. Accuracy is measured on the full test sets from the stored (float16) file, and on
-the drawn-digits check set.
+Every model starts from the same source-only model (seed 0, default settings, trained on the source training
+split), the one the sweep's trials started from; the shipped source-only model is that very model. Accuracy is
+measured on the full test sets from the stored (float16) file, and on the drawn-digits check set.
 """
 
 from __future__ import annotations
@@ -61,6 +60,7 @@ from .tasks import (
     eval_every,
     run_recorded,
 )
+from .training import code_version
 
 
 @dataclass(frozen=True)
@@ -206,9 +206,9 @@ def pretrain(
     Every seed is a ``PretrainTask`` run by ``executor`` (one after another here by default; Ray, for
     a cluster); each finished seed is appended to ``progress_records`` (default: in the cache), so an
     interrupted pretraining resumes without training a finished seed again. ``overrides`` (e.g.
-    ``{"steps": "50"}``) go to every method that has that setting, over the picks. ``retrain``: seed 0
-    trains too, reusing no sweep snapshot nor shipped file (after a fix to a method's code). Returns
-    the new manifest entries; entries of pairs and methods not retrained are kept."""
+    ``{"steps": "50"}``) go to every method that has that setting, over the picks. ``retrain``: every seed
+    trains with this code, seed 0 too (no sweep snapshot or shipped file reused: after a fix to a
+    method). Returns the new manifest entries; those of pairs and methods not retrained are kept."""
     from .executors import LocalExecutor
 
     directory = Path(directory)
@@ -239,7 +239,8 @@ def pretrain(
     done = {
         record.key: record
         for record in read_lines(progress_records, PretrainRecord)
-        if record.ok and Path(record.output).is_file() and not (retrain and record.origin != "trained")
+        if record.ok and Path(record.output).is_file()  # retraining keeps only seeds this code trained
+        and not (retrain and (record.origin != "trained" or record.code_version != code_version()))
     }
     todo = [task for group in tasks.values() for task in group if task.key not in done]
     log(f"pretraining: {len(done)} seeds already done, {len(todo)} to run on {executor.name}")
